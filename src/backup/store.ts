@@ -1,0 +1,120 @@
+// The backup store's layout: `<store>/<service>/<backup id>/` holding `data/`, `manifest.json` and, last, `backup.json`.
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+
+export const BACKUP_META_FILE = "backup.json";
+export const MANIFEST_FILE = "manifest.json";
+export const DATA_DIR = "data";
+
+const Position = z.strictObject({ file: z.string(), position: z.number().int().nonnegative(), gtid: z.string() });
+
+/** What a finished backup says about itself; its presence marks the backup complete. */
+export const BackupMetaSchema = z.strictObject({
+  version: z.literal(1),
+  id: z.string(),
+  service: z.string(),
+  tool: z.string(),
+  kind: z.enum(["full"]),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  bytes: z.number().int().nonnegative(),
+  /** The binlog position the backup's data is consistent at (from xtrabackup_binlog_info). */
+  position: Position.nullable(),
+  toolVersion: z.string(),
+});
+export type BackupMeta = z.infer<typeof BackupMetaSchema>;
+
+export interface StoredBackup {
+  id: string;
+  dir: string;
+  dataDir: string;
+  manifestPath: string;
+  meta: BackupMeta;
+}
+
+/** A backup id that sorts by time: 2026-11-25T03-00-00Z style. */
+export function newBackupId(now = new Date()): string {
+  return now.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+}
+
+export function serviceDir(store: string, service: string): string {
+  return join(store, service);
+}
+
+/** Write JSON atomically (temp file + rename) so readers never see half a file. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(temp, path);
+}
+
+export interface BackupListing {
+  complete: StoredBackup[];
+  /** Directories without a valid backup.json: in progress, crashed or damaged, with the reason. */
+  incomplete: { id: string; reason: string }[];
+}
+
+/** Every backup of a service, oldest first. */
+export function listBackups(store: string, service: string): BackupListing {
+  const dir = serviceDir(store, service);
+  const listing: BackupListing = { complete: [], incomplete: [] };
+  if (!existsSync(dir)) return listing;
+  for (const id of readdirSync(dir).sort()) {
+    const backupDir = join(dir, id);
+    if (!statSync(backupDir).isDirectory() || id.startsWith(".")) continue;
+    const metaPath = join(backupDir, BACKUP_META_FILE);
+    if (!existsSync(metaPath)) {
+      listing.incomplete.push({ id, reason: `no ${BACKUP_META_FILE} (backup unfinished or interrupted)` });
+      continue;
+    }
+    const parsed = BackupMetaSchema.safeParse(safeJson(metaPath));
+    if (!parsed.success) {
+      listing.incomplete.push({ id, reason: `${BACKUP_META_FILE} is not valid: ${parsed.error.issues[0]?.message ?? "unreadable"}` });
+      continue;
+    }
+    const manifestPath = join(backupDir, MANIFEST_FILE);
+    if (!existsSync(manifestPath)) {
+      listing.incomplete.push({ id, reason: `no ${MANIFEST_FILE} beside the backup` });
+      continue;
+    }
+    listing.complete.push({ id, dir: backupDir, dataDir: join(backupDir, DATA_DIR), manifestPath, meta: parsed.data });
+  }
+  return listing;
+}
+
+/** The newest complete backup, or an error that says what the store holds. */
+export function newestBackup(store: string, service: string): StoredBackup {
+  const { complete, incomplete } = listBackups(store, service);
+  const newest = complete.at(-1);
+  if (newest) return newest;
+  const skipped = incomplete.map((b) => `\n  skipped ${b.id}: ${b.reason}`).join("");
+  throw new Error(
+    `no complete backup of service "${service}" in ${serviceDir(store, service)}${skipped}\n` +
+      `  take one with: npx restoretest backup ${service}`,
+  );
+}
+
+function safeJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes in a directory tree (apparent size), for progress and transfer reports. */
+export function directorySize(path: string): number {
+  let total = 0;
+  const stack = [path];
+  while (stack.length > 0) {
+    const current = stack.pop() as string;
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) stack.push(full);
+      else if (entry.isFile()) total += lstatSync(full).size;
+    }
+  }
+  return total;
+}

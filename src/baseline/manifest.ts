@@ -1,0 +1,68 @@
+// The manifest: a versioned JSON record of what the source looked like at one binlog position.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+export const MANIFEST_VERSION = 1;
+
+export const PositionSchema = z.strictObject({ file: z.string(), position: z.number().int().nonnegative(), gtid: z.string() });
+
+const ObjectSchema = z.strictObject({
+  name: z.string(),
+  /** BASE TABLE, VIEW, SEQUENCE, SYSTEM VERSIONED */
+  type: z.string(),
+  engine: z.string().nullable(),
+  sizeBytes: z.number().nonnegative(),
+  /** Per check name, the value that check captured (validated by the check's own schema on use). */
+  checks: z.record(z.string(), z.unknown()),
+});
+
+export const ManifestSchema = z.strictObject({
+  version: z.literal(MANIFEST_VERSION),
+  service: z.string(),
+  capturedAt: z.string(),
+  durationMs: z.number().nonnegative(),
+  server: z.strictObject({ version: z.string(), flavor: z.enum(["mariadb", "mysql"]) }),
+  /** The binlog position the baseline describes (P); null when the source has no binary log. */
+  position: PositionSchema.nullable(),
+  /** How the baseline was made consistent with the backup. */
+  consistency: z.enum(["quiescent"]),
+  checks: z.array(z.string()),
+  databases: z.array(
+    z.strictObject({
+      name: z.string(),
+      tables: z.array(ObjectSchema),
+    }),
+  ),
+});
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type ManifestTable = z.infer<typeof ObjectSchema>;
+export type Position = z.infer<typeof PositionSchema>;
+
+/** Parse and validate a manifest; errors say which file and what is wrong, and refuse newer versions by name. */
+export function parseManifest(text: string, path: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && version > MANIFEST_VERSION) {
+    throw new Error(`${path}: manifest version ${version} is newer than this restoretest understands (${MANIFEST_VERSION}); upgrade restoretest`);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${path}: invalid manifest at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+export function readManifest(path: string): Manifest {
+  return parseManifest(readFileSync(path, "utf8"), path);
+}
+
+export function baseTables(manifest: Manifest): { database: string; table: ManifestTable }[] {
+  return manifest.databases.flatMap((d) => d.tables.filter((t) => t.type === "BASE TABLE").map((table) => ({ database: d.name, table })));
+}

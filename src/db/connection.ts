@@ -1,0 +1,88 @@
+// Connections to a source or restored server (mysql2), with errors that never echo a password.
+import mysql from "mysql2/promise";
+import { maskSecrets, registerSecret } from "../lifecycle/secrets.ts";
+
+export interface ConnectOptions {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  user: string;
+  password?: string;
+  database?: string;
+  /** Connections kept for concurrent checks. */
+  poolSize?: number;
+  connectTimeoutMs?: number;
+}
+
+export type Row = Record<string, unknown>;
+
+/** A small pool to one server: the query surface the rest of the tool uses. */
+export class Db {
+  private constructor(
+    private readonly pool: mysql.Pool,
+    readonly description: string,
+  ) {}
+
+  static async connect(options: ConnectOptions): Promise<Db> {
+    registerSecret(options.password);
+    const where = options.socketPath ? `socket ${options.socketPath}` : `${options.host ?? "127.0.0.1"}:${options.port ?? 3306}`;
+    const pool = mysql.createPool({
+      host: options.socketPath ? undefined : (options.host ?? "127.0.0.1"),
+      port: options.socketPath ? undefined : (options.port ?? 3306),
+      socketPath: options.socketPath,
+      user: options.user,
+      password: options.password ?? "",
+      database: options.database,
+      connectionLimit: options.poolSize ?? 2,
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      charset: "utf8mb4_unicode_ci",
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+      multipleStatements: false,
+    });
+    const db = new Db(pool, `${options.user}@${where}`);
+    try {
+      await db.query("SELECT 1");
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot connect to ${db.description}: ${errorMessage(error)}`);
+    }
+    return db;
+  }
+
+  async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    try {
+      const [rows] = await this.pool.query(sql, params);
+      return rows as T[];
+    } catch (error) {
+      throw new Error(`query failed on ${this.description}: ${errorMessage(error)}\n  SQL: ${maskSecrets(sql)}`);
+    }
+  }
+
+  /** Run queries on one dedicated connection (transactions, session variables, locks). */
+  async withConnection<T>(fn: (query: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    const conn = await this.pool.getConnection();
+    try {
+      return await fn(async <R extends Row = Row>(sql: string, params: unknown[] = []) => {
+        try {
+          const [rows] = await conn.query(sql, params);
+          return rows as R[];
+        } catch (error) {
+          throw new Error(`query failed on ${this.description}: ${errorMessage(error)}\n  SQL: ${maskSecrets(sql)}`);
+        }
+      });
+    } finally {
+      conn.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return maskSecrets(text);
+}

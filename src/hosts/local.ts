@@ -1,0 +1,48 @@
+// The `local` host provider: restores into a sandbox directory on this machine and runs mariadbd as a child process.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { runCommand } from "../process/command.ts";
+import { createWorkDir, startServer, type StartedServer } from "./sandbox.ts";
+import type { HostProvider, Target } from "./types.ts";
+import { directorySize } from "../backup/store.ts";
+
+export class LocalProvider implements HostProvider {
+  readonly name = "local";
+  constructor(private readonly options: { workDir?: string; startTimeoutMs?: number } = {}) {}
+
+  async create(service: string): Promise<Target> {
+    const work = createWorkDir(`restore-${service}`, this.options.workDir);
+    const stagingDir = join(work.path, "staging");
+    const datadir = join(work.path, "datadir");
+    mkdirSync(stagingDir, { mode: 0o700 });
+    let server: StartedServer | undefined;
+    const startTimeoutMs = this.options.startTimeoutMs;
+    return {
+      description: `local sandbox ${work.path}`,
+      stagingDir,
+      datadir,
+      exec: (file, args, options) => runCommand(file, args, options),
+      async putDirectory(localPath, remotePath, options) {
+        await runCommand("cp", ["-a", "--reflink=auto", `${localPath}/.`, remotePath]);
+        const bytes = directorySize(remotePath);
+        options?.onProgress?.(bytes);
+        return bytes;
+      },
+      async startServer() {
+        server = await startServer({
+          dir: work.path,
+          datadir,
+          tcp: false,
+          skipGrantTables: true,
+          readOnly: true,
+          startTimeoutMs,
+        });
+        return server;
+      },
+      async destroy() {
+        await server?.stop();
+        await work.remove();
+      },
+    };
+  }
+}

@@ -1,0 +1,26 @@
+// The seam between the restore pipeline and where a restore happens: a provider creates a Target, a Target is destroyed.
+import type { CommandOptions, CommandResult } from "../process/command.ts";
+import type { StartedServer } from "./sandbox.ts";
+
+/** A throwaway place to restore into. Everything it holds is production data: destroy() removes all of it. */
+export interface Target {
+  /** Human-readable, for logs and reports (never holds credentials). */
+  description: string;
+  /** Where the backup is copied and prepared. */
+  stagingDir: string;
+  /** Where the restored server's data lives (empty until copy-back). */
+  datadir: string;
+  /** Run a program on the target. */
+  exec(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
+  /** Copy a local directory tree onto the target; returns bytes copied. */
+  putDirectory(localPath: string, remotePath: string, options?: { onProgress?: (bytes: number) => void }): Promise<number>;
+  /** Start the restored server on `datadir`: inert (no replication, no events, no TCP from elsewhere). */
+  startServer(): Promise<StartedServer>;
+  /** Stop the server and remove every file of the restore. Idempotent; also runs on Ctrl-C. */
+  destroy(): Promise<void>;
+}
+
+export interface HostProvider {
+  name: string;
+  create(service: string): Promise<Target>;
+}
