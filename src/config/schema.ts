@@ -6,7 +6,12 @@ import { parseDuration } from "./duration.ts";
 export const Duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: `expected a duration like "30m", got ${JSON.stringify(text)}` });
+    // `params.expected` lets the loader word the message itself, showing `${VAR}` instead of a substituted value.
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration like "30m", got ${JSON.stringify(text)}`,
+      params: { expected: 'a duration like "30m"' },
+    });
     return z.NEVER;
   }
   return ms;
@@ -40,20 +45,20 @@ const BackupSchema = z.strictObject({
   tool: z.enum(["mariabackup"]).default("mariabackup"),
   /** Store directory; each service gets `<store>/<service>/<backup id>/`. */
   store: z.string().min(1).default("backups"),
-  timeout: Duration.default("1h"),
+  timeout: Duration.default(3_600_000),
 });
 
 const RestoreSchema = z.strictObject({
   /** `local` is the embedded sandbox; `ssh` and `command` providers plug in at the same seam. */
   provider: z.enum(["local"]).default("local"),
-  timeout: Duration.default("30m"),
+  timeout: Duration.default(1_800_000),
   /** Where the local provider makes its throwaway directories (default: the OS temp dir). */
   workDir: z.string().min(1).optional(),
 });
 
 const VerifySchema = z.strictObject({
   checks: z.array(z.enum(CHECK_NAMES)).min(1).default([...CHECK_NAMES]),
-  timeout: Duration.default("10m"),
+  timeout: Duration.default(600_000),
   /** How many tables are checked at once on the restored server. */
   concurrency: z.number().int().min(1).max(64).default(2),
 });

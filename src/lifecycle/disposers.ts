@@ -49,7 +49,7 @@ function installSignalHandlers(): void {
   handlersInstalled = true;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
-      process.stderr.write(`restoretest: ${signal} received, destroying ${disposers.length} restore resource(s)\n`);
+      if (disposers.length > 0) process.stderr.write(`restoretest: ${signal} received, destroying ${disposers.length} restore resource(s)\n`);
       disposeAll()
         .catch((error: unknown) => process.stderr.write(`restoretest: cleanup error: ${String(error)}\n`))
         .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The demo, from a fresh clone: install, back up the `blog` sandbox (baseline + mariadb-backup), restore and verify it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh
+bash scripts/install-node-deps.sh
+echo "== backup: baseline + full backup of the blog demo source"
+npx tsx src/cli.ts backup blog
+echo "== restore + verify: npx vitest run --project blog"
+npx vitest run --project blog "$@"
+echo
+echo "reports: reports/junit.xml (Jenkins) and reports/allure-results/ (npx allure generate reports/allure-results)"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, typecheck, lint, then the tool's own tests against real MariaDB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh
+bash scripts/install-node-deps.sh
+echo "== typecheck"; npx tsc --noEmit -p .
+echo "== lint"; npx eslint --max-warnings=0 .
+echo "== tests"
+mkdir -p reports
+status=0
+RESTORETEST_REPORTS="$PWD/reports/self" npx vitest run --project restoretest \
+  --reporter=default --reporter=json --outputFile.json=reports/self-test.json "$@" || status=$?
+# A plain closing line any CI can read: "N passed, N failed, N skipped".
+node -e '
+const r = JSON.parse(require("fs").readFileSync("reports/self-test.json", "utf8"));
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit $status

@@ -1,0 +1,116 @@
+// The generic restore suite: one `restore` test, then one test per table and check, generated from the manifest.
+import * as allure from "allure-js-commons";
+import { afterAll, describe, test, type TestContext } from "vitest";
+import { readManifest, type Manifest } from "../baseline/manifest.ts";
+import { newestBackup, type StoredBackup } from "../backup/store.ts";
+import { tableCheck } from "../checks/index.ts";
+import type { Finding } from "../checks/types.ts";
+import { findService, loadServices } from "../config/load.ts";
+import type { Service } from "../config/schema.ts";
+import { formatDuration } from "../config/duration.ts";
+import { maskSecrets } from "../lifecycle/secrets.ts";
+import { restoreService, type Restored } from "../restore/pipeline.ts";
+import { captureRestored, objectsFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { configPath } from "./paths.ts";
+import "./meta.ts";
+
+/** A check that went red: its message is what Jenkins shows, so it must stand on its own. */
+export class CheckFailure extends Error {
+  override name = "CheckFailed";
+}
+
+/** The manifest the tests are generated from, read at collection time; its absence is reported by the restore test. */
+function locate(service: Service): { backup: StoredBackup; manifest: Manifest } | { error: Error } {
+  try {
+    const backup = newestBackup(service.backup.store, service.name);
+    return { backup, manifest: readManifest(backup.manifestPath) };
+  } catch (error) {
+    return { error: error as Error };
+  }
+}
+
+async function labels(service: string, database?: string, table?: string, check?: string): Promise<void> {
+  await allure.label("service", service);
+  await allure.parentSuite(service);
+  if (database) await allure.label("database", database);
+  if (database) await allure.suite(table ? `${database}.${table}` : database);
+  if (table) await allure.label("table", table);
+  if (check) await allure.label("check", check);
+  if (check) await allure.subSuite(check);
+}
+
+async function report(finding: Finding): Promise<void> {
+  if (finding.ok) return;
+  if (finding.diff) await allure.attachment("definition.diff", finding.diff, "text/x-diff");
+  throw new CheckFailure(maskSecrets(finding.message));
+}
+
+/** Declare the suite for one service (call at the top level of a test file). */
+export function defineRestoreSuite(serviceName: string): void {
+  const service = findService(loadServices(configPath()), serviceName);
+  const located = locate(service);
+  let restored: Promise<Restored> | undefined;
+  let verification: Promise<Verification> | undefined;
+
+  const restoreOnce = (): Promise<Restored> =>
+    (restored ??= restoreService(service, {
+      runStep: async (step, body) => allure.step(step, body),
+      log: (line) => process.stderr.write(`[restoretest] ${line}\n`),
+    }));
+  const verifyOnce = (): Promise<Verification> =>
+    (verification ??= restoreOnce().then((r) =>
+      allure.step("capture restored state", () => captureRestored(r.db, r.manifest, service.verify.checks, service.verify.concurrency)),
+    ));
+  /** The verification, or a skip when the restore failed (the restore test carries the reason). */
+  const verified = async (ctx: TestContext): Promise<Verification> => {
+    try {
+      return await verifyOnce();
+    } catch {
+      ctx.skip("restore failed: see the restore test");
+      throw new Error("unreachable");
+    }
+  };
+
+  describe(service.name, () => {
+    afterAll(async () => {
+      const r = await restored?.catch(() => undefined);
+      await r?.destroy();
+    });
+
+    test("restore", { meta: { classname: service.name, service: service.name } }, async (ctx) => {
+      await labels(service.name);
+      await allure.label("check", "restore");
+      if ("error" in located) throw new CheckFailure(maskSecrets(located.error.message));
+      const started = performance.now();
+      const r = await restoreOnce();
+      const v = await verifyOnce();
+      await allure.parameter("backup", r.backup.id);
+      const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+      ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
+      ctx.annotate(r.backup.id, "backup");
+    });
+
+    if ("error" in located) return;
+    for (const database of located.manifest.databases) {
+      describe(database.name, () => {
+        test("tables", { meta: { classname: `${service.name}.${database.name}`, service: service.name } }, async (ctx) => {
+          await labels(service.name, database.name, undefined, "tables");
+          await report(objectsFinding(await verified(ctx), database.name));
+        });
+      });
+      for (const table of database.tables.filter((t) => t.type === "BASE TABLE")) {
+        describe(`${database.name}.${table.name}`, () => {
+          for (const checkName of service.verify.checks) {
+            const check = tableCheck(checkName);
+            const meta = { classname: `${service.name}.${database.name}.${table.name}`, service: service.name };
+            test(check.name, { meta }, async (ctx) => {
+              await labels(service.name, database.name, table.name, check.name);
+              await allure.description(check.description);
+              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, check.name));
+            });
+          }
+        });
+      }
+    }
+  });
+}

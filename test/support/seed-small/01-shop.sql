@@ -1,0 +1,29 @@
+-- A small source for the tool's own tests: InnoDB and MyISAM tables, a view, utf8mb4 text, NULLs.
+CREATE DATABASE shop CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+USE shop;
+CREATE TABLE customers (
+  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  email VARCHAR(190) NULL,
+  balance DECIMAL(12,2) NOT NULL DEFAULT 0,
+  KEY idx_email (email)
+) ENGINE=InnoDB;
+CREATE TABLE orders (
+  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  customer_id INT UNSIGNED NOT NULL,
+  placed_at DATETIME NOT NULL,
+  note TEXT NULL,
+  KEY idx_customer (customer_id),
+  CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES customers (id)
+) ENGINE=InnoDB;
+CREATE TABLE audit (id INT NOT NULL PRIMARY KEY, what VARCHAR(200)) ENGINE=MyISAM;
+CREATE TABLE empty_table (id INT PRIMARY KEY) ENGINE=InnoDB;
+CREATE VIEW big_customers AS SELECT id, name FROM customers WHERE balance > 100;
+INSERT INTO customers (name, email, balance)
+  SELECT CONCAT('customer ', seq), IF(seq % 7 = 0, NULL, CONCAT('c', seq, '@example.test')), seq * 1.25
+  FROM seq_1_to_2000;
+INSERT INTO customers (name, email, balance) VALUES ('東京の客 🍣', NULL, 42.00);
+INSERT INTO orders (customer_id, placed_at, note)
+  SELECT 1 + (seq % 2000), '2026-01-01 00:00:00' + INTERVAL seq MINUTE, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 50))
+  FROM seq_1_to_5000;
+INSERT INTO audit SELECT seq, CONCAT('event ', seq) FROM seq_1_to_300;
