@@ -30,13 +30,11 @@ function locate(service: Service): { backup: StoredBackup; manifest: Manifest } 
 }
 
 async function labels(service: string, database?: string, table?: string, check?: string): Promise<void> {
+  // parentSuite/suite come from the describe blocks (service, database.table); these labels are for filtering.
   await allure.label("service", service);
-  await allure.parentSuite(service);
   if (database) await allure.label("database", database);
-  if (database) await allure.suite(table ? `${database}.${table}` : database);
   if (table) await allure.label("table", table);
   if (check) await allure.label("check", check);
-  if (check) await allure.subSuite(check);
 }
 
 async function report(finding: Finding): Promise<void> {

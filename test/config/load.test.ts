@@ -1,0 +1,485 @@
+// The services.yaml loader: exact problem messages, ${VAR} substitution, defaults merging and path resolution.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { ConfigError, findService, loadServices, parseServices } from "../../src/config/load.ts";
+import type { Service } from "../../src/config/schema.ts";
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
+
+/** The ConfigError a call throws; fails the test when it does not throw one. */
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError, nothing was thrown");
+}
+
+function messageOf(text: string, env: Record<string, string | undefined> = {}): string {
+  return configError(() => parseServices(text, "services.yaml", env)).message;
+}
+
+describe("value problems", () => {
+  it("reports a bad duration at the value's line", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+    restore:
+      timeout: soon
+`;
+    expect(messageOf(text)).toBe('services.yaml:6 services.blog.restore.timeout: expected a duration like "30m", got "soon"');
+  });
+
+  it("reports a wrong type with the received value", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+      port: "abc"
+`;
+    expect(messageOf(text)).toBe('services.yaml:5 services.blog.source.port: expected a number, got "abc"');
+  });
+
+  it("truncates long received values", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+      port: "${"x".repeat(60)}"
+`;
+    expect(messageOf(text)).toBe(`services.yaml:5 services.blog.source.port: expected a number, got "${"x".repeat(38)}…`);
+  });
+
+  it("names a collection instead of dumping it", () => {
+    const text = `services:
+  blog:
+    source: [a, b]
+`;
+    expect(messageOf(text)).toBe("services.yaml:3 services.blog.source: expected a map, got a list");
+  });
+
+  it("never shows a literal password value", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+      password: 123456789
+`;
+    expect(messageOf(text)).toBe("services.yaml:5 services.blog.source.password: expected a string, got a hidden value");
+  });
+
+  it("lists known checks for an unknown check name, suggesting a near typo", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+    verify:
+      checks:
+        - checksum
+        - rowcount
+        - speed
+`;
+    expect(messageOf(text)).toBe(
+      [
+        'services.yaml:8 services.blog.verify.checks[1]: unknown check "rowcount", did you mean "rowCount"? (known checks: checksum, definition, rowCount, integrity)',
+        'services.yaml:9 services.blog.verify.checks[2]: unknown check "speed" (known checks: checksum, definition, rowCount, integrity)',
+      ].join("\n"),
+    );
+  });
+
+  it("lists the allowed values of an enum", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+    restore:
+      provider: ssh
+`;
+    expect(messageOf(text)).toBe('services.yaml:6 services.blog.restore.provider: expected one of "local", got "ssh"');
+  });
+
+  it("rejects a service name the store layout cannot use", () => {
+    const text = `services:
+  "my blog":
+    source:
+      user: backup
+`;
+    expect(messageOf(text)).toBe("services.yaml:2 services.my blog: invalid name: service names use letters, digits, - and _");
+  });
+});
+
+describe("key problems", () => {
+  it("points at an unknown key and suggests the near typo", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+    restore:
+      tiemout: 10m
+`;
+    expect(messageOf(text)).toBe(
+      'services.yaml:6 services.blog.restore.tiemout: unknown key "tiemout", did you mean "timeout"? (known keys: provider, timeout, workDir)',
+    );
+  });
+
+  it("lists the known keys when nothing is close", () => {
+    const text = `colour: blue
+services:
+  blog:
+    source:
+      user: backup
+`;
+    expect(messageOf(text)).toBe('services.yaml:1 colour: unknown key "colour" (known keys: defaults, services)');
+  });
+
+  it("reports a missing required key at its parent's line", () => {
+    const text = `services:
+  shop:
+    source:
+      host: db.internal
+      port: 3306
+`;
+    expect(messageOf(text)).toBe("services.yaml:3 services.shop.source.user: required key missing");
+  });
+
+  it("reports a missing source at the service's line", () => {
+    const text = `services:
+  shop:
+    databases: [shop]
+`;
+    expect(messageOf(text)).toBe("services.yaml:2 services.shop.source: required key missing");
+  });
+
+  it("judges a source with a sandbox key as a sandbox source only", () => {
+    const text = `services:
+  demo:
+    source:
+      sandbox:
+        seed: ${JSON.stringify(path.join(FIXTURES, "seed"))}
+      user: root
+`;
+    expect(messageOf(text)).toBe(
+      'services.yaml:6 services.demo.source.user: unknown key "user" (known keys: sandbox)',
+    );
+  });
+
+  it("judges a source without a sandbox key as a server source only", () => {
+    const text = `services:
+  shop:
+    source:
+      user: backup
+      sandbx: {}
+`;
+    expect(messageOf(text)).toBe(
+      'services.yaml:5 services.shop.source.sandbx: unknown key "sandbx" (known keys: datadir, host, password, port, socket, user)',
+    );
+  });
+
+  it("rejects a service defined twice", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+  blog:
+    source:
+      user: other
+`;
+    const error = configError(() => parseServices(text, "services.yaml"));
+    expect(error.message).toBe('services.yaml:5 services.blog: duplicate key "blog" (first defined on line 2)');
+    expect(error.line).toBe(5);
+  });
+});
+
+describe("file problems", () => {
+  it("reports a YAML syntax error with its line", () => {
+    const text = `services:
+  blog:
+    source:
+      user: backup
+     port: 3306
+`;
+    expect(messageOf(text)).toBe("services.yaml:5: invalid YAML at column 1: All mapping items must start at the same column");
+  });
+
+  it("reports an unclosed flow map at the line where YAML gives up", () => {
+    const text = `services:
+  blog:
+    source: {user: backup
+  shop:
+    source: {user: backup}
+`;
+    expect(messageOf(text)).toBe(
+      "services.yaml:4: invalid YAML at column 3: Flow map in block collection must be sufficiently indented and end with a }",
+    );
+  });
+
+  it("reports an empty file", () => {
+    expect(messageOf("")).toBe('services.yaml: file is empty, expected a "services:" map');
+    expect(messageOf("# all commented out\n")).toBe('services.yaml: file is empty, expected a "services:" map');
+  });
+
+  it("reports a file without services", () => {
+    expect(messageOf("services: {}\n")).toBe("services.yaml:1 services: no services defined");
+    expect(messageOf("defaults: {}\n")).toBe("services.yaml:1 services: required key missing");
+  });
+
+  it("reports a document that is not a map", () => {
+    expect(messageOf("- blog\n- shop\n")).toBe("services.yaml:1: expected a map, got a list");
+  });
+
+  it("collects every problem, ordered by line, with structured fields", () => {
+    const text = `defaults:
+  verify:
+    concurrency: 0
+services:
+  shop:
+    source:
+      host: db
+  blog:
+    source:
+      user: backup
+      port: "abc"
+    restore:
+      timeout: soon
+`;
+    const error = configError(() => parseServices(text, "services.yaml"));
+    expect(error.message).toBe(
+      [
+        "services.yaml:3 defaults.verify.concurrency: must be at least 1, got 0",
+        "services.yaml:6 services.shop.source.user: required key missing",
+        'services.yaml:11 services.blog.source.port: expected a number, got "abc"',
+        'services.yaml:13 services.blog.restore.timeout: expected a duration like "30m", got "soon"',
+      ].join("\n"),
+    );
+    expect(error).toMatchObject({ file: "services.yaml", line: 3, keyPath: "defaults.verify.concurrency" });
+    expect(error.problems).toHaveLength(4);
+    expect(error.problems[3]).toEqual({
+      file: "services.yaml",
+      line: 13,
+      keyPath: "services.blog.restore.timeout",
+      message: 'expected a duration like "30m", got "soon"',
+    });
+  });
+});
+
+describe("environment variables", () => {
+  it("substitutes whole and embedded references", () => {
+    const text = `services:
+  shop:
+    source:
+      host: db-\${REGION}.internal
+      user: \${SHOP_DB_USER}
+      password: \${SHOP_DB_PASSWORD}
+      port: \${SHOP_DB_PORT}
+`;
+    const env = { REGION: "eu1", SHOP_DB_USER: "backup", SHOP_DB_PASSWORD: "hunter2!", SHOP_DB_PORT: "3307" };
+    const [shop] = parseServices(text, "services.yaml", env);
+    expect(shop?.source).toEqual({ host: "db-eu1.internal", user: "backup", password: "hunter2!", port: 3307 });
+  });
+
+  it("keeps a password of digits as text", () => {
+    const text = `services:
+  shop:
+    source:
+      user: backup
+      password: \${PW}
+`;
+    const [shop] = parseServices(text, "services.yaml", { PW: "0123" });
+    expect(shop?.source).toMatchObject({ password: "0123" });
+  });
+
+  it("turns $${X} into a literal ${X}", () => {
+    const text = `services:
+  shop:
+    source:
+      user: backup
+      password: "pa$\${NOT_A_VAR}"
+`;
+    const [shop] = parseServices(text, "services.yaml", { NOT_A_VAR: "substituted" });
+    expect(shop?.source).toMatchObject({ password: "pa${NOT_A_VAR}" });
+  });
+
+  it("reports an unset variable at its line without revealing other secrets", () => {
+    const text = `services:
+  shop:
+    source:
+      user: \${SHOP_DB_USER}
+      password: \${SHOP_DB_PASSWORD}
+      port: \${SHOP_DB_PORT}
+`;
+    const message = messageOf(text, { SHOP_DB_USER: "very-secret-user", SHOP_DB_PORT: "3306" });
+    expect(message).toBe("services.yaml:5 services.shop.source.password: environment variable SHOP_DB_PASSWORD is not set");
+    expect(message).not.toContain("very-secret-user");
+  });
+
+  it("shows the reference, not the substituted value, when that value is invalid", () => {
+    const text = `services:
+  shop:
+    source:
+      user: backup
+      port: \${SHOP_DB_PORT}
+    restore:
+      timeout: \${RESTORE_TIMEOUT}
+`;
+    const message = messageOf(text, { SHOP_DB_PORT: "s3cr3t-port", RESTORE_TIMEOUT: "s3cr3t-timeout" });
+    expect(message).toBe(
+      [
+        'services.yaml:5 services.shop.source.port: expected a number, got "${SHOP_DB_PORT}"',
+        'services.yaml:7 services.shop.restore.timeout: expected a duration like "30m", got "${RESTORE_TIMEOUT}"',
+      ].join("\n"),
+    );
+    expect(message).not.toContain("s3cr3t");
+  });
+
+  it("rejects a malformed reference", () => {
+    const text = `services:
+  shop:
+    source:
+      user: \${SHOP-USER}
+`;
+    expect(messageOf(text)).toBe(
+      'services.yaml:4 services.shop.source.user: invalid variable reference "${SHOP-USER}": names use letters, digits and _',
+    );
+  });
+});
+
+describe("defaults and paths", () => {
+  const text = `defaults:
+  backup:
+    store: /var/backups/mysql
+  restore:
+    timeout: 45m
+    workDir: scratch
+  verify:
+    checks: [checksum, rowCount]
+    concurrency: 4
+services:
+  blog:
+    source:
+      user: backup
+    restore:
+      timeout: 2h
+  shop:
+    databases: [shop]
+    source:
+      host: replica.internal
+      user: backup
+    backup:
+      store: ./stores/shop
+    verify:
+      checks: [integrity]
+`;
+
+  it("merges schema defaults, the defaults block and each service's block", () => {
+    const services = parseServices(text, "/etc/restoretest/services.yaml");
+    expect(services.map((service) => service.name)).toEqual(["blog", "shop"]);
+    const [blog, shop] = services as [Service, Service];
+    expect(blog).toEqual({
+      name: "blog",
+      source: { host: "127.0.0.1", port: 3306, user: "backup" },
+      backup: { tool: "mariabackup", store: "/var/backups/mysql", timeout: 3_600_000 },
+      restore: { provider: "local", timeout: 7_200_000, workDir: "/etc/restoretest/scratch" },
+      verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4 },
+    });
+    expect(shop.databases).toEqual(["shop"]);
+    expect(shop.restore.timeout).toBe(2_700_000);
+    // A service's checks list replaces the default list rather than adding to it.
+    expect(shop.verify).toEqual({ checks: ["integrity"], timeout: 600_000, concurrency: 4 });
+  });
+
+  it("uses schema defaults when there is no defaults block", () => {
+    const [blog] = parseServices("services:\n  blog:\n    source:\n      user: backup\n", "services.yaml");
+    expect(blog?.backup).toEqual({ tool: "mariabackup", store: path.resolve("backups"), timeout: 3_600_000 });
+    expect(blog?.restore).toEqual({ provider: "local", timeout: 1_800_000 });
+    expect(blog?.verify).toEqual({ checks: ["checksum", "definition", "rowCount", "integrity"], timeout: 600_000, concurrency: 2 });
+  });
+
+  it("resolves relative paths against the directory of services.yaml", () => {
+    const file = path.join(FIXTURES, "services.yaml");
+    const [shop, demo] = parseServices(
+      `defaults:
+  restore: {workDir: scratch}
+services:
+  shop:
+    source: {user: backup}
+    backup: {store: ./stores/shop}
+  demo:
+    source:
+      sandbox:
+        seed: seed
+`,
+      file,
+    ) as [Service, Service];
+    expect(shop.backup.store).toBe(path.join(FIXTURES, "stores", "shop"));
+    expect(shop.restore.workDir).toBe(path.join(FIXTURES, "scratch"));
+    expect(demo.source).toEqual({ sandbox: { seed: path.join(FIXTURES, "seed") } });
+  });
+
+  it("resolves relative paths given a relative file name against the working directory", () => {
+    const [shop] = parseServices("services:\n  shop:\n    source: {user: backup}\n", "conf/services.yaml");
+    expect(shop?.backup.store).toBe(path.resolve("conf", "backups"));
+  });
+
+  it("reports a sandbox seed directory that does not exist", () => {
+    const file = path.join(FIXTURES, "services.yaml");
+    const error = configError(() =>
+      parseServices(
+        `services:
+  demo:
+    source:
+      sandbox:
+        seed: ./no-such-seed
+`,
+        file,
+      ),
+    );
+    expect(error.message).toBe(
+      `${file}:5 services.demo.source.sandbox.seed: directory does not exist: ${path.join(FIXTURES, "no-such-seed")}`,
+    );
+  });
+});
+
+describe("loadServices", () => {
+  it("reads the file and resolves paths next to it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "restoretest-config-"));
+    try {
+      fs.mkdirSync(path.join(dir, "seed"));
+      const file = path.join(dir, "services.yaml");
+      fs.writeFileSync(file, "services:\n  demo:\n    source:\n      sandbox:\n        seed: seed\n");
+      const [demo] = loadServices(file, {});
+      expect(demo).toMatchObject({ name: "demo", source: { sandbox: { seed: path.join(dir, "seed") } } });
+      expect(demo?.backup.store).toBe(path.join(dir, "backups"));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says when the file does not exist", () => {
+    const error = configError(() => loadServices("no-such-dir/services.yaml", {}));
+    expect(error.message).toBe(`no-such-dir/services.yaml: file does not exist (looked for ${path.resolve("no-such-dir/services.yaml")})`);
+  });
+});
+
+describe("findService", () => {
+  const services = parseServices(
+    "services:\n  blog:\n    source: {user: backup}\n  shop:\n    source: {user: backup}\n",
+    "services.yaml",
+  );
+
+  it("finds a service by name", () => {
+    expect(findService(services, "shop").name).toBe("shop");
+  });
+
+  it("lists the known services for an unknown name", () => {
+    expect(configError(() => findService(services, "blgo")).message).toBe(
+      'unknown service "blgo", did you mean "blog"? (known services: blog, shop)',
+    );
+    expect(configError(() => findService(services, "wiki")).message).toBe('unknown service "wiki" (known services: blog, shop)');
+  });
+});

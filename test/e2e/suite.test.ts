@@ -1,0 +1,143 @@
+// The generic suite run as a user runs it (`vitest run --project <service>`), read back through its JUnit and Allure output.
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackupJob } from "../../src/backup/job.ts";
+import { parseJUnit, type ParsedCase } from "../support/junit.ts";
+import { SMALL_SEED, sandboxServers, testService, testStore } from "../support/services.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const TABLES = ["audit", "customers", "empty_table", "orders"];
+const CHECKS = ["checksum", "definition", "rowCount", "integrity"];
+
+const store = testStore();
+let backupDir = "";
+
+/** A copy of the good backup in a store of its own, optionally damaged, and a services.yaml pointing at it. */
+function variant(name: string, damage?: (backupDir: string) => void): { config: string; reports: string } {
+  const dir = join(store.path, name);
+  const copy = join(dir, "store", "shop", "copy");
+  mkdirSync(copy, { recursive: true });
+  cpSync(backupDir, copy, { recursive: true });
+  damage?.(copy);
+  const config = join(dir, "services.yaml");
+  writeFileSync(
+    config,
+    [
+      "services:",
+      "  shop:",
+      "    source:",
+      "      sandbox:",
+      `        seed: ${SMALL_SEED}`,
+      "    databases: [shop]",
+      "    backup:",
+      `      store: ${join(dir, "store")}`,
+      "",
+    ].join("\n"),
+  );
+  return { config, reports: join(dir, "reports") };
+}
+
+async function runSuite(v: { config: string; reports: string }): Promise<{ exitCode: number; cases: ParsedCase[]; output: string }> {
+  const run = await execa("npx", ["vitest", "run", "--project", "shop"], {
+    cwd: ROOT,
+    reject: false,
+    env: { RESTORETEST_CONFIG: v.config, RESTORETEST_REPORTS: v.reports, CI: "true" },
+    all: true,
+  });
+  const junit = join(v.reports, "junit.xml");
+  return { exitCode: run.exitCode ?? -1, cases: existsSync(junit) ? parseJUnit(readFileSync(junit, "utf8")) : [], output: String(run.all) };
+}
+
+function restoreDirs(): string[] {
+  return readdirSync(tmpdir()).filter((d) => d.startsWith("restoretest-restore-shop"));
+}
+
+beforeAll(async () => {
+  const result = await runBackupJob(testService(store.path));
+  backupDir = result.dir;
+}, 120_000);
+
+afterAll(() => store.remove());
+
+describe("vitest --project <service>", () => {
+  it("verifies a clean backup green, reporting service › database.table › check to Jenkins and Allure", async () => {
+    const v = variant("clean");
+    const { exitCode, cases, output } = await runSuite(v);
+    expect(exitCode, output).toBe(0);
+    const names = cases.map((c) => `${c.classname} › ${c.name}`);
+    const expected = ["shop › restore", "shop.shop › tables", ...TABLES.flatMap((t) => CHECKS.map((c) => `shop.shop.${t} › ${c}`))];
+    expect(names.sort()).toEqual(expected.sort());
+    expect(cases.every((c) => !c.failure && !c.skipped)).toBe(true);
+    const restore = cases.find((c) => c.name === "restore");
+    expect(restore?.properties.timings).toMatch(/^locate \d+ms, provision .*transfer .*prepare .*copy-back .*start .*verify .*; total /);
+    // Allure: one result per test, labelled for filtering, with the restore steps timed.
+    const results = readdirSync(join(v.reports, "allure-results"))
+      .filter((f) => f.endsWith("-result.json"))
+      .map((f) => JSON.parse(readFileSync(join(v.reports, "allure-results", f), "utf8")) as AllureResult);
+    expect(results).toHaveLength(expected.length);
+    const checksum = results.find((r) => r.name === "checksum" && label(r, "table") === "orders");
+    expect(checksum && [label(checksum, "service"), label(checksum, "database"), label(checksum, "check")]).toEqual(["shop", "shop", "checksum"]);
+    const restoreResult = results.find((r) => r.name === "restore");
+    expect(restoreResult?.steps.map((s) => s.name)).toEqual(["locate", "provision", "transfer", "prepare", "copy-back", "start", "capture restored state"]);
+    expect(restoreDirs()).toEqual([]);
+    expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("turns exactly the checksum test red when the data differs from the baseline, with a message a DBA can act on", async () => {
+    // The baseline records a different checksum: what a restore that lost or changed rows looks like to the suite.
+    const v = variant("checksum-differs", (dir) => {
+      const path = join(dir, "manifest.json");
+      const manifest = JSON.parse(readFileSync(path, "utf8")) as { databases: { tables: { name: string; checks: { checksum: { checksum: string } } }[] }[] };
+      const customers = manifest.databases[0]?.tables.find((t) => t.name === "customers");
+      if (!customers) throw new Error("fixture has no customers table");
+      customers.checks.checksum.checksum = "12345";
+      writeFileSync(path, JSON.stringify(manifest));
+    });
+    const { exitCode, cases } = await runSuite(v);
+    expect(exitCode).toBe(1);
+    const failed = cases.filter((c) => c.failure);
+    expect(failed.map((c) => `${c.classname} › ${c.name}`)).toEqual(["shop.shop.customers › checksum"]);
+    expect(failed[0]?.failure).toMatch(/^table data differs from the baseline: CHECKSUM TABLE shop.customers is \d+, baseline 12345$/);
+    expect(cases.find((c) => c.classname === "shop.shop.customers" && c.name === "rowCount")?.failure).toBeUndefined();
+  });
+
+  it("reports a damaged backup as a failed restore naming step, command, exit code and stderr, and destroys the target", async () => {
+    const v = variant("truncated-redo", (dir) => {
+      // Cut the redo log below its header: prepare cannot start.
+      truncateSync(join(dir, "data", "ib_logfile0"), 1000);
+    });
+    const { exitCode, cases, output } = await runSuite(v);
+    expect(exitCode).toBe(1);
+    const restore = cases.find((c) => c.name === "restore");
+    expect(restore?.failure, output).toMatch(/^restore of shop failed at step "(prepare|start)" after \d+\.\ds$/);
+    expect(restore?.failureBody).toMatch(/command: mariadb-backup --prepare --target-dir=\S+\nexit code: \d+\nstderr \(last lines\):\n/);
+    // The table tests are skipped with a pointer to the restore test, not failed 20 times over.
+    const others = cases.filter((c) => c.name !== "restore");
+    expect(others.length).toBe(1 + TABLES.length * CHECKS.length);
+    expect(others.every((c) => c.skipped && !c.failure)).toBe(true);
+    expect(restoreDirs()).toEqual([]);
+    expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("fails the restore test with a clear message when the store has no complete backup", async () => {
+    const v = variant("half-written", (dir) => rmSync(join(dir, "backup.json")));
+    const { exitCode, cases } = await runSuite(v);
+    expect(exitCode).toBe(1);
+    expect(cases.map((c) => c.name)).toEqual(["restore"]);
+    expect(cases[0]?.failure).toMatch(/^no complete backup of service "shop" in /);
+    expect(cases[0]?.failureBody).toMatch(/skipped copy: no backup\.json \(backup unfinished or interrupted\)/);
+  });
+});
+
+interface AllureResult {
+  name: string;
+  labels: { name: string; value: string }[];
+  steps: { name: string }[];
+}
+
+function label(r: AllureResult, name: string): string | undefined {
+  return r.labels.find((l) => l.name === name)?.value;
+}
