@@ -1,5 +1,5 @@
 // One vitest project per service in services.yaml (`npx vitest --project blog`), plus the tool's own tests.
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { loadServices } from "./src/config/load.ts";
@@ -9,6 +9,8 @@ import JUnitReporter from "./src/vitest/junitReporter.ts";
 
 const services = existsSync(configPath()) ? loadServices(configPath()) : [];
 const reports = reportsDir();
+// Each run's Allure results stand alone; history across runs is kept by the report step (npm run report).
+rmSync(join(reports, "allure-results"), { recursive: true, force: true });
 
 export default defineConfig({
   test: {

@@ -1,6 +1,6 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
 import type { Db } from "./connection.ts";
-import { qualifiedName, quoteIdent } from "./quote.ts";
+import { qualifiedName } from "./quote.ts";
 
 export const SYSTEM_DATABASES = ["mysql", "information_schema", "performance_schema", "sys"];
 

@@ -29,7 +29,6 @@ const escapeXml = (text: string): string =>
   // eslint-disable-next-line no-control-regex
   text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, "").replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const seconds = (ms: number): string => (ms / 1000).toFixed(3);
 
 /** Render suites as JUnit XML (the subset Jenkins' junit step and xUnit's junit-10.xsd accept). */
 export function renderJUnit(suites: JUnitSuite[], name = "restoretest"): string {
