@@ -6,6 +6,7 @@ import { z } from "zod";
 export const BACKUP_META_FILE = "backup.json";
 export const MANIFEST_FILE = "manifest.json";
 export const DATA_DIR = "data";
+export const BINLOG_DIR = "binlogs";
 
 const Position = z.strictObject({ file: z.string(), position: z.number().int().nonnegative(), gtid: z.string() });
 
@@ -22,6 +23,8 @@ export const BackupMetaSchema = z.strictObject({
   bytes: z.number().int().nonnegative(),
   /** The binlog position the backup's data is consistent at (from xtrabackup_binlog_info). */
   position: Position.nullable(),
+  /** Binlog files copied beside the backup (in `binlogs/`), from the backup's position to the baseline's. */
+  binlogs: z.array(z.string()),
   toolVersion: z.string(),
 });
 export type BackupMeta = z.infer<typeof BackupMetaSchema>;
@@ -30,6 +33,7 @@ export interface StoredBackup {
   id: string;
   dir: string;
   dataDir: string;
+  binlogDir: string;
   manifestPath: string;
   meta: BackupMeta;
 }
@@ -79,7 +83,7 @@ export function listBackups(store: string, service: string): BackupListing {
       listing.incomplete.push({ id, reason: `no ${MANIFEST_FILE} beside the backup` });
       continue;
     }
-    listing.complete.push({ id, dir: backupDir, dataDir: join(backupDir, DATA_DIR), manifestPath, meta: parsed.data });
+    listing.complete.push({ id, dir: backupDir, dataDir: join(backupDir, DATA_DIR), binlogDir: join(backupDir, BINLOG_DIR), manifestPath, meta: parsed.data });
   }
   return listing;
 }

@@ -24,12 +24,20 @@ export const ManifestSchema = z.strictObject({
   server: z.strictObject({ version: z.string(), flavor: z.enum(["mariadb", "mysql"]) }),
   /** The binlog position the baseline describes (P); null when the source has no binary log. */
   position: PositionSchema.nullable(),
-  /** How the baseline was made consistent with the backup. */
-  consistency: z.enum(["quiescent"]),
+  /** How the baseline was made consistent with the backup (see services.yaml `backup.consistency`). */
+  consistency: z.enum(["quiescent", "snapshot", "pausedReplica"]),
+  /** Tables not covered by an MVCC snapshot (MyISAM, Aria…), and how they were made consistent. */
+  nonTransactional: z.strictObject({ tables: z.array(z.string()), capturedUnder: z.string() }).optional(),
+  /** On a paused replica: where its SQL thread stood in the primary's binlog (for rebuilding a replica). */
+  replication: z
+    .strictObject({ masterLogFile: z.string(), execMasterLogPos: z.number().int(), gtidSlavePos: z.string() })
+    .optional(),
   checks: z.array(z.string()),
   databases: z.array(
     z.strictObject({
       name: z.string(),
+      /** Database-wide checks (tables, views, triggers, routines, events, database) by name. */
+      checks: z.record(z.string(), z.unknown()),
       tables: z.array(ObjectSchema),
     }),
   ),

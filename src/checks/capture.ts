@@ -1,10 +1,11 @@
-// Capturing checks over many tables at once: a pool sized by the caller, biggest tables first.
-import type { Db } from "../db/connection.ts";
-import { errorMessage } from "../db/connection.ts";
-import type { TableCheck, TableRef } from "./types.ts";
+// Capturing checks over many tables at once: one worker per session, biggest tables first.
+import { errorMessage, type Queryable } from "../db/connection.ts";
+import type { CheckOptions, DatabaseCheck, TableCheck, TableRef } from "./types.ts";
 
 export interface CaptureTask extends TableRef {
   sizeBytes: number;
+  /** The baseline's values by check name (on the restored server only). */
+  baseline?: Record<string, unknown>;
 }
 
 /** What one check captured for one table, or why it could not. */
@@ -15,40 +16,58 @@ export function tableKey(t: TableRef): string {
 }
 
 /** Run `fn` over `items` with at most `concurrency` in flight, preserving result order. */
-export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T, worker: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async (_, worker) => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await fn(items[i] as T);
+      results[i] = await fn(items[i] as T, worker);
     }
   });
   await Promise.all(workers);
   return results;
 }
 
-/** Every check on every table; results keyed by tableKey() then check name. Never throws for one table's failure. */
-export async function captureChecks(
-  db: Db,
+async function timed(fn: () => Promise<unknown>): Promise<Captured> {
+  const started = performance.now();
+  try {
+    return { ok: true, value: await fn(), durationMs: performance.now() - started };
+  } catch (error) {
+    return { ok: false, error: errorMessage(error), durationMs: performance.now() - started };
+  }
+}
+
+/**
+ * Every check on every table, one worker per session (sessions may be one pool repeated, or snapshot transactions).
+ * Results are keyed by tableKey() then check name; one table's failure never stops the others.
+ */
+export async function captureTableChecks(
+  sessions: readonly Queryable[],
   tables: readonly CaptureTask[],
   checks: readonly TableCheck[],
-  concurrency: number,
+  options: CheckOptions,
 ): Promise<Map<string, Record<string, Captured>>> {
   const ordered = [...tables].sort((a, b) => b.sizeBytes - a.sizeBytes);
   const out = new Map<string, Record<string, Captured>>();
-  await mapConcurrent(ordered, concurrency, async (t) => {
+  await mapConcurrent(ordered, sessions.length, async (t, worker) => {
+    const session = sessions[worker] as Queryable;
     const row: Record<string, Captured> = {};
     for (const check of checks) {
-      const started = performance.now();
-      try {
-        const value = await check.capture(db, t);
-        row[check.name] = { ok: true, value, durationMs: performance.now() - started };
-      } catch (error) {
-        row[check.name] = { ok: false, error: errorMessage(error), durationMs: performance.now() - started };
-      }
+      row[check.name] = await timed(() => check.capture(session, t, { sizeBytes: t.sizeBytes, options, baseline: t.baseline?.[check.name] }));
     }
     out.set(tableKey(t), row);
   });
+  return out;
+}
+
+/** Every database-wide check on every database. */
+export async function captureDatabaseChecks(db: Queryable, databases: readonly string[], checks: readonly DatabaseCheck[]): Promise<Map<string, Record<string, Captured>>> {
+  const out = new Map<string, Record<string, Captured>>();
+  for (const database of databases) {
+    const row: Record<string, Captured> = {};
+    for (const check of checks) row[check.name] = await timed(() => check.capture(db, database));
+    out.set(database, row);
+  }
   return out;
 }

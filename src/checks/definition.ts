@@ -17,6 +17,7 @@ export function splitAutoIncrement(createTable: string): { createTable: string; 
 
 export const definition: TableCheck<z.infer<typeof Schema>> = {
   name: "definition",
+  scope: "table",
   description: "SHOW CREATE TABLE equals the baseline's (columns, types, charset, indexes, engine)",
   schema: Schema,
   capture: async (db, t) => splitAutoIncrement(await showCreateTable(db, t.database, t.table)),

@@ -1,22 +1,41 @@
-// The registry of table checks, by the names services.yaml uses.
+// The registry of checks, by the names services.yaml uses; adding a check is adding a module and a line here.
 import type { CheckName } from "../config/schema.ts";
+import { autoIncrement } from "./autoIncrement.ts";
 import { checksum } from "./checksum.ts";
 import { definition } from "./definition.ts";
+import { indexes } from "./indexes.ts";
 import { integrity } from "./integrity.ts";
+import { database, events, routines, tables, triggers, views } from "./objects.ts";
 import { rowCount } from "./rowCount.ts";
-import type { TableCheck } from "./types.ts";
+import type { Check, DatabaseCheck, TableCheck } from "./types.ts";
 
-export const TABLE_CHECKS: Record<CheckName, TableCheck> = {
+export const CHECKS: Record<CheckName, Check> = {
+  tables: tables as DatabaseCheck,
+  views: views as DatabaseCheck,
+  triggers: triggers as DatabaseCheck,
+  routines: routines as DatabaseCheck,
+  events: events as DatabaseCheck,
+  database: database as DatabaseCheck,
   checksum: checksum as TableCheck,
   definition: definition as TableCheck,
   rowCount: rowCount as TableCheck,
   integrity: integrity as TableCheck,
+  indexes: indexes as TableCheck,
+  autoIncrement: autoIncrement as TableCheck,
 };
 
-export function tableCheck(name: string): TableCheck {
-  const check = (TABLE_CHECKS as Record<string, TableCheck | undefined>)[name];
-  if (!check) throw new Error(`unknown check "${name}" (known: ${Object.keys(TABLE_CHECKS).join(", ")})`);
-  return check;
+export function check(name: string): Check {
+  const found = (CHECKS as Record<string, Check | undefined>)[name];
+  if (!found) throw new Error(`unknown check "${name}" (known: ${Object.keys(CHECKS).join(", ")})`);
+  return found;
 }
 
-export type { Finding, TableCheck, TableRef } from "./types.ts";
+export function tableChecks(names: readonly string[]): TableCheck[] {
+  return names.map(check).filter((c): c is TableCheck => c.scope === "table");
+}
+
+export function databaseChecks(names: readonly string[]): DatabaseCheck[] {
+  return names.map(check).filter((c): c is DatabaseCheck => c.scope === "database");
+}
+
+export type { Check, DatabaseCheck, Finding, TableCheck, TableRef } from "./types.ts";

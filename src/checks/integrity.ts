@@ -7,10 +7,12 @@ const Schema = z.strictObject({ status: z.string(), messages: z.array(z.strictOb
 
 export const integrity: TableCheck<z.infer<typeof Schema>> = {
   name: "integrity",
-  description: "CHECK TABLE reports status OK",
+  scope: "table",
+  implicitCommit: true,
+  description: "CHECK TABLE reports status OK (EXTENDED when the service asks for it)",
   schema: Schema,
-  async capture(db, t) {
-    const messages = await checkTable(db, t.database, t.table);
+  async capture(db, t, context) {
+    const messages = await checkTable(db, t.database, t.table, context.options.extendedCheck);
     const status = messages.findLast((m) => m.type.toLowerCase() === "status")?.text ?? "no status";
     return { status, messages };
   },

@@ -7,6 +7,7 @@ const Schema = z.strictObject({ rows: z.number().int().nonnegative() });
 
 export const rowCount: TableCheck<z.infer<typeof Schema>> = {
   name: "rowCount",
+  scope: "table",
   description: "exact COUNT(*) equals the baseline's",
   schema: Schema,
   capture: async (db, t) => ({ rows: await countRows(db, t.database, t.table) }),

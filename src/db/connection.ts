@@ -16,8 +16,19 @@ export interface ConnectOptions {
 
 export type Row = Record<string, unknown>;
 
+/** Anything that runs SQL: a pool, or one dedicated session (a snapshot transaction, a lock). */
+export interface Queryable {
+  readonly description: string;
+  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** One dedicated connection, held until released (transactions, locks, snapshots). */
+export interface Session extends Queryable {
+  release(): void;
+}
+
 /** A small pool to one server: the query surface the rest of the tool uses. */
-export class Db {
+export class Db implements Queryable {
   private constructor(
     private readonly pool: mysql.Pool,
     readonly description: string,
@@ -60,21 +71,22 @@ export class Db {
     }
   }
 
-  /** Run queries on one dedicated connection (transactions, session variables, locks). */
-  async withConnection<T>(fn: (query: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+  /** A dedicated connection; the caller releases it. */
+  async session(): Promise<Session> {
     const conn = await this.pool.getConnection();
-    try {
-      return await fn(async <R extends Row = Row>(sql: string, params: unknown[] = []) => {
+    const description = this.description;
+    return {
+      description,
+      async query<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
         try {
           const [rows] = await conn.query(sql, params);
           return rows as R[];
         } catch (error) {
-          throw new Error(`query failed on ${this.description}: ${errorMessage(error)}\n  SQL: ${maskSecrets(sql)}`);
+          throw new Error(`query failed on ${description}: ${errorMessage(error)}\n  SQL: ${maskSecrets(sql)}`);
         }
-      });
-    } finally {
-      conn.release();
-    }
+      },
+      release: () => conn.release(),
+    };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
-import type { Db } from "./connection.ts";
-import { qualifiedName } from "./quote.ts";
+import type { Queryable } from "./connection.ts";
+import { qualifiedName, quoteIdent } from "./quote.ts";
 
 export const SYSTEM_DATABASES = ["mysql", "information_schema", "performance_schema", "sys"];
 
@@ -25,18 +25,18 @@ export interface ServerInfo {
   flavor: "mariadb" | "mysql";
 }
 
-export async function serverInfo(db: Db): Promise<ServerInfo> {
+export async function serverInfo(db: Queryable): Promise<ServerInfo> {
   const [row] = await db.query<{ version: string }>("SELECT VERSION() AS version");
   const version = String(row?.version ?? "");
   return { version, flavor: /mariadb/i.test(version) ? "mariadb" : "mysql" };
 }
 
-export async function listDatabases(db: Db): Promise<string[]> {
+export async function listDatabases(db: Queryable): Promise<string[]> {
   const rows = await db.query<{ name: string }>("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME");
   return rows.map((r) => r.name).filter((name) => !SYSTEM_DATABASES.includes(name));
 }
 
-export async function listTables(db: Db, database: string): Promise<TableInfo[]> {
+export async function listTables(db: Queryable, database: string): Promise<TableInfo[]> {
   const rows = await db.query<{ name: string; type: string; engine: string | null; size: string | null }>(
     `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, ENGINE AS engine,
             COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS size
@@ -46,13 +46,13 @@ export async function listTables(db: Db, database: string): Promise<TableInfo[]>
   return rows.map((r) => ({ database, name: r.name, type: r.type, engine: r.engine, sizeBytes: Number(r.size ?? 0) }));
 }
 
-export async function databaseExists(db: Db, database: string): Promise<boolean> {
+export async function databaseExists(db: Queryable, database: string): Promise<boolean> {
   const rows = await db.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", [database]);
   return rows.length > 0;
 }
 
 /** The binlog position and GTID state the server is at now (null when binary logging is off). */
-export async function binlogPosition(db: Db): Promise<BinlogPosition | null> {
+export async function binlogPosition(db: Queryable): Promise<BinlogPosition | null> {
   const status = await db.query<{ File: string; Position: string | number }>("SHOW MASTER STATUS");
   const first = status[0];
   if (!first) return null;
@@ -60,20 +60,20 @@ export async function binlogPosition(db: Db): Promise<BinlogPosition | null> {
   return { file: first.File, position: Number(first.Position), gtid: String(gtid?.gtid ?? "") };
 }
 
-export async function checksumTable(db: Db, database: string, table: string): Promise<string | null> {
+export async function checksumTable(db: Queryable, database: string, table: string): Promise<string | null> {
   const rows = await db.query<{ Checksum: string | number | null }>(`CHECKSUM TABLE ${qualifiedName(database, table)}`);
   const value = rows[0]?.Checksum;
   return value === null || value === undefined ? null : String(value);
 }
 
-export async function showCreateTable(db: Db, database: string, table: string): Promise<string> {
+export async function showCreateTable(db: Queryable, database: string, table: string): Promise<string> {
   const rows = await db.query<Record<string, string>>(`SHOW CREATE TABLE ${qualifiedName(database, table)}`);
   const text = rows[0]?.["Create Table"];
   if (text === undefined) throw new Error(`SHOW CREATE TABLE ${database}.${table} returned no definition`);
   return text;
 }
 
-export async function countRows(db: Db, database: string, table: string): Promise<number> {
+export async function countRows(db: Queryable, database: string, table: string): Promise<number> {
   const rows = await db.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM ${qualifiedName(database, table)}`);
   return Number(rows[0]?.n ?? 0);
 }
@@ -84,13 +84,149 @@ export interface CheckTableMessage {
 }
 
 /** CHECK TABLE's messages: what mysqlcheck prints per table. */
-export async function checkTable(db: Db, database: string, table: string): Promise<CheckTableMessage[]> {
-  const rows = await db.query<{ Msg_type: string; Msg_text: string }>(`CHECK TABLE ${qualifiedName(database, table)}`);
+export async function checkTable(db: Queryable, database: string, table: string, extended = false): Promise<CheckTableMessage[]> {
+  const rows = await db.query<{ Msg_type: string; Msg_text: string }>(`CHECK TABLE ${qualifiedName(database, table)}${extended ? " EXTENDED" : ""}`);
   return rows.map((r) => ({ type: r.Msg_type, text: r.Msg_text }));
 }
 
-export async function tableExists(db: Db, database: string, table: string): Promise<boolean> {
+export async function tableExists(db: Queryable, database: string, table: string): Promise<boolean> {
   const rows = await db.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [database, table]);
   return rows.length > 0;
 }
 
+
+export interface IndexColumn {
+  column: string | null;
+  subPart: number | null;
+  order: string | null;
+}
+
+export interface IndexDefinition {
+  name: string;
+  unique: boolean;
+  type: string;
+  columns: IndexColumn[];
+}
+
+/** Index definitions from information_schema.STATISTICS, in name order. */
+export async function listIndexes(db: Queryable, database: string, table: string): Promise<IndexDefinition[]> {
+  const rows = await db.query<{ name: string; nonUnique: string | number; seq: number; col: string | null; sub: number | null; ord: string | null; type: string }>(
+    `SELECT INDEX_NAME AS name, NON_UNIQUE AS nonUnique, SEQ_IN_INDEX AS seq, COLUMN_NAME AS col,
+            SUB_PART AS sub, COLLATION AS ord, INDEX_TYPE AS type
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+      ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [database, table],
+  );
+  const byName = new Map<string, IndexDefinition>();
+  for (const r of rows) {
+    const index = byName.get(r.name) ?? { name: r.name, unique: Number(r.nonUnique) === 0, type: r.type, columns: [] };
+    index.columns.push({ column: r.col, subPart: r.sub === null ? null : Number(r.sub), order: r.ord });
+    byName.set(r.name, index);
+  }
+  return [...byName.values()];
+}
+
+/** Rows reachable through one B-tree index (FORCE INDEX, a range over its first column: never answered from table metadata). */
+export async function countThroughIndex(db: Queryable, database: string, table: string, index: string, firstColumn: string): Promise<number> {
+  const col = quoteIdent(firstColumn);
+  const rows = await db.query<{ n: string | number }>(
+    `SELECT COUNT(*) AS n FROM ${qualifiedName(database, table)} FORCE INDEX (${quoteIdent(index)}) WHERE ${col} IS NULL OR ${col} IS NOT NULL`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** The table's AUTO_INCREMENT counter and the largest value in its auto-increment column (null when it has none). */
+export async function autoIncrementState(db: Queryable, database: string, table: string): Promise<{ counter: number | null; maxValue: number | null; column: string | null }> {
+  const [info] = await db.query<{ ai: string | number | null }>(
+    "SELECT AUTO_INCREMENT AS ai FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+    [database, table],
+  );
+  const [column] = await db.query<{ name: string }>(
+    "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
+    [database, table],
+  );
+  if (!column) return { counter: null, maxValue: null, column: null };
+  const [max] = await db.query<{ m: string | number | null }>(`SELECT MAX(${quoteIdent(column.name)}) AS m FROM ${qualifiedName(database, table)}`);
+  return {
+    counter: info?.ai === null || info?.ai === undefined ? null : Number(info.ai),
+    maxValue: max?.m === null || max?.m === undefined ? null : Number(max.m),
+    column: column.name,
+  };
+}
+
+export interface ColumnInfo {
+  name: string;
+  generated: boolean;
+}
+
+export async function listColumns(db: Queryable, database: string, table: string): Promise<ColumnInfo[]> {
+  const rows = await db.query<{ name: string; gen: string | null }>(
+    `SELECT COLUMN_NAME AS name, IS_GENERATED AS gen FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [database, table],
+  );
+  return rows.map((r) => ({ name: r.name, generated: r.gen === "ALWAYS" }));
+}
+
+/** The primary key's columns in order (empty when the table has none). */
+export async function primaryKey(db: Queryable, database: string, table: string): Promise<string[]> {
+  const rows = await db.query<{ col: string }>(
+    `SELECT COLUMN_NAME AS col FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
+    [database, table],
+  );
+  return rows.map((r) => r.col);
+}
+
+export interface SchemaObject {
+  name: string;
+  /** The server's own CREATE text, compared verbatim. */
+  definition: string;
+}
+
+async function showCreate(db: Queryable, what: string, database: string, name: string, column: string): Promise<string> {
+  const rows = await db.query<Record<string, string | null>>(`SHOW CREATE ${what} ${qualifiedName(database, name)}`);
+  const text = rows[0]?.[column];
+  if (text === undefined || text === null) throw new Error(`SHOW CREATE ${what} ${database}.${name} returned no definition (missing privilege?)`);
+  return text;
+}
+
+export async function listViews(db: Queryable, database: string): Promise<SchemaObject[]> {
+  const names = await db.query<{ name: string }>("SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", [database]);
+  return Promise.all(names.map(async ({ name }) => ({ name, definition: await showCreate(db, "VIEW", database, name, "Create View") })));
+}
+
+export async function listTriggers(db: Queryable, database: string): Promise<SchemaObject[]> {
+  const names = await db.query<{ name: string }>(
+    "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME",
+    [database],
+  );
+  return Promise.all(names.map(async ({ name }) => ({ name, definition: await showCreate(db, "TRIGGER", database, name, "SQL Original Statement") })));
+}
+
+export async function listRoutines(db: Queryable, database: string): Promise<SchemaObject[]> {
+  const rows = await db.query<{ name: string; type: string }>(
+    "SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
+    [database],
+  );
+  return Promise.all(
+    rows.map(async ({ name, type }) => ({
+      name: `${type.toLowerCase()} ${name}`,
+      definition: await showCreate(db, type, database, name, type === "FUNCTION" ? "Create Function" : "Create Procedure"),
+    })),
+  );
+}
+
+export async function listEvents(db: Queryable, database: string): Promise<SchemaObject[]> {
+  const names = await db.query<{ name: string }>("SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME", [database]);
+  return Promise.all(names.map(async ({ name }) => ({ name, definition: await showCreate(db, "EVENT", database, name, "Create Event") })));
+}
+
+export async function databaseCharset(db: Queryable, database: string): Promise<{ charset: string; collation: string }> {
+  const [row] = await db.query<{ cs: string; co: string }>(
+    "SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+    [database],
+  );
+  if (!row) throw new Error(`database ${database} does not exist`);
+  return { charset: row.cs, collation: row.co };
+}

@@ -19,6 +19,7 @@ export class LocalProvider implements HostProvider {
     const startTimeoutMs = this.options.startTimeoutMs;
     return {
       description: `local sandbox ${work.path}`,
+      workDir: work.path,
       stagingDir,
       datadir,
       exec: (file, args, options) => runCommand(file, args, options),

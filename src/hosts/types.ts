@@ -6,6 +6,8 @@ import type { StartedServer } from "./sandbox.ts";
 export interface Target {
   /** Human-readable, for logs and reports (never holds credentials). */
   description: string;
+  /** The target's own directory: everything of this restore lives below it and goes with destroy(). */
+  workDir: string;
   /** Where the backup is copied and prepared. */
   stagingDir: string;
   /** Where the restored server's data lives (empty until copy-back). */

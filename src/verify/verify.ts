@@ -1,64 +1,63 @@
 // Verification: capture the restored server with the same checks as the baseline and turn each pair into a finding.
 import { baseTables, type Manifest } from "../baseline/manifest.ts";
-import { captureChecks, tableKey, type Captured } from "../checks/capture.ts";
-import { tableCheck } from "../checks/index.ts";
-import type { Finding, TableRef } from "../checks/types.ts";
-import type { Db } from "../db/connection.ts";
-import { listTables, type TableInfo } from "../db/introspect.ts";
+import { captureDatabaseChecks, captureTableChecks, tableKey, type Captured } from "../checks/capture.ts";
+import { check, databaseChecks, tableChecks } from "../checks/index.ts";
+import type { CheckOptions, Finding, TableRef } from "../checks/types.ts";
+import type { Db, Queryable } from "../db/connection.ts";
+import { listTables } from "../db/introspect.ts";
 
 export interface Verification {
   manifest: Manifest;
-  /** What the restored server holds per database (base tables, views…). */
-  objects: Map<string, TableInfo[]>;
-  captured: Map<string, Record<string, Captured>>;
+  /** Database-wide captures by database name, then check name. */
+  databases: Map<string, Record<string, Captured>>;
+  /** Table captures by tableKey(), then check name; a table missing on the restored server has no entry. */
+  tables: Map<string, Record<string, Captured>>;
   durationMs: number;
 }
 
-/** Capture every manifest table on the restored server, concurrently, biggest first. */
-export async function captureRestored(db: Db, manifest: Manifest, checks: readonly string[], concurrency: number): Promise<Verification> {
+/** Capture every manifest table on the restored server, concurrently, biggest first, at the baseline's chunk boundaries. */
+export async function captureRestored(db: Db, manifest: Manifest, checks: readonly string[], options: CheckOptions, concurrency: number): Promise<Verification> {
   const started = performance.now();
-  const objects = new Map<string, TableInfo[]>();
-  for (const d of manifest.databases) objects.set(d.name, await listTables(db, d.name));
-  const present = new Set([...objects.values()].flat().map((t) => tableKey({ database: t.database, table: t.name })));
+  const present = new Set<string>();
+  for (const d of manifest.databases) for (const t of await listTables(db, d.name)) present.add(tableKey({ database: d.name, table: t.name }));
   const tasks = baseTables(manifest)
     .filter(({ database, table }) => present.has(tableKey({ database, table: table.name })))
-    .map(({ database, table }) => ({ database, table: table.name, sizeBytes: table.sizeBytes }));
-  const captured = await captureChecks(db, tasks, checks.map(tableCheck), concurrency);
-  return { manifest, objects, captured, durationMs: performance.now() - started };
+    .map(({ database, table }) => ({ database, table: table.name, sizeBytes: table.sizeBytes, baseline: table.checks }));
+  const sessions: Queryable[] = Array.from({ length: concurrency }, () => db);
+  const tables = await captureTableChecks(sessions, tasks, tableChecks(checks), options);
+  const databases = await captureDatabaseChecks(db, manifest.databases.map((d) => d.name), databaseChecks(checks));
+  return { manifest, databases, tables, durationMs: performance.now() - started };
+}
+
+/** Compare one captured value with its baseline through the check's own schema and comparison. */
+function judge(checkName: string, baselineValue: unknown, captured: Captured | undefined, where: string, compare: (expected: unknown, actual: unknown) => Finding): Finding {
+  const c = check(checkName);
+  if (!captured) return { ok: false, message: `check ${checkName} was not captured on the restored server` };
+  if (!captured.ok) return { ok: false, message: `${checkName} could not be read on the restored server for ${where}: ${captured.error}` };
+  if (baselineValue === undefined) {
+    return { ok: false, message: `the baseline has no ${checkName} value for ${where}: take a new backup with this check enabled` };
+  }
+  const expected = c.schema.safeParse(baselineValue);
+  if (!expected.success) return { ok: false, message: `the baseline's ${checkName} value for ${where} is malformed` };
+  return compare(expected.data, captured.value);
 }
 
 /** The finding for one check of one table. */
 export function tableFinding(v: Verification, ref: TableRef, checkName: string): Finding {
-  const check = tableCheck(checkName);
+  const c = check(checkName);
+  if (c.scope !== "table") throw new Error(`${checkName} is not a table check`);
   const baseline = v.manifest.databases.find((d) => d.name === ref.database)?.tables.find((t) => t.name === ref.table);
   if (!baseline) return { ok: false, message: `${ref.database}.${ref.table} is not in the baseline manifest` };
-  const row = v.captured.get(tableKey(ref));
+  const row = v.tables.get(tableKey(ref));
   if (!row) return { ok: false, message: `table ${ref.database}.${ref.table} is missing from the restored server` };
-  const actual = row[checkName];
-  if (!actual) return { ok: false, message: `check ${checkName} was not captured on the restored server` };
-  if (!actual.ok) return { ok: false, message: `${checkName} could not be read on the restored server: ${actual.error}` };
-  if (!(checkName in baseline.checks)) {
-    return { ok: false, message: `the baseline has no ${checkName} value for ${ref.database}.${ref.table}: take a new backup with this check enabled` };
-  }
-  const expected = check.schema.safeParse(baseline.checks[checkName]);
-  if (!expected.success) return { ok: false, message: `the baseline's ${checkName} value for ${ref.database}.${ref.table} is malformed` };
-  return check.compare(expected.data, actual.value, ref);
+  return judge(checkName, baseline.checks[checkName], row[checkName], `${ref.database}.${ref.table}`, (e, a) => c.compare(e, a, ref));
 }
 
-/** Missing and extra tables/views of one database, by name. */
-export function objectsFinding(v: Verification, database: string): Finding {
+/** The finding for one database-wide check (tables, views, triggers, routines, events, database). */
+export function databaseFinding(v: Verification, database: string, checkName: string): Finding {
+  const c = check(checkName);
+  if (c.scope !== "database") throw new Error(`${checkName} is not a database check`);
   const baseline = v.manifest.databases.find((d) => d.name === database);
-  const restored = v.objects.get(database) ?? [];
-  const expected = new Map((baseline?.tables ?? []).map((t) => [t.name, t.type]));
-  const actual = new Map(restored.map((t) => [t.name, t.type]));
-  const missing = [...expected.keys()].filter((n) => !actual.has(n));
-  const extra = [...actual.keys()].filter((n) => !expected.has(n));
-  const changedType = [...expected.entries()].filter(([n, type]) => actual.has(n) && actual.get(n) !== type).map(([n]) => n);
-  if (missing.length + extra.length + changedType.length === 0) return { ok: true, summary: `${expected.size} tables and views present` };
-  const parts = [
-    missing.length ? `missing from the restore: ${missing.join(", ")}` : "",
-    extra.length ? `not in the baseline: ${extra.join(", ")}` : "",
-    changedType.length ? `type changed: ${changedType.map((n) => `${n} (${expected.get(n)} → ${actual.get(n)})`).join(", ")}` : "",
-  ].filter(Boolean);
-  return { ok: false, message: `database ${database}: ${parts.join("; ")}`, expected: [...expected.keys()].join("\n"), actual: [...actual.keys()].join("\n") };
+  if (!baseline) return { ok: false, message: `database ${database} is not in the baseline manifest` };
+  return judge(checkName, baseline.checks[checkName], v.databases.get(database)?.[checkName], `database ${database}`, (e, a) => c.compare(e, a, database));
 }

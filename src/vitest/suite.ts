@@ -3,15 +3,17 @@ import * as allure from "allure-js-commons";
 import { afterAll, describe, test, type TestContext } from "vitest";
 import { readManifest, type Manifest } from "../baseline/manifest.ts";
 import { newestBackup, type StoredBackup } from "../backup/store.ts";
-import { tableCheck } from "../checks/index.ts";
+import { check } from "../checks/index.ts";
+import { checkOptions } from "../backup/job.ts";
 import type { Finding } from "../checks/types.ts";
 import { findService, loadServices } from "../config/load.ts";
 import type { Service } from "../config/schema.ts";
 import { formatDuration } from "../config/duration.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
-import { captureRestored, objectsFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { captureRestored, databaseFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { configPath } from "./paths.ts";
+import { RestoreWatch } from "./restoreWatch.ts";
 import "./meta.ts";
 
 /** A check that went red: its message is what Jenkins shows, so it must stand on its own. */
@@ -39,7 +41,7 @@ async function labels(service: string, database?: string, table?: string, check?
 
 async function report(finding: Finding): Promise<void> {
   if (finding.ok) return;
-  if (finding.diff) await allure.attachment("definition.diff", finding.diff, "text/x-diff");
+  if (finding.diff) await allure.attachment("diff", finding.diff, "text/x-diff");
   throw new CheckFailure(maskSecrets(finding.message));
 }
 
@@ -49,20 +51,24 @@ export function defineRestoreSuite(serviceName: string): void {
   const located = locate(service);
   let restored: Promise<Restored> | undefined;
   let verification: Promise<Verification> | undefined;
+  /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
+  let watch: RestoreWatch | undefined;
 
-  const restoreOnce = (): Promise<Restored> =>
+  const restoreOnce = (ctx: TestContext): Promise<Restored> =>
     (restored ??= restoreService(service, {
       runStep: async (step, body) => allure.step(step, body),
-      log: (line) => process.stderr.write(`[restoretest] ${line}\n`),
+      ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
     }));
-  const verifyOnce = (): Promise<Verification> =>
-    (verification ??= restoreOnce().then((r) =>
-      allure.step("capture restored state", () => captureRestored(r.db, r.manifest, service.verify.checks, service.verify.concurrency)),
+  const verifyOnce = (ctx: TestContext): Promise<Verification> =>
+    (verification ??= restoreOnce(ctx).then((r) =>
+      allure.step("capture restored state", () =>
+        (watch as RestoreWatch).phase("verify", () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency)),
+      ),
     ));
   /** The verification, or a skip when the restore failed (the restore test carries the reason). */
   const verified = async (ctx: TestContext): Promise<Verification> => {
     try {
-      return await verifyOnce();
+      return await verifyOnce(ctx);
     } catch {
       ctx.skip("restore failed: see the restore test");
       throw new Error("unreachable");
@@ -80,31 +86,40 @@ export function defineRestoreSuite(serviceName: string): void {
       await allure.label("check", "restore");
       if ("error" in located) throw new CheckFailure(maskSecrets(located.error.message));
       const started = performance.now();
-      const r = await restoreOnce();
-      const v = await verifyOnce();
-      await allure.parameter("backup", r.backup.id);
-      const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
-      ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
-      ctx.annotate(r.backup.id, "backup");
+      try {
+        const r = await restoreOnce(ctx);
+        const v = await verifyOnce(ctx);
+        // Excluded from Allure's history id: the backup changes every night, the test stays the same.
+        await allure.parameter("backup", r.backup.id, { excluded: true });
+        const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+        ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
+        ctx.annotate(r.backup.id, "backup");
+      } finally {
+        // For summary.json and the Allure environment, failed or not (src/vitest/summary.ts, allureEnvironment.ts).
+        ctx.task.meta.restore = await watch?.record(located.backup, located.manifest, await restored?.catch(() => undefined));
+      }
     });
 
     if ("error" in located) return;
+    const checks = service.verify.checks.map(check);
     for (const database of located.manifest.databases) {
       describe(database.name, () => {
-        test("tables", { meta: { classname: `${service.name}.${database.name}`, service: service.name } }, async (ctx) => {
-          await labels(service.name, database.name, undefined, "tables");
-          await report(objectsFinding(await verified(ctx), database.name));
-        });
+        for (const c of checks.filter((c) => c.scope === "database")) {
+          test(c.name, { meta: { classname: `${service.name}.${database.name}`, service: service.name } }, async (ctx) => {
+            await labels(service.name, database.name, undefined, c.name);
+            await allure.description(c.description);
+            await report(databaseFinding(await verified(ctx), database.name, c.name));
+          });
+        }
       });
       for (const table of database.tables.filter((t) => t.type === "BASE TABLE")) {
         describe(`${database.name}.${table.name}`, () => {
-          for (const checkName of service.verify.checks) {
-            const check = tableCheck(checkName);
+          for (const c of checks.filter((c) => c.scope === "table")) {
             const meta = { classname: `${service.name}.${database.name}.${table.name}`, service: service.name };
-            test(check.name, { meta }, async (ctx) => {
-              await labels(service.name, database.name, table.name, check.name);
-              await allure.description(check.description);
-              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, check.name));
+            test(c.name, { meta }, async (ctx) => {
+              await labels(service.name, database.name, table.name, c.name);
+              await allure.description(c.description);
+              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, c.name));
             });
           }
         });

@@ -10,7 +10,8 @@ import { SMALL_SEED, sandboxServers, testService, testStore } from "../support/s
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const TABLES = ["audit", "customers", "empty_table", "orders"];
-const CHECKS = ["checksum", "definition", "rowCount", "integrity"];
+const CHECKS = ["checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"];
+const DB_CHECKS = ["tables", "views", "triggers", "routines", "events", "database"];
 
 const store = testStore();
 let backupDir = "";
@@ -68,11 +69,15 @@ describe("vitest --project <service>", () => {
     const { exitCode, cases, output } = await runSuite(v);
     expect(exitCode, output).toBe(0);
     const names = cases.map((c) => `${c.classname} › ${c.name}`);
-    const expected = ["shop › restore", "shop.shop › tables", ...TABLES.flatMap((t) => CHECKS.map((c) => `shop.shop.${t} › ${c}`))];
+    const expected = [
+      "shop › restore",
+      ...DB_CHECKS.map((c) => `shop.shop › ${c}`),
+      ...TABLES.flatMap((t) => CHECKS.map((c) => `shop.shop.${t} › ${c}`)),
+    ];
     expect(names.sort()).toEqual(expected.sort());
     expect(cases.every((c) => !c.failure && !c.skipped)).toBe(true);
     const restore = cases.find((c) => c.name === "restore");
-    expect(restore?.properties.timings).toMatch(/^locate \d+ms, provision .*transfer .*prepare .*copy-back .*start .*verify .*; total /);
+    expect(restore?.properties.timings).toMatch(/^locate \d+ms, provision .*transfer .*prepare .*copy-back .*start .*replay .*verify .*; total /);
     // Allure: one result per test, labelled for filtering, with the restore steps timed.
     const results = readdirSync(join(v.reports, "allure-results"))
       .filter((f) => f.endsWith("-result.json"))
@@ -81,7 +86,7 @@ describe("vitest --project <service>", () => {
     const checksum = results.find((r) => r.name === "checksum" && label(r, "table") === "orders");
     expect(checksum && [label(checksum, "service"), label(checksum, "database"), label(checksum, "check")]).toEqual(["shop", "shop", "checksum"]);
     const restoreResult = results.find((r) => r.name === "restore");
-    expect(restoreResult?.steps.map((s) => s.name)).toEqual(["locate", "provision", "transfer", "prepare", "copy-back", "start", "capture restored state"]);
+    expect(restoreResult?.steps.map((s) => s.name)).toEqual(["locate", "provision", "transfer", "prepare", "copy-back", "start", "replay", "capture restored state"]);
     expect(restoreDirs()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);
   });
@@ -116,7 +121,7 @@ describe("vitest --project <service>", () => {
     expect(restore?.failureBody).toMatch(/command: mariadb-backup --prepare --target-dir=\S+\nexit code: \d+\nstderr \(last lines\):\n/);
     // The table tests are skipped with a pointer to the restore test, not failed 20 times over.
     const others = cases.filter((c) => c.name !== "restore");
-    expect(others.length).toBe(1 + TABLES.length * CHECKS.length);
+    expect(others.length).toBe(DB_CHECKS.length + TABLES.length * CHECKS.length);
     expect(others.every((c) => c.skipped && !c.failure)).toBe(true);
     expect(restoreDirs()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);

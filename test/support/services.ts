@@ -1,7 +1,8 @@
-// Services and stores for the tool's own tests, built the way services.yaml would build them.
+// Services and stores for the tool's own tests, built through the real services.yaml loader (its defaults included).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseServices } from "../../src/config/load.ts";
 import type { Service } from "../../src/config/schema.ts";
 
 export const SMALL_SEED = resolve(import.meta.dirname, "seed-small");
@@ -17,16 +18,26 @@ export function testStore(): TestStore {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export function testService(store: string, overrides: Partial<Service> = {}): Service {
-  return {
-    name: "shop",
-    source: { sandbox: { seed: SMALL_SEED } },
-    databases: ["shop"],
-    backup: { tool: "mariabackup", store, timeout: 300_000 },
-    restore: { provider: "local", timeout: 300_000 },
-    verify: { checks: ["checksum", "definition", "rowCount", "integrity"], timeout: 120_000, concurrency: 2 },
-    ...overrides,
-  };
+/** The YAML of a one-service file for the small seed; `extra` is indented YAML added under the service. */
+export function testServiceYaml(store: string, extra = "", name = "shop"): string {
+  return [
+    "services:",
+    `  ${name}:`,
+    "    source:",
+    "      sandbox:",
+    `        seed: ${SMALL_SEED}`,
+    "    databases: [shop]",
+    "    backup:",
+    `      store: ${store}`,
+    extra,
+    "",
+  ].join("\n");
+}
+
+export function testService(store: string, extra = ""): Service {
+  const [service] = parseServices(testServiceYaml(store, extra), join(store, "services.yaml"));
+  if (!service) throw new Error("no service parsed");
+  return service;
 }
 
 /** mariadbd processes other than the machine's own system server. */
