@@ -1,6 +1,7 @@
 // The services.yaml schema: one definition gives validation, the TypeScript types and the error messages.
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
+import { parseSize } from "./size.ts";
 
 /** A duration written like "90s", "30m", "1h30m" or "500ms", stored as milliseconds. */
 export const Duration = z.string().transform((text, ctx) => {
@@ -17,7 +18,30 @@ export const Duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-export const CHECK_NAMES = ["checksum", "definition", "rowCount", "integrity"] as const;
+/** A size written like "256MB" or "1GiB", stored as bytes. */
+export const Size = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a size like "256MB", got ${JSON.stringify(text)}`, params: { expected: 'a size like "256MB"' } });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+export const CHECK_NAMES = [
+  "tables",
+  "views",
+  "triggers",
+  "routines",
+  "events",
+  "database",
+  "checksum",
+  "definition",
+  "rowCount",
+  "integrity",
+  "indexes",
+  "autoIncrement",
+] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 /** A source the tool creates itself: a local sandbox seeded from fixture files (the demo). */
@@ -43,6 +67,11 @@ export const SourceSchema = z.union([SandboxSource, ServerSource]);
 
 const BackupSchema = z.strictObject({
   tool: z.enum(["mariabackup"]).default("mariabackup"),
+  /**
+   * How the baseline is made consistent with the backup: `quiescent` (nothing writes; checked), `snapshot`
+   * (backup, then a consistent snapshot; binlogs replayed to it on restore) or `pausedReplica` (SQL thread stopped).
+   */
+  consistency: z.enum(["quiescent", "snapshot", "pausedReplica"]).default("snapshot"),
   /** Store directory; each service gets `<store>/<service>/<backup id>/`. */
   store: z.string().min(1).default("backups"),
   timeout: Duration.default(3_600_000),
@@ -61,6 +90,11 @@ const VerifySchema = z.strictObject({
   timeout: Duration.default(600_000),
   /** How many tables are checked at once on the restored server. */
   concurrency: z.number().int().min(1).max(64).default(2),
+  /** Tables at least this big get per-primary-key-range chunk checksums, so a difference is located. */
+  chunkMinSize: Size.default(256 * 1024 * 1024),
+  chunkRows: z.number().int().min(100).default(100_000),
+  /** CHECK TABLE ... EXTENDED (slow; finds more index damage). */
+  extendedCheck: z.boolean().default(false),
 });
 
 /** Settings a service may override; the `defaults` block holds the same keys. */
