@@ -87,8 +87,8 @@ describe("value problems", () => {
 `;
     expect(messageOf(text)).toBe(
       [
-        'services.yaml:8 services.blog.verify.checks[1]: unknown check "rowcount", did you mean "rowCount"? (known checks: checksum, definition, rowCount, integrity)',
-        'services.yaml:9 services.blog.verify.checks[2]: unknown check "speed" (known checks: checksum, definition, rowCount, integrity)',
+        'services.yaml:8 services.blog.verify.checks[1]: unknown check "rowcount", did you mean "rowCount"? (known checks: tables, views, triggers, routines, events, database, checksum, definition, rowCount, integrity, indexes, autoIncrement)',
+        'services.yaml:9 services.blog.verify.checks[2]: unknown check "speed" (known checks: tables, views, triggers, routines, events, database, checksum, definition, rowCount, integrity, indexes, autoIncrement)',
       ].join("\n"),
     );
   });
@@ -383,21 +383,26 @@ services:
     expect(blog).toEqual({
       name: "blog",
       source: { host: "127.0.0.1", port: 3306, user: "backup" },
-      backup: { tool: "mariabackup", store: "/var/backups/mysql", timeout: 3_600_000 },
+      backup: { tool: "mariabackup", consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000 },
       restore: { provider: "local", timeout: 7_200_000, workDir: "/etc/restoretest/scratch" },
-      verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4 },
+      verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false },
     });
     expect(shop.databases).toEqual(["shop"]);
     expect(shop.restore.timeout).toBe(2_700_000);
     // A service's checks list replaces the default list rather than adding to it.
-    expect(shop.verify).toEqual({ checks: ["integrity"], timeout: 600_000, concurrency: 4 });
+    expect(shop.verify).toEqual({ checks: ["integrity"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false });
   });
 
   it("uses schema defaults when there is no defaults block", () => {
     const [blog] = parseServices("services:\n  blog:\n    source:\n      user: backup\n", "services.yaml");
-    expect(blog?.backup).toEqual({ tool: "mariabackup", store: path.resolve("backups"), timeout: 3_600_000 });
+    expect(blog?.backup).toEqual({ tool: "mariabackup", consistency: "snapshot", store: path.resolve("backups"), timeout: 3_600_000 });
     expect(blog?.restore).toEqual({ provider: "local", timeout: 1_800_000 });
-    expect(blog?.verify).toEqual({ checks: ["checksum", "definition", "rowCount", "integrity"], timeout: 600_000, concurrency: 2 });
+    expect(blog?.verify).toEqual({
+      checks: ["tables", "views", "triggers", "routines", "events", "database", "checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"],
+      timeout: 600_000,
+      concurrency: 2,
+      chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false,
+    });
   });
 
   it("resolves relative paths against the directory of services.yaml", () => {
