@@ -217,9 +217,24 @@ export async function listRoutines(db: Queryable, database: string): Promise<Sch
   );
 }
 
-export async function listEvents(db: Queryable, database: string): Promise<SchemaObject[]> {
-  const names = await db.query<{ name: string }>("SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME", [database]);
-  return Promise.all(names.map(async ({ name }) => ({ name, definition: await showCreate(db, "EVENT", database, name, "Create Event") })));
+/**
+ * Events from mysql.event itself: SHOW CREATE EVENT refuses to run while the event scheduler is disabled, as it is
+ * on a restored server started with --skip-grant-tables.
+ */
+export async function listEvents(db: Db, database: string): Promise<SchemaObject[]> {
+  const rows = await db.query<Record<string, string | number | null>>(
+    `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
+            status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
+       FROM mysql.event WHERE db = ? ORDER BY name`,
+    [database],
+  );
+  return rows.map((r) => ({
+    name: String(r.name),
+    definition: Object.entries(r)
+      .filter(([k]) => k !== "name")
+      .map(([k, v]) => `${k}: ${v === null ? "NULL" : String(v)}`)
+      .join("\n"),
+  }));
 }
 
 export async function databaseCharset(db: Queryable, database: string): Promise<{ charset: string; collation: string }> {

@@ -27,3 +27,19 @@ INSERT INTO orders (customer_id, placed_at, note)
   SELECT 1 + (seq % 2000), '2026-01-01 00:00:00' + INTERVAL seq MINUTE, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 50))
   FROM seq_1_to_5000;
 INSERT INTO audit SELECT seq, CONCAT('event ', seq) FROM seq_1_to_300;
+-- Schema objects the verifier compares: a trigger, a procedure, a function and an event.
+DELIMITER //
+CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW
+BEGIN
+  INSERT INTO audit (id, what) VALUES (100000 + NEW.id, CONCAT('order ', NEW.id));
+END//
+CREATE PROCEDURE customer_orders(IN cid INT UNSIGNED)
+BEGIN
+  SELECT id, placed_at FROM orders WHERE customer_id = cid ORDER BY id;
+END//
+CREATE FUNCTION order_count(cid INT UNSIGNED) RETURNS INT READS SQL DATA
+BEGIN
+  RETURN (SELECT COUNT(*) FROM orders WHERE customer_id = cid);
+END//
+DELIMITER ;
+CREATE EVENT purge_audit ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit WHERE id > 1000000;

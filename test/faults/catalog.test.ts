@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackupJob } from "../../src/backup/job.ts";
+import { sandboxServers, testService, testStore } from "../support/services.ts";
+import { FAULTS, runFault } from "./catalog.ts";
+
+const store = testStore();
+const service = testService(store.path);
+let backupDir = "";
+
+beforeAll(async () => {
+  backupDir = (await runBackupJob(service)).dir;
+}, 120_000);
+
+afterAll(async () => {
+  store.remove();
+  expect(await sandboxServers()).toEqual([]);
+});
+
+describe("fault catalog", () => {
+  it("a clean restore is all green", async () => {
+    const result = await runFault(service, backupDir, undefined);
+    expect(result.restoreError).toBeUndefined();
+    expect(Object.fromEntries(result.red)).toEqual({});
+  });
+
+  for (const fault of FAULTS) {
+    it(`catches: ${fault.name}`, async () => {
+      const result = await runFault(service, backupDir, fault);
+      if (fault.restoreFails) {
+        expect(result.restoreError).toMatch(fault.restoreFails);
+      } else if (fault.notGreen) {
+        expect(result.restoreError !== undefined || result.red.size > 0, "a damaged backup verified green").toBe(true);
+      } else {
+        expect(result.restoreError).toBeUndefined();
+        expect([...result.red.keys()].sort()).toEqual([...(fault.red ?? [])].sort());
+        // Every message names the table or database it is about.
+        for (const [key, message] of result.red) expect(message).toContain(key.split(":")[0]?.split(".").at(-1));
+      }
+    });
+  }
+});
