@@ -221,7 +221,7 @@ export async function listRoutines(db: Queryable, database: string): Promise<Sch
  * Events from mysql.event itself: SHOW CREATE EVENT refuses to run while the event scheduler is disabled, as it is
  * on a restored server started with --skip-grant-tables.
  */
-export async function listEvents(db: Db, database: string): Promise<SchemaObject[]> {
+export async function listEvents(db: Queryable, database: string): Promise<SchemaObject[]> {
   const rows = await db.query<Record<string, string | number | null>>(
     `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
             status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
