@@ -14,13 +14,13 @@ export interface SeededSource {
   destroy(): Promise<void>;
 }
 
-/** Start an empty sandbox server with binary logging, for a source or a test. */
-export async function startSourceSandbox(name: string, baseDir?: string): Promise<SeededSource> {
+/** Start an empty sandbox server with binary logging, for a source or a test (a replica needs its own server id). */
+export async function startSourceSandbox(name: string, baseDir?: string, serverId = 1): Promise<SeededSource> {
   const work = createWorkDir(`source-${name}`, baseDir);
   try {
     const datadir = join(work.path, "datadir");
     await installDatadir(datadir);
-    const server = await startServer({ dir: work.path, datadir, tcp: true, logBin: true, serverId: 1 });
+    const server = await startServer({ dir: work.path, datadir, tcp: true, logBin: true, serverId });
     const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), {
       user: server.user,
       password: server.password,

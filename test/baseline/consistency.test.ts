@@ -1,0 +1,163 @@
+// Baselines consistent with their backups while the source keeps being written to: snapshot mode and a paused replica.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackupJob } from "../../src/backup/job.ts";
+import { parseServices } from "../../src/config/load.ts";
+import type { Service } from "../../src/config/schema.ts";
+import type { Db } from "../../src/db/connection.ts";
+import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
+import { FAULTS, runFault } from "../faults/catalog.ts";
+import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+
+/** A bounded write load: inserts (firing the MyISAM-writing trigger), updates, deletes and direct MyISAM writes. */
+class WriteLoad {
+  private stopped = false;
+  writes = 0;
+  private done: Promise<void>;
+  constructor(db: Db, maxMs = 120_000) {
+    const deadline = Date.now() + maxMs;
+    this.done = (async () => {
+      let i = 0;
+      while (!this.stopped && Date.now() < deadline) {
+        i++;
+        await db.query("INSERT INTO shop.orders (customer_id, placed_at, note) VALUES (?, '2026-06-01 00:00:00', ?)", [1 + (i % 2000), `load ${i}`]);
+        await db.query("UPDATE shop.customers SET balance = balance + 1 WHERE id = ?", [1 + ((i * 7) % 2000)]);
+        if (i % 3 === 0) await db.query("DELETE FROM shop.orders WHERE note = ? LIMIT 1", [`load ${i - 2}`]);
+        await db.query("REPLACE INTO shop.audit (id, what) VALUES (?, ?)", [500_000 + (i % 50), `direct ${i}`]);
+        this.writes += 4;
+      }
+    })();
+  }
+  async stop(): Promise<number> {
+    this.stopped = true;
+    await this.done;
+    return this.writes;
+  }
+}
+
+function serverService(name: string, source: SeededSource, store: string, consistency: string): Service {
+  const yaml = [
+    "services:",
+    `  ${name}:`,
+    "    source:",
+    `      socket: ${source.server.socket}`,
+    "      user: root",
+    "      password: ${SOURCE_PASSWORD}",
+    `      datadir: ${source.server.datadir}`,
+    "    databases: [shop]",
+    "    backup:",
+    `      store: ${store}`,
+    `      consistency: ${consistency}`,
+  ].join("\n");
+  const [service] = parseServices(yaml, `${store}/services.yaml`, { SOURCE_PASSWORD: source.server.password });
+  if (!service) throw new Error("no service");
+  return service;
+}
+
+const rowChanged = FAULTS.find((f) => f.name === "row changed");
+
+describe("snapshot baseline under a write load", () => {
+  const store = testStore();
+  let source: SeededSource;
+  let load: WriteLoad;
+  let loadDb: Db;
+
+  beforeAll(async () => {
+    source = await startSourceSandbox("load");
+    await applySeed(source, SMALL_SEED, "shop");
+    loadDb = await source.server.connect();
+    load = new WriteLoad(loadDb);
+  }, 120_000);
+
+  afterAll(async () => {
+    await load?.stop();
+    await loadDb?.close();
+    await source?.destroy();
+    store.remove();
+    expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("verifies green in 5 runs out of 5 while inserts, updates and deletes go on (InnoDB and MyISAM)", async () => {
+    const service = serverService("loaded", source, store.path, "snapshot");
+    for (let run = 1; run <= 5; run++) {
+      const before = load.writes;
+      const { dir, manifest, meta } = await runBackupJob(service);
+      expect(load.writes, `no writes happened during backup ${run}`).toBeGreaterThan(before);
+      expect(manifest.consistency).toBe("snapshot");
+      expect(manifest.nonTransactional?.tables).toEqual(["shop.audit"]);
+      // The baseline is after the backup: the restore has binlogs to replay.
+      expect(meta.binlogs.length).toBeGreaterThan(0);
+      const result = await runFault(service, dir, undefined);
+      expect(result.restoreError, `run ${run}`).toBeUndefined();
+      expect(Object.fromEntries(result.red), `run ${run}`).toEqual({});
+    }
+  });
+
+  it("still turns the right check red for a fault injected under the same load", async () => {
+    const service = serverService("loaded", source, store.path, "snapshot");
+    const { dir } = await runBackupJob(service);
+    const result = await runFault(service, dir, rowChanged);
+    expect([...result.red.keys()]).toEqual(["shop.customers:checksum"]);
+  });
+
+  it("refuses a quiescent baseline of a source that is being written to, saying what to do", async () => {
+    const service = serverService("loaded", source, store.path, "quiescent");
+    await expect(runBackupJob(service)).rejects.toThrow(/(written to while the baseline was captured|written to between baseline and backup).*use backup\.consistency: snapshot/);
+  });
+});
+
+describe("paused replica baseline", () => {
+  const store = testStore();
+  let primary: SeededSource;
+  let replica: SeededSource;
+  let load: WriteLoad;
+  let primaryDb: Db;
+  let replicaDb: Db;
+
+  beforeAll(async () => {
+    primary = await startSourceSandbox("primary", undefined, 1);
+    replica = await startSourceSandbox("replica", undefined, 2);
+    // Both start from the same deterministic seed; replication carries what comes after.
+    await applySeed(primary, SMALL_SEED, "shop");
+    await applySeed(replica, SMALL_SEED, "shop");
+    primaryDb = await primary.server.connect();
+    replicaDb = await replica.server.connect();
+    await primaryDb.query("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl-secret'");
+    await primaryDb.query("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'");
+    const [status] = await primaryDb.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    await replicaDb.query(
+      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.server.port}, MASTER_USER='repl', MASTER_PASSWORD='repl-secret', ` +
+        `MASTER_LOG_FILE='${status?.File}', MASTER_LOG_POS=${status?.Position}, MASTER_USE_GTID=no`,
+    );
+    await replicaDb.query("START SLAVE");
+    load = new WriteLoad(primaryDb);
+  }, 120_000);
+
+  afterAll(async () => {
+    await load?.stop();
+    await replicaDb?.query("STOP SLAVE").catch(() => undefined);
+    await primaryDb?.close();
+    await replicaDb?.close();
+    await replica?.destroy();
+    await primary?.destroy();
+    store.remove();
+    expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("stops the SQL thread for baseline and backup, restarts it, and the restore verifies green", async () => {
+    const service = serverService("replica", replica, store.path, "pausedReplica");
+    await new Promise((r) => setTimeout(r, 500));
+    const { dir, manifest } = await runBackupJob(service);
+    expect(manifest.consistency).toBe("pausedReplica");
+    expect(manifest.replication?.masterLogFile).toMatch(/^mysql-bin\.\d+$/);
+    const [status] = await replicaDb.query<{ Slave_SQL_Running: string; Slave_IO_Running: string }>("SHOW SLAVE STATUS");
+    expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(["Yes", "Yes"]);
+    const result = await runFault(service, dir, undefined);
+    expect(result.restoreError).toBeUndefined();
+    expect(Object.fromEntries(result.red)).toEqual({});
+  });
+
+  it("refuses pausedReplica on a server that is not a replica", async () => {
+    const service = serverService("primary", primary, store.path, "pausedReplica");
+    await expect(runBackupJob(service)).rejects.toThrow(/backup\.consistency is pausedReplica but .* is not a replica/);
+  });
+});
