@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/install-node-deps.sh
 echo "== backup: baseline + full backup of the blog demo source"
-npx tsx src/cli.ts backup blog
+bin/restoretest backup blog
 echo "== restore + verify: npx vitest run --project blog"
 npx vitest run --project blog "$@"
 echo

@@ -96,7 +96,7 @@ export function newestBackup(store: string, service: string): StoredBackup {
   const skipped = incomplete.map((b) => `\n  skipped ${b.id}: ${b.reason}`).join("");
   throw new Error(
     `no complete backup of service "${service}" in ${serviceDir(store, service)}${skipped}\n` +
-      `  take one with: npx restoretest backup ${service}`,
+      `  take one with: bin/restoretest backup ${service}`,
   );
 }
 

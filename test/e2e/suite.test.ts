@@ -9,7 +9,7 @@ import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { SMALL_SEED, sandboxServers, testService, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const TABLES = ["audit", "customers", "empty_table", "orders"];
+const TABLES = ["audit", "customers", "empty_table", "order_tags", "orders"];
 const CHECKS = ["checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"];
 const DB_CHECKS = ["tables", "views", "triggers", "routines", "events", "database"];
 

@@ -18,6 +18,11 @@ CREATE TABLE orders (
 ) ENGINE=InnoDB;
 CREATE TABLE audit (id INT NOT NULL PRIMARY KEY, what VARCHAR(200)) ENGINE=MyISAM;
 CREATE TABLE empty_table (id INT PRIMARY KEY) ENGINE=InnoDB;
+CREATE TABLE order_tags (
+  order_id INT UNSIGNED NOT NULL,
+  tag VARCHAR(20) NOT NULL,
+  PRIMARY KEY (order_id, tag)
+) ENGINE=InnoDB;
 CREATE VIEW big_customers AS SELECT id, name FROM customers WHERE balance > 100;
 INSERT INTO customers (name, email, balance)
   SELECT CONCAT('customer ', seq), IF(seq % 7 = 0, NULL, CONCAT('c', seq, '@example.test')), seq * 1.25
@@ -26,6 +31,8 @@ INSERT INTO customers (name, email, balance) VALUES ('東京の客 🍣', NULL, 
 INSERT INTO orders (customer_id, placed_at, note)
   SELECT 1 + (seq % 2000), '2026-01-01 00:00:00' + INTERVAL seq MINUTE, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 50))
   FROM seq_1_to_5000;
+INSERT INTO order_tags SELECT 1 + (seq % 5000), ELT(1 + seq % 4, 'gift', 'express', 'fragile', 'bulk') FROM seq_1_to_8000
+  ON DUPLICATE KEY UPDATE tag = tag;
 INSERT INTO audit SELECT seq, CONCAT('event ', seq) FROM seq_1_to_300;
 -- Schema objects the verifier compares: a trigger, a procedure, a function and an event.
 DELIMITER //
