@@ -1,5 +1,7 @@
 // Reading services.yaml into merged Service objects, and every message a user sees about that file.
+import { registerSecret } from "../lifecycle/secrets.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar, type YAMLError } from "yaml";
 import { z } from "zod";
@@ -114,9 +116,12 @@ export function parseServices(text: string, file: string, env: Record<string, st
   const raw: unknown = doc.toJS();
   const baseDir = path.dirname(path.resolve(file));
   const validation = validate(ctx, raw);
-  problems.push(...validation.problems, ...fileSystemProblems(ctx, raw, baseDir));
+  problems.push(...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw));
   if (problems.length > 0 || !validation.data) throw new ConfigError(problems);
-  return buildServices(validation.data, raw, baseDir);
+  const services = buildServices(validation.data, raw, baseDir);
+  // From here on every output of this process is scrubbed of the configured passwords.
+  for (const service of services) if ("password" in service.source) registerSecret(service.source.password);
+  return services;
 }
 
 function isEmptyDocument(doc: Document.Parsed): boolean {
@@ -536,6 +541,35 @@ function seedProblems(ctx: FileContext, raw: unknown, keyPath: KeyPath, baseDir:
   return [];
 }
 
+/** What each non-local provider needs in its own block, for the message when that block is missing. */
+const PROVIDER_BLOCKS: Record<string, string> = {
+  ssh: "host, user, identityFile (or agent: true), and knownHosts or hostKeyFingerprint",
+  command: "create and destroy hooks",
+};
+
+/**
+ * `provider: ssh` needs an `ssh` block and `provider: command` a `command` block, after defaults are merged:
+ * either may come from the defaults block, so this is checked here rather than in the schema.
+ */
+function providerProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
+  const services = isRecord(raw) ? raw.services : undefined;
+  if (!isRecord(services)) return [];
+  const defaults = valueAt(raw, ["defaults", "restore"]);
+  return Object.keys(services).flatMap((name) => {
+    const own = valueAt(raw, ["services", name, "restore"]);
+    const setting = (key: string): { value: unknown; keyPath: KeyPath } =>
+      isRecord(own) && Object.hasOwn(own, key)
+        ? { value: own[key], keyPath: ["services", name, "restore", key] }
+        : { value: isRecord(defaults) ? defaults[key] : undefined, keyPath: ["defaults", "restore", key] };
+    const provider = setting("provider");
+    if (typeof provider.value !== "string" || !(provider.value in PROVIDER_BLOCKS)) return [];
+    if (setting(provider.value).value !== undefined) return [];
+    const keyPath = ["services", name, "restore", provider.value];
+    const message = `required when provider is "${provider.value}": add ${PROVIDER_BLOCKS[provider.value]}`;
+    return [problemAt(ctx, keyPath, keyLine(ctx, provider.keyPath), message)];
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Merging defaults
 
@@ -579,5 +613,22 @@ function resolvePaths(service: Service, baseDir: string): Service {
   if ("sandbox" in service.source) service.source = { sandbox: { seed: path.resolve(baseDir, service.source.sandbox.seed) } };
   service.backup.store = path.resolve(baseDir, service.backup.store);
   if (service.restore.workDir !== undefined) service.restore.workDir = path.resolve(baseDir, service.restore.workDir);
+  // Blocks merged from `defaults` are shared between services: replaced, never changed in place.
+  const ssh = service.restore.ssh;
+  if (ssh) {
+    service.restore.ssh = {
+      ...ssh,
+      ...(ssh.identityFile !== undefined ? { identityFile: localPath(baseDir, ssh.identityFile) } : {}),
+      ...(ssh.knownHosts !== undefined ? { knownHosts: localPath(baseDir, ssh.knownHosts) } : {}),
+    };
+  }
+  const command = service.restore.command;
+  if (command) service.restore.command = { ...command, cwd: command.cwd === undefined ? baseDir : localPath(baseDir, command.cwd) };
   return service;
+}
+
+/** A path on this machine: `~/` is the home directory (as in ssh_config), anything else relative is next to services.yaml. */
+function localPath(baseDir: string, file: string): string {
+  if (file === "~" || file.startsWith("~/")) return path.join(os.homedir(), file.slice(1));
+  return path.resolve(baseDir, file);
 }

@@ -1,0 +1,90 @@
+// A run with a known source password, good and failing: the password appears in no output, report or stored file.
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
+import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const store = testStore();
+let source: SeededSource;
+let secret = "";
+const outputs: string[] = [];
+
+function config(name: string): string {
+  const path = join(store.path, `${name}.yaml`);
+  writeFileSync(
+    path,
+    [
+      "services:",
+      "  shop:",
+      "    source:",
+      `      socket: ${source.server.socket}`,
+      "      user: root",
+      "      password: ${SHOP_PASSWORD}",
+      `      datadir: ${source.server.datadir}`,
+      "    databases: [shop]",
+      "    backup:",
+      `      store: ${join(store.path, "store")}`,
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+async function run(file: string, args: string[], env: Record<string, string>): Promise<{ exitCode: number; all: string }> {
+  const r = await execa(file, args, { cwd: ROOT, reject: false, all: true, env: { CI: "true", ...env } });
+  outputs.push(String(r.all));
+  return { exitCode: r.exitCode ?? -1, all: String(r.all) };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+beforeAll(async () => {
+  source = await startSourceSandbox("secrets");
+  await applySeed(source, SMALL_SEED, "shop");
+  secret = source.server.password ?? "";
+}, 120_000);
+
+afterAll(async () => {
+  await source?.destroy();
+  store.remove();
+  expect(await sandboxServers()).toEqual([]);
+});
+
+describe("secrets", () => {
+  it("never appear in terminal output, JUnit, Allure results or the store, on success and on failure", async () => {
+    expect(secret.length).toBeGreaterThan(10);
+    const cfg = config("good");
+    const reports = join(store.path, "reports");
+    const env = { SHOP_PASSWORD: secret, RESTORETEST_CONFIG: cfg, RESTORETEST_REPORTS: reports };
+    const backup = await run("bin/restoretest", ["backup", "shop", "--config", cfg], env);
+    expect(backup.exitCode, backup.all).toBe(0);
+    expect(backup.all).toMatch(/^OK backup shop /m);
+    const verify = await run("npx", ["vitest", "run", "--project", "shop"], env);
+    expect(verify.exitCode, verify.all).toBe(0);
+
+    // Failing paths print commands and server errors: a wrong password, and a restore that fails.
+    const wrong = `${secret}-wrong`;
+    const denied = await run("bin/restoretest", ["backup", "shop", "--config", cfg], { ...env, SHOP_PASSWORD: wrong });
+    expect(denied.exitCode).toBe(1);
+    expect(denied.all).toMatch(/cannot connect to root@socket .*: Access denied for user 'root'@'localhost'/);
+    expect(denied.all).not.toContain(wrong);
+    const storeDir = join(store.path, "store", "shop");
+    const [backupId] = readdirSync(storeDir);
+    writeFileSync(join(storeDir, backupId as string, "data", "ib_logfile0"), "broken");
+    const failed = await run("npx", ["vitest", "run", "--project", "shop"], env);
+    expect(failed.exitCode).toBe(1);
+    expect(readFileSync(join(reports, "junit.xml"), "utf8")).toMatch(/failed at step/);
+
+    for (const text of outputs) expect(text).not.toContain(secret);
+    const written = [...filesUnder(reports), ...filesUnder(join(store.path, "store"))];
+    expect(written.length).toBeGreaterThan(10);
+    for (const file of written) expect(readFileSync(file).includes(secret), file).toBe(false);
+  });
+});
