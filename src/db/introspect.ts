@@ -157,15 +157,16 @@ export async function autoIncrementState(db: Queryable, database: string, table:
 export interface ColumnInfo {
   name: string;
   generated: boolean;
+  nullable: boolean;
 }
 
 export async function listColumns(db: Queryable, database: string, table: string): Promise<ColumnInfo[]> {
-  const rows = await db.query<{ name: string; gen: string | null }>(
-    `SELECT COLUMN_NAME AS name, IS_GENERATED AS gen FROM information_schema.COLUMNS
+  const rows = await db.query<{ name: string; gen: string | null; nullable: string }>(
+    `SELECT COLUMN_NAME AS name, IS_GENERATED AS gen, IS_NULLABLE AS nullable FROM information_schema.COLUMNS
       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
     [database, table],
   );
-  return rows.map((r) => ({ name: r.name, generated: r.gen === "ALWAYS" }));
+  return rows.map((r) => ({ name: r.name, generated: r.gen === "ALWAYS", nullable: r.nullable === "YES" }));
 }
 
 /** The primary key's columns in order (empty when the table has none). */

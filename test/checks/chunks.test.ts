@@ -50,6 +50,11 @@ describe("chunked checksums", () => {
     expect(message).not.toContain("secret-value");
   });
 
+  it("NULL changed to an empty string is a difference (NULL-safe row hash)", async () => {
+    const result = await runFault(service, dir, { name: "NULL to empty", restored: ["UPDATE shop.customers SET email = '' WHERE id = 7"] });
+    expect(result.red.get("shop.customers:checksum")).toMatch(/id <= 700: same row count, content differs/);
+  });
+
   it("a deleted row in a composite-key table names the range and the row counts", async () => {
     const result = await runFault(service, dir, { name: "row deleted", restored: ["DELETE FROM shop.order_tags WHERE order_id = 10 LIMIT 1"] });
     expect(result.red.get("shop.order_tags:checksum")).toMatch(

@@ -1,0 +1,220 @@
+// restoretest's benchmark: verify and restore against the shell-loop way and the raw primitives, on the same data, in one run.
+// Run: npm run bench            (full size: ~1 GB, 10,000 tables, 20M rows; about 10-15 minutes on 2 cores)
+//      npm run bench -- --scale 0.05   (a quick smoke run of the same code)
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { runBackupJob } from "../src/backup/job.ts";
+import { captureBaseline } from "../src/baseline/capture.ts";
+import { mapConcurrent } from "../src/checks/capture.ts";
+import { checksum } from "../src/checks/checksum.ts";
+import { DEFAULT_CHECK_OPTIONS } from "../src/checks/types.ts";
+import { parseServices } from "../src/config/load.ts";
+import type { Db } from "../src/db/connection.ts";
+import { qualifiedName } from "../src/db/quote.ts";
+import { createWorkDir, installDatadir, startServer, writeClientOptionFile, type StartedServer } from "../src/hosts/sandbox.ts";
+import { disposeAll } from "../src/lifecycle/disposers.ts";
+import { runCommand } from "../src/process/command.ts";
+import { restoreService } from "../src/restore/pipeline.ts";
+import { captureRestored } from "../src/verify/verify.ts";
+import { renderJUnit, type JUnitCase } from "../src/vitest/junitReporter.ts";
+import { manySmallTables, mixedTables, oneBigTable, type Dataset } from "./datasets.ts";
+
+const args = process.argv.slice(2);
+const scale = Number(args[args.indexOf("--scale") + 1] ?? 1) || 1;
+const only = new Set((args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "") : "a,b,c,restore").split(","));
+const CONCURRENCY = cpus().length;
+const CHECKS = ["checksum", "definition", "rowCount", "integrity"];
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+async function median(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await time(fn));
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const verdict = (ok: boolean) => (ok ? "within target" : "OUTSIDE TARGET");
+
+/** The way the source talk checks a restore: mysqlcheck, then one client process per table and question, serially. */
+function shellLoopScript(optionFile: string, database: string, tables: string[]): string {
+  const client = `mariadb --defaults-extra-file=${optionFile} -N -e`;
+  return [
+    "set -e",
+    `mariadb-check --defaults-extra-file=${optionFile} --databases ${database} > /dev/null`,
+    `for t in ${tables.join(" ")}; do`,
+    `  ${client} "CHECKSUM TABLE \\\`${database}\\\`.\\\`$t\\\`" > /dev/null`,
+    `  ${client} "SHOW CREATE TABLE \\\`${database}\\\`.\\\`$t\\\`" > /dev/null`,
+    `  ${client} "SELECT COUNT(*) FROM \\\`${database}\\\`.\\\`$t\\\`" > /dev/null`,
+    "done",
+  ].join("\n");
+}
+
+/** The floor: the same four statements per table straight through mysql2, with restoretest's concurrency. */
+async function rawPrimitives(db: Db, ds: Dataset): Promise<void> {
+  await mapConcurrent(ds.tables, CONCURRENCY, async (t) => {
+    const name = qualifiedName(ds.database, t);
+    await db.query(`CHECK TABLE ${name}`);
+    await db.query(`CHECKSUM TABLE ${name}`);
+    await db.query(`SHOW CREATE TABLE ${name}`);
+    await db.query(`SELECT COUNT(*) FROM ${name}`);
+  });
+}
+
+interface Env {
+  server: StartedServer;
+  db: Db;
+  optionFile: string;
+  dir: string;
+}
+
+async function verifyBench(env: Env, ds: Dataset, label: string, runs: number, shellSample: number): Promise<void> {
+  const manifest = await captureBaseline(env.db, { service: "bench", databases: [ds.database], checks: CHECKS, options: DEFAULT_CHECK_OPTIONS, concurrency: CONCURRENCY, mode: "quiescent" });
+  const sample = ds.tables.slice(0, shellSample);
+  const script = join(env.dir, "shell-loop.sh");
+  writeFileSync(script, shellLoopScript(env.optionFile, ds.database, sample));
+  const shellRaw = await median(1, () => runCommand("bash", [script], { timeoutMs: 3_600_000 }));
+  const shell = shellRaw * (ds.tables.length / sample.length);
+  const floor = await median(runs, () => rawPrimitives(env.db, ds));
+  const tool = await median(runs, () => captureRestored(env.db, manifest, CHECKS, DEFAULT_CHECK_OPTIONS, CONCURRENCY));
+  log(`\n${label}: ${ds.tables.length} tables, ~${(ds.bytes / 1e6).toFixed(0)} MB, concurrency ${CONCURRENCY}, median of ${runs}`);
+  log(`  shell loop (mysqlcheck + 3 client processes per table)  ${fmt(shell)}${sample.length < ds.tables.length ? `  (measured on ${sample.length} tables: ${fmt(shellRaw)}, scaled)` : ""}`);
+  log(`  raw primitives through mysql2 (the floor)               ${fmt(floor)}`);
+  log(`  restoretest verify                                      ${fmt(tool)}`);
+  log(`  restoretest / floor       ${ratio(tool, floor)}   (target ≤ 1.15×: ${verdict(tool <= floor * 1.15)})`);
+  log(`  shell loop / restoretest  ${ratio(shell, tool)}   faster than the shell loop`);
+  if (ds.tables.length >= 1000) {
+    const overhead = (tool - floor) / ds.tables.length;
+    log(`  tool overhead per table   ${overhead.toFixed(2)} ms beyond the database's own time (target ≤ 5 ms: ${verdict(overhead <= 5)})`);
+    const cases: JUnitCase[] = ds.tables.flatMap((t) => CHECKS.map((c) => ({ classname: `bench.${ds.database}.${t}`, name: c, timeSeconds: 0.001, state: "passed" as const, properties: [] })));
+    const started = performance.now();
+    const xml = renderJUnit([{ name: "bench", timestamp: new Date().toISOString(), cases }]);
+    log(`  JUnit for ${cases.length} tests: ${(xml.length / 1e6).toFixed(1)} MB rendered in ${fmt(performance.now() - started)}`);
+  }
+}
+
+async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
+  const t = { database: ds.database, table: "big" };
+  const plain = await median(runs, () => env.db.query(`CHECKSUM TABLE ${qualifiedName(ds.database, "big")}`));
+  const forced = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1_000_000 };
+  let baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced });
+  const chunked = await median(runs, async () => {
+    baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced });
+  });
+  await env.db.query(`UPDATE ${qualifiedName(ds.database, "big")} SET a = a + 1 WHERE id = ?`, [Math.floor(ds.bytes / 60 / 2)]);
+  const after = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced, baseline });
+  const finding = checksum.compare(baseline, after, t);
+  const diverging = finding.ok ? 0 : Number(/in (\d+) of/.exec(finding.message)?.[1] ?? -1);
+  log(`\n(c) one table, ${(ds.bytes / 60 / 1e6).toFixed(1)}M rows, ${baseline.chunks?.list.length} chunks of 1M rows, median of ${runs}`);
+  log(`  CHECKSUM TABLE            ${fmt(plain)}`);
+  log(`  chunked checksums         ${fmt(chunked)}`);
+  log(`  chunked / plain           ${ratio(chunked, plain)}   (target ≤ 1.5×: ${verdict(chunked <= plain * 1.5)})`);
+  log(`  one changed row found in  ${diverging} chunk(s)   (target 1: ${verdict(diverging === 1)})`);
+}
+
+async function restoreBench(env: Env, store: string): Promise<void> {
+  const [service] = parseServices(
+    [
+      "services:",
+      "  bench:",
+      "    source:",
+      `      socket: ${env.server.socket}`,
+      "      user: root",
+      "      password: ${BENCH_PASSWORD}",
+      `      datadir: ${env.server.datadir}`,
+      "    databases: [bench_a]",
+      "    backup:",
+      `      store: ${store}`,
+      "      consistency: quiescent",
+      "    verify:",
+      "      checks: [rowCount]",
+    ].join("\n"),
+    join(store, "services.yaml"),
+    { BENCH_PASSWORD: env.server.password },
+  );
+  if (!service) throw new Error("no bench service");
+  const { dir, meta } = await runBackupJob(service);
+  const data = join(dir, "data");
+  const work = createWorkDir("bench-restore");
+  const copy = join(work.path, "copy");
+  const cp = await time(() => runCommand("cp", ["-a", data, copy]));
+  rmSync(copy, { recursive: true, force: true });
+  const staging = join(work.path, "staging");
+  const datadir = join(work.path, "datadir");
+  const raw: Record<string, number> = {};
+  raw.copy = await time(() => runCommand("cp", ["-a", data, staging]));
+  raw.prepare = await time(() => runCommand("mariadb-backup", ["--prepare", `--target-dir=${staging}`]));
+  raw.copyBack = await time(() => runCommand("mariadb-backup", ["--copy-back", `--target-dir=${staging}`, `--datadir=${datadir}`]));
+  let started: StartedServer | undefined;
+  raw.start = await time(async () => {
+    started = await startServer({ dir: join(work.path, "server"), datadir, tcp: false, skipGrantTables: true });
+  });
+  await started?.stop();
+  await work.remove();
+  const rawTotal = raw.copy + raw.prepare + raw.copyBack + raw.start;
+  const restored = await restoreService(service);
+  const steps = Object.fromEntries(restored.steps.map((s) => [s.step, s.durationMs]));
+  await restored.destroy();
+  const tool = restored.steps.filter((s) => s.step !== "replay").reduce((n, s) => n + s.durationMs, 0);
+  log(`\nrestore of (a): backup ${(meta.bytes / 1e6).toFixed(0)} MB`);
+  log(`  cp -a of the backup (the physical floor)                 ${fmt(cp)}`);
+  log(`  raw: cp + --prepare + --copy-back + start                 ${fmt(rawTotal)}  (${Object.entries(raw).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")})`);
+  log(`  restoretest restore phase                                 ${fmt(tool)}  (${Object.entries(steps).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")})`);
+  log(`  restoretest / cp -a       ${ratio(tool, cp)}   (target ≤ 1.2×: ${verdict(tool <= cp * 1.2)})`);
+  log(`  raw / restoretest         ${ratio(rawTotal, tool)}`);
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const work = createWorkDir("bench");
+  const datadir = join(work.path, "datadir");
+  await installDatadir(datadir);
+  const server = await startServer({
+    dir: work.path,
+    datadir,
+    tcp: false,
+    extraArgs: ["--innodb-buffer-pool-size=4G", "--innodb-log-file-size=1G", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200", "--table-open-cache=20000", "--innodb-open-files=20000"],
+  });
+  const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), { user: server.user, password: server.password, socket: server.socket });
+  const db = await server.connect({ poolSize: CONCURRENCY + 2 });
+  const env: Env = { server, db, optionFile, dir: work.path };
+  log(`restoretest benchmark, scale ${scale}, ${CONCURRENCY} cores`);
+  try {
+    if (only.has("a") || only.has("restore")) {
+      log("generating (a)…");
+      const a = await mixedTables(db, "bench_a", 1e9 * scale, log);
+      if (only.has("a")) await verifyBench(env, a, "(a) mixed tables", 3, a.tables.length);
+      if (only.has("restore")) {
+        const store = join(work.path, "store");
+        mkdirSync(store);
+        await restoreBench(env, store);
+      }
+    }
+    if (only.has("b")) {
+      log("generating (b)…");
+      const b = await manySmallTables(db, "bench_b", Math.round(10_000 * scale), log);
+      await verifyBench(env, b, "(b) many small tables", 2, Math.min(b.tables.length, 1000));
+    }
+    if (only.has("c")) {
+      log("generating (c)…");
+      const c = await oneBigTable(db, "bench_c", Math.round(20_000_000 * scale));
+      await chunkBench(env, c, 3);
+    }
+    log(`\nrunner peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (target ≤ 512 MB); total ${fmt(performance.now() - started)}`);
+  } finally {
+    await db.close();
+    await server.stop();
+    await work.remove();
+    await disposeAll();
+  }
+}
+
+await main();
