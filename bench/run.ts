@@ -18,6 +18,7 @@ import { runCommand } from "../src/process/command.ts";
 import { restoreService } from "../src/restore/pipeline.ts";
 import { captureRestored } from "../src/verify/verify.ts";
 import { renderJUnit, type JUnitCase } from "../src/vitest/junitReporter.ts";
+import { serverServiceYaml } from "../test/support/services.ts";
 import { manySmallTables, mixedTables, oneBigTable, type Dataset } from "./datasets.ts";
 
 const args = process.argv.slice(2);
@@ -121,25 +122,8 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
 }
 
 async function restoreBench(env: Env, store: string): Promise<void> {
-  const [service] = parseServices(
-    [
-      "services:",
-      "  bench:",
-      "    source:",
-      `      socket: ${env.server.socket}`,
-      "      user: root",
-      "      password: ${BENCH_PASSWORD}",
-      `      datadir: ${env.server.datadir}`,
-      "    databases: [bench_a]",
-      "    backup:",
-      `      store: ${store}`,
-      "      consistency: quiescent",
-      "    verify:",
-      "      checks: [rowCount]",
-    ].join("\n"),
-    join(store, "services.yaml"),
-    { BENCH_PASSWORD: env.server.password },
-  );
+  const yaml = serverServiceYaml("bench", env.server, store, ["consistency: quiescent"], "bench_a");
+  const [service] = parseServices(`${yaml}    verify:\n      checks: [rowCount]\n`, join(store, "services.yaml"), { SOURCE_PASSWORD: env.server.password });
   if (!service) throw new Error("no bench service");
   const { dir, meta } = await runBackupJob(service);
   const data = join(dir, "data");

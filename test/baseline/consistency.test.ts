@@ -6,7 +6,7 @@ import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { FAULTS, runFault } from "../faults/catalog.ts";
-import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+import { SMALL_SEED, sandboxServers, serverServiceYaml, testStore } from "../support/services.ts";
 
 /** A bounded write load: inserts (firing the MyISAM-writing trigger), updates, deletes and direct MyISAM writes. */
 class WriteLoad {
@@ -35,19 +35,7 @@ class WriteLoad {
 }
 
 function serverService(name: string, source: SeededSource, store: string, consistency: string): Service {
-  const yaml = [
-    "services:",
-    `  ${name}:`,
-    "    source:",
-    `      socket: ${source.server.socket}`,
-    "      user: root",
-    "      password: ${SOURCE_PASSWORD}",
-    `      datadir: ${source.server.datadir}`,
-    "    databases: [shop]",
-    "    backup:",
-    `      store: ${store}`,
-    `      consistency: ${consistency}`,
-  ].join("\n");
+  const yaml = serverServiceYaml(name, source.server, store, [`consistency: ${consistency}`]);
   const [service] = parseServices(yaml, `${store}/services.yaml`, { SOURCE_PASSWORD: source.server.password });
   if (!service) throw new Error("no service");
   return service;

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
-import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+import { SMALL_SEED, sandboxServers, serverServiceYaml, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();
@@ -14,22 +14,7 @@ const outputs: string[] = [];
 
 function config(name: string): string {
   const path = join(store.path, `${name}.yaml`);
-  writeFileSync(
-    path,
-    [
-      "services:",
-      "  shop:",
-      "    source:",
-      `      socket: ${source.server.socket}`,
-      "      user: root",
-      "      password: ${SHOP_PASSWORD}",
-      `      datadir: ${source.server.datadir}`,
-      "    databases: [shop]",
-      "    backup:",
-      `      store: ${join(store.path, "store")}`,
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(path, serverServiceYaml("shop", source.server, join(store.path, "store")));
   return path;
 }
 
@@ -62,7 +47,7 @@ describe("secrets", () => {
     expect(secret.length).toBeGreaterThan(10);
     const cfg = config("good");
     const reports = join(store.path, "reports");
-    const env = { SHOP_PASSWORD: secret, RESTORETEST_CONFIG: cfg, RESTORETEST_REPORTS: reports };
+    const env = { SOURCE_PASSWORD: secret, RESTORETEST_CONFIG: cfg, RESTORETEST_REPORTS: reports };
     const backup = await run("bin/restoretest", ["backup", "shop", "--config", cfg], env);
     expect(backup.exitCode, backup.all).toBe(0);
     expect(backup.all).toMatch(/^OK backup shop /m);
@@ -71,7 +56,7 @@ describe("secrets", () => {
 
     // Failing paths print commands and server errors: a wrong password, and a restore that fails.
     const wrong = `${secret}-wrong`;
-    const denied = await run("bin/restoretest", ["backup", "shop", "--config", cfg], { ...env, SHOP_PASSWORD: wrong });
+    const denied = await run("bin/restoretest", ["backup", "shop", "--config", cfg], { ...env, SOURCE_PASSWORD: wrong });
     expect(denied.exitCode).toBe(1);
     expect(denied.all).toMatch(/cannot connect to root@socket .*: Access denied for user 'root'@'localhost'/);
     expect(denied.all).not.toContain(wrong);

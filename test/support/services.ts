@@ -48,3 +48,24 @@ export async function sandboxServers(): Promise<string[]> {
     .split("\n")
     .filter((l) => l.trim() && !/ \/usr\/sbin\/mariadbd$/.test(l));
 }
+
+/**
+ * The YAML of a one-service file whose source is an already running sandbox, reached like a real server
+ * (socket, root, the password from ${SOURCE_PASSWORD}, its datadir); `backupLines` go under `backup:`.
+ */
+export function serverServiceYaml(name: string, server: { socket: string; datadir: string }, store: string, backupLines: string[] = [], database = "shop"): string {
+  return [
+    "services:",
+    `  ${name}:`,
+    "    source:",
+    `      socket: ${server.socket}`,
+    "      user: root",
+    "      password: ${SOURCE_PASSWORD}",
+    `      datadir: ${server.datadir}`,
+    `    databases: [${database}]`,
+    "    backup:",
+    `      store: ${store}`,
+    ...backupLines.map((l) => `      ${l}`),
+    "",
+  ].join("\n");
+}
