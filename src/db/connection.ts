@@ -1,4 +1,5 @@
 // Connections to a source or restored server (mysql2), with errors that never echo a password.
+import type { Duplex } from "node:stream";
 import mysql from "mysql2/promise";
 import { maskSecrets, registerSecret } from "../lifecycle/secrets.ts";
 
@@ -12,6 +13,10 @@ export interface ConnectOptions {
   /** Connections kept for concurrent checks. */
   poolSize?: number;
   connectTimeoutMs?: number;
+  /** Opens the transport for each pooled connection instead of a socket or TCP (e.g. an SSH-forwarded unix socket). */
+  stream?: () => Duplex;
+  /** How `stream` reaches the server, for messages (e.g. "ssh root@db1:22"). */
+  via?: string;
 }
 
 export type Row = Record<string, unknown>;
@@ -36,11 +41,17 @@ export class Db implements Queryable {
 
   static async connect(options: ConnectOptions): Promise<Db> {
     registerSecret(options.password);
-    const where = options.socketPath ? `socket ${options.socketPath}` : `${options.host ?? "127.0.0.1"}:${options.port ?? 3306}`;
+    const address = options.socketPath ? `socket ${options.socketPath}` : `${options.host ?? "127.0.0.1"}:${options.port ?? 3306}`;
+    const where = options.via ? `${address} via ${options.via}` : address;
+    const stream = options.stream;
     const pool = mysql.createPool({
-      host: options.socketPath ? undefined : (options.host ?? "127.0.0.1"),
-      port: options.socketPath ? undefined : (options.port ?? 3306),
-      socketPath: options.socketPath,
+      ...(stream
+        ? { stream: () => stream() }
+        : {
+            host: options.socketPath ? undefined : (options.host ?? "127.0.0.1"),
+            port: options.socketPath ? undefined : (options.port ?? 3306),
+            socketPath: options.socketPath,
+          }),
       user: options.user,
       password: options.password ?? "",
       database: options.database,

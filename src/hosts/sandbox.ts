@@ -92,14 +92,21 @@ export class ServerStartError extends Error {
   override name = "ServerStartError";
 }
 
-function serverArgs(spec: ServerSpec, port: number | undefined): string[] {
+/** Where a server started in `dir` keeps its socket, pid file, error log and tmpdir (the same on this machine and on a host). */
+export function serverFiles(dir: string): { socket: string; pidFile: string; errorLog: string; tmpdir: string } {
+  return { socket: join(dir, "mysqld.sock"), pidFile: join(dir, "mysqld.pid"), errorLog: join(dir, "error.log"), tmpdir: join(dir, "tmp") };
+}
+
+/** The `mariadbd` command line for `spec`: shared by the local sandbox and the ssh provider so both are equally inert. */
+export function serverArgs(spec: ServerSpec, port: number | undefined): string[] {
+  const files = serverFiles(spec.dir);
   const args = [
     "--no-defaults",
     `--datadir=${spec.datadir}`,
-    `--socket=${join(spec.dir, "mysqld.sock")}`,
-    `--pid-file=${join(spec.dir, "mysqld.pid")}`,
-    `--log-error=${join(spec.dir, "error.log")}`,
-    `--tmpdir=${join(spec.dir, "tmp")}`,
+    `--socket=${files.socket}`,
+    `--pid-file=${files.pidFile}`,
+    `--log-error=${files.errorLog}`,
+    `--tmpdir=${files.tmpdir}`,
     "--user=root",
     "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_unicode_ci",
@@ -124,10 +131,10 @@ function serverArgs(spec: ServerSpec, port: number | undefined): string[] {
  * A reaper process kills the server and removes `spec.dir` if this process dies without cleaning up.
  */
 export async function startServer(spec: ServerSpec): Promise<StartedServer> {
-  mkdirSync(join(spec.dir, "tmp"), { recursive: true });
+  const files = serverFiles(spec.dir);
+  const { socket, errorLog } = files;
+  mkdirSync(files.tmpdir, { recursive: true });
   if (spec.logBin) mkdirSync(join(spec.dir, "binlog"), { recursive: true });
-  const errorLog = join(spec.dir, "error.log");
-  const socket = join(spec.dir, "mysqld.sock");
   const tcp = spec.tcp && !spec.skipGrantTables;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -162,8 +169,10 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
       // A random root password per sandbox: nothing else on this machine can log in to it.
       password = randomBytes(18).toString("base64url");
       registerSecret(password);
-      const db = await Db.connect({ socketPath: socket, user, password: "" });
+      const db = await Db.connect({ socketPath: socket, user, password: "", poolSize: 1 });
       try {
+        // Not in the binlog: binlogs are copied into the store, and the statement holds the password in clear.
+        await db.query("SET SESSION sql_log_bin = 0");
         await db.query("ALTER USER 'root'@'localhost' IDENTIFIED BY ?", [password]);
       } finally {
         await db.close();

@@ -1,5 +1,6 @@
-// A demo source: a local sandbox seeded from fixture files, with binary logging so it has positions like a real one.
-import { readdirSync } from "node:fs";
+// A demo source: a local sandbox seeded from fixture files, with binary logging so it has positions like a real one;
+// fresh for each backup job, or kept between jobs (its datadir and binlogs) when the service takes backup chains.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import mysql from "mysql2/promise";
@@ -38,6 +39,79 @@ export async function startSourceSandbox(name: string, baseDir?: string, serverI
   } catch (error) {
     await work.remove();
     throw error;
+  }
+}
+
+/** Written when a kept source stopped with its root password reset; its absence means the last job died mid-way. */
+const STOPPED_CLEANLY = "stopped-cleanly";
+
+/**
+ * A sandbox source kept between backup jobs in `keepDir` (its datadir and binlogs), because a backup chain needs one
+ * server whose LSNs and binlogs go on from job to job. `fresh` when it was created (and must be seeded) now.
+ * Between jobs the root password is empty: the server is stopped and `keepDir` is mode 0700; each start sets a new one.
+ */
+export async function startKeptSourceSandbox(name: string, keepDir: string, baseDir?: string): Promise<SeededSource & { fresh: boolean }> {
+  const datadir = join(keepDir, "datadir");
+  const binlog = join(keepDir, "binlog");
+  const fresh = !existsSync(join(datadir, "mysql"));
+  if (fresh) rmSync(keepDir, { recursive: true, force: true });
+  mkdirSync(binlog, { recursive: true, mode: 0o700 });
+  if (fresh) await installDatadir(datadir);
+  const work = createWorkDir(`source-${name}`, baseDir);
+  try {
+    if (!fresh && !existsSync(join(keepDir, STOPPED_CLEANLY))) await resetRootPassword(work.path, datadir);
+    rmSync(join(keepDir, STOPPED_CLEANLY), { force: true });
+    // --log-bin outside the run directory: binlogs must outlive it (the reaper removes that directory on a crash).
+    const server = await startServer({
+      dir: work.path,
+      datadir,
+      tcp: true,
+      serverId: 1,
+      extraArgs: [`--log-bin=${join(binlog, "mysql-bin")}`, "--binlog-format=ROW"],
+    });
+    const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), { user: server.user, password: server.password, socket: server.socket });
+    return {
+      server,
+      optionFile,
+      dir: work.path,
+      fresh,
+      async destroy() {
+        try {
+          const db = await server.connect();
+          try {
+            await db.query("SET SESSION sql_log_bin = 0");
+            await db.query("ALTER USER 'root'@'localhost' IDENTIFIED BY ''");
+          } finally {
+            await db.close();
+          }
+          await server.stop();
+          writeFileSync(join(keepDir, STOPPED_CLEANLY), `${new Date().toISOString()}\n`);
+        } finally {
+          await server.stop();
+          await work.remove();
+        }
+      },
+    };
+  } catch (error) {
+    await work.remove();
+    throw error;
+  }
+}
+
+/** After a job died with the server up: start it without grant checks once and empty the root password again. */
+async function resetRootPassword(dir: string, datadir: string): Promise<void> {
+  const server = await startServer({ dir, datadir, tcp: false, skipGrantTables: true, serverId: 1 });
+  try {
+    const db = await server.connect();
+    try {
+      await db.query("FLUSH PRIVILEGES");
+      await db.query("SET SESSION sql_log_bin = 0");
+      await db.query("ALTER USER 'root'@'localhost' IDENTIFIED BY ''");
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await server.stop();
   }
 }
 

@@ -20,6 +20,21 @@ export interface Target {
   startServer(): Promise<StartedServer>;
   /** Stop the server and remove every file of the restore. Idempotent; also runs on Ctrl-C. */
   destroy(): Promise<void>;
+  /** User hooks run to make (and later remove) this target, with their output: for the report. Filled as they run. */
+  hookRuns?: readonly HookRun[];
+}
+
+/** One run of a user hook (the `command` provider's create, configure or destroy). */
+export interface HookRun {
+  hook: "create" | "configure" | "destroy";
+  /** As written in services.yaml, secrets masked. */
+  command: string;
+  exitCode: number | undefined;
+  timedOut: boolean;
+  durationMs: number;
+  /** Secrets masked; long output keeps its end. */
+  stdout: string;
+  stderr: string;
 }
 
 export interface HostProvider {

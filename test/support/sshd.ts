@@ -60,6 +60,8 @@ export async function startSshd(): Promise<TestSshd> {
           "KbdInteractiveAuthentication no",
           "UseDNS no",
           "PrintMotd no",
+          // bash sources ~/.bashrc for commands run by sshd unless it is a nested shell; root's rc files here cost ~1 s a command.
+          "SetEnv SHLVL=1",
           "",
         ].join("\n"),
       );
