@@ -3,25 +3,42 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { loadServices } from "./src/config/load.ts";
-import { serviceProject, toolProject } from "./src/vitest/projects.ts";
+import { maxConcurrentRestores, serviceProject, toolProject } from "./src/vitest/projects.ts";
 import { configPath, reportsDir } from "./src/vitest/paths.ts";
+import AllureEnvironmentReporter from "./src/vitest/allureEnvironment.ts";
 import JUnitReporter from "./src/vitest/junitReporter.ts";
+import { progressSettings } from "./src/vitest/progress.ts";
+import ProgressReporter from "./src/vitest/progressReporter.ts";
+import ServiceSequencer from "./src/vitest/sequencer.ts";
+import SummaryReporter from "./src/vitest/summary.ts";
 
 const services = existsSync(configPath()) ? loadServices(configPath()) : [];
 const reports = reportsDir();
+const allureResults = join(reports, "allure-results");
 // Each run's Allure results stand alone; history across runs is kept by the report step (npm run report).
-rmSync(join(reports, "allure-results"), { recursive: true, force: true });
+rmSync(allureResults, { recursive: true, force: true });
+const progress = progressSettings();
+// A shard of a nightly run (Jenkinsfile) also writes a blob for `vitest run --merge-reports`. Added here rather than with
+// `--reporter=blob`, which would replace these reporters: allure-vitest's must run in the shard to record steps and labels.
+const blob = process.env.RESTORETEST_BLOB;
 
 export default defineConfig({
   test: {
     projects: [toolProject(), ...services.map(serviceProject)],
     reporters: [
-      "default",
+      // In a terminal the restore progress is a live line of its own; vitest's live summary would fight over it.
+      progress.interactive ? ["default", { summary: false }] : "default",
+      new ProgressReporter(progress),
       new JUnitReporter({ outputFile: join(reports, "junit.xml") }),
-      ["allure-vitest/reporter", { resultsDir: join(reports, "allure-results") }],
+      new SummaryReporter({ outputFile: join(reports, "summary.json") }),
+      ["allure-vitest/reporter", { resultsDir: allureResults }],
+      new AllureEnvironmentReporter({ resultsDir: allureResults }),
+      ...(blob ? [["blob", { outputFile: blob }] satisfies ["blob", object]] : []),
     ],
-    // Restores are heavy (a server each): one file at a time keeps a 2-core runner within its memory and disk.
-    fileParallelism: false,
+    // Each service's suite is one file: files in parallel are restores in parallel, as many as RESTORETEST_MAX_RESTORES
+    // (default 1) or `--maxWorkers=N` allow. Sizing: docs/jenkins.md.
+    maxWorkers: maxConcurrentRestores(),
     pool: "forks",
+    sequence: { sequencer: ServiceSequencer },
   },
 });

@@ -9,4 +9,4 @@ bin/restoretest backup blog
 echo "== restore + verify: npx vitest run --project blog"
 npx vitest run --project blog "$@"
 echo
-echo "reports: reports/junit.xml (Jenkins) and reports/allure-results/ (npx allure generate reports/allure-results)"
+echo "reports: reports/junit.xml (Jenkins), reports/summary.json, reports/allure-results/ (npm run report: HTML with history)"

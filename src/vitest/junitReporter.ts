@@ -30,14 +30,20 @@ const escapeXml = (text: string): string =>
   text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, "").replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 
-/** Render suites as JUnit XML (the subset Jenkins' junit step and xUnit's junit-10.xsd accept). */
+/** A case's properties as `name: value` lines (test/support/junit.ts reads them back the same way). */
+export function renderProperties(properties: JUnitCase["properties"]): string {
+  return properties.map((p) => `${p.name}: ${p.value.replace(/\r?\n/g, " ")}`).join("\n");
+}
+
+/** Render suites as JUnit XML valid against our schema of what Jenkins reads (test/support/junit-jenkins.xsd). */
 export function renderJUnit(suites: JUnitSuite[], name = "restoretest"): string {
   const count = (s: JUnitSuite[], state: JUnitCase["state"]) => s.flatMap((x) => x.cases).filter((c) => c.state === state).length;
   const total = (s: JUnitSuite[]) => s.reduce((n, x) => n + x.cases.length, 0);
   const time = (s: JUnitSuite[]) => s.flatMap((x) => x.cases).reduce((t, c) => t + c.timeSeconds, 0);
   const out = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="${escapeXml(name)}" tests="${total(suites)}" failures="${count(suites, "failed")}" errors="0" skipped="${count(suites, "skipped")}" time="${time(suites).toFixed(3)}">`,
+    // junit-jenkins.xsd allows no `skipped` on <testsuites>: the per-suite counts carry it.
+    `<testsuites name="${escapeXml(name)}" tests="${total(suites)}" failures="${count(suites, "failed")}" errors="0" time="${time(suites).toFixed(3)}">`,
   ];
   suites.forEach((suite, id) => {
     out.push(
@@ -51,13 +57,8 @@ export function renderJUnit(suites: JUnitSuite[], name = "restoretest"): string 
         children.push(`      <failure message="${escapeXml(c.failure.message)}" type="${escapeXml(c.failure.type)}">${escapeXml(c.failure.body)}</failure>`);
       }
       if (c.state === "skipped") children.push(`      <skipped${c.skippedMessage ? ` message="${escapeXml(c.skippedMessage)}"` : ""}/>`);
-      if (c.properties.length > 0) {
-        children.unshift(
-          `      <properties>`,
-          ...c.properties.map((p) => `        <property name="${escapeXml(p.name)}" value="${escapeXml(p.value)}"/>`),
-          `      </properties>`,
-        );
-      }
+      // junit-jenkins.xsd has no <properties> in a <testcase>; Jenkins shows a case's <system-out> on its page instead.
+      if (c.properties.length > 0) children.push(`      <system-out>${escapeXml(renderProperties(c.properties))}</system-out>`);
       out.push(children.length ? `    <testcase ${attrs}>\n${children.join("\n")}\n    </testcase>` : `    <testcase ${attrs}/>`);
     }
     out.push(`  </testsuite>`);

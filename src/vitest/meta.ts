@@ -1,12 +1,60 @@
-// Test metadata the reporters read: the JUnit classname and the Allure labels of a generated test.
-import "vitest";
+// Test metadata the reporters read: the JUnit classname, the Allure labels of a generated test, a restore's record, progress.
+import type { TestArtifactBase } from "vitest";
+
+/** One restore step as the suite saw it: how long it ran and, for a copy, how many bytes it moved. */
+export interface StepRecord {
+  step: string;
+  durationMs: number;
+  bytes?: number;
+  ok: boolean;
+}
+
+/** What the `restore` test learned, for summary.json and the Allure environment (set on its `task.meta`). */
+export interface RestoreRecord {
+  service: string;
+  backup?: {
+    id: string;
+    finishedAt: string;
+    /** Backup age when the restore started: how old the data a disaster would bring back is. */
+    ageMs: number;
+    tool: string;
+    toolVersion: string;
+    /** Where the backup's data is consistent (B) and what the baseline describes (P). */
+    position: string | null;
+    baselinePosition: string | null;
+    sourceServer: string;
+  };
+  /** The restored server's version (absent when the restore did not get that far). */
+  restoredServer?: string;
+  startedAt: string;
+  steps: StepRecord[];
+  verifyMs?: number;
+}
+
+/** A progress event of a running restore, sent from the worker to ProgressReporter as a test artifact. */
+export interface ProgressArtifact extends TestArtifactBase {
+  type: "restoretest:progress";
+  service: string;
+  step: string;
+  phase: "start" | "running" | "done" | "failed";
+  elapsedMs: number;
+  bytes?: number;
+}
+
+declare const progressKey: unique symbol;
 
 declare module "vitest" {
   interface TaskMeta {
     /** Jenkins groups by this: `service.database.table` (or `service.database` for database-wide tests). */
     classname?: string;
     service?: string;
+    restore?: RestoreRecord;
+  }
+  interface TestArtifactRegistry {
+    [progressKey]: ProgressArtifact;
+  }
+  interface ProvidedContext {
+    /** Set by ProgressReporter: how often a running restore step reports progress; absent when nobody listens. */
+    progressIntervalMs?: number;
   }
 }
-
-export {};

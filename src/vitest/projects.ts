@@ -20,11 +20,22 @@ export function serviceProject(service: Service): TestProjectInlineConfiguration
   };
 }
 
+/** How many services restore at once (vitest's maxWorkers): each needs a server's memory and twice its backup on disk. */
+export function maxConcurrentRestores(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.RESTORETEST_MAX_RESTORES;
+  if (text === undefined || text === "") return 1;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`RESTORETEST_MAX_RESTORES must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 export function toolProject(): TestProjectInlineConfiguration {
   return {
     test: {
       name: TOOL_PROJECT,
       include: ["test/**/*.test.ts"],
+      // The tool's own tests start servers and whole vitest runs: one file at a time, whatever the restore limit.
+      fileParallelism: false,
       testTimeout: 120_000,
       hookTimeout: 120_000,
     },

@@ -2,7 +2,7 @@
 import * as allure from "allure-js-commons";
 import { afterAll, describe, test, type TestContext } from "vitest";
 import { readManifest, type Manifest } from "../baseline/manifest.ts";
-import { newestBackup, type StoredBackup } from "../backup/store.ts";
+import { markVerified, newestBackup, type StoredBackup } from "../backup/store.ts";
 import { check } from "../checks/index.ts";
 import { checkOptions } from "../backup/job.ts";
 import type { Finding } from "../checks/types.ts";
@@ -45,6 +45,26 @@ async function report(finding: Finding): Promise<void> {
   throw new CheckFailure(maskSecrets(finding.message));
 }
 
+interface TaskTree {
+  type: string;
+  result?: { state?: string };
+  tasks?: readonly TaskTree[];
+}
+
+/** How many tests ran, when every one of them passed; undefined when any failed, was skipped or did not run. */
+function passedTests(suite: TaskTree): number | undefined {
+  let passed = 0;
+  for (const task of suite.tasks ?? []) {
+    if (task.type === "suite") {
+      const inner = passedTests(task);
+      if (inner === undefined) return undefined;
+      passed += inner;
+    } else if (task.result?.state === "pass") passed++;
+    else return undefined;
+  }
+  return passed;
+}
+
 /** Declare the suite for one service (call at the top level of a test file). */
 export function defineRestoreSuite(serviceName: string): void {
   const service = findService(loadServices(configPath()), serviceName);
@@ -76,9 +96,15 @@ export function defineRestoreSuite(serviceName: string): void {
   };
 
   describe(service.name, () => {
-    afterAll(async () => {
+    afterAll(async (_ctx, suite) => {
       const r = await restored?.catch(() => undefined);
-      await r?.destroy();
+      try {
+        // Retention never deletes the newest chain that verified green: only a run where every test passed marks it.
+        const passed = passedTests(suite);
+        if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
+      } finally {
+        await r?.destroy();
+      }
     });
 
     test("restore", { meta: { classname: service.name, service: service.name } }, async (ctx) => {
@@ -94,6 +120,7 @@ export function defineRestoreSuite(serviceName: string): void {
         const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
         ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
         ctx.annotate(r.backup.id, "backup");
+        ctx.annotate(`${r.rpoSeconds} s: newest restorable point is the ${r.restorable.source} at ${r.restorable.at.toISOString()}`, "rpo");
       } finally {
         // For summary.json and the Allure environment, failed or not (src/vitest/summary.ts, allureEnvironment.ts).
         ctx.task.meta.restore = await watch?.record(located.backup, located.manifest, await restored?.catch(() => undefined));

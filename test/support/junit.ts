@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { execa } from "execa";
 
 /** Jenkins xUnit plugin's schema for JUnit XML (vendored, MIT: see the file's header). */
-export const JUNIT_XSD = resolve(import.meta.dirname, "junit-10.xsd");
+export const JUNIT_XSD = resolve(import.meta.dirname, "junit-jenkins.xsd");
 
 /** xmllint's verdict on a JUnit file (Debian package libxml2-utils, installed by scripts/install-system-deps.sh). */
 export async function validateJUnit(path: string): Promise<{ valid: boolean; errors: string }> {
@@ -37,7 +37,7 @@ export function parseJUnit(xml: string): ParsedCase[] {
     const body = m[4] ?? "";
     const failure = /<failure message="([^"]*)" type="[^"]*">([\s\S]*?)<\/failure>/.exec(body);
     const properties: Record<string, string> = {};
-    // A case's properties are `name: value` lines in its <system-out> (junit-10.xsd allows no <properties> there).
+    // A case's properties are `name: value` lines in its <system-out> (junit-jenkins.xsd allows no <properties> there).
     const out = /<system-out>([\s\S]*?)<\/system-out>/.exec(body);
     for (const line of unescape(out?.[1] ?? "").split("\n")) {
       const p = /^([\w.-]+): (.*)$/.exec(line);

@@ -8,7 +8,7 @@ export default async function seed(conn: Connection): Promise<void> {
   ];
   await conn.query("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0, GLOBAL innodb_max_dirty_pages_pct = 0");
   try {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       const [rows] = (await conn.query(
         "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_pages_dirty', 'Innodb_checkpoint_age')",
@@ -18,7 +18,7 @@ export default async function seed(conn: Connection): Promise<void> {
       if (value("Innodb_buffer_pool_pages_dirty") === 0 && value("Innodb_checkpoint_age") < 4096) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error("InnoDB did not checkpoint within 30 s");
+    throw new Error("InnoDB did not checkpoint within 90 s");
   } finally {
     await conn.query("SET GLOBAL innodb_max_dirty_pages_pct = ?, GLOBAL innodb_max_dirty_pages_pct_lwm = ?", [before?.pct, before?.lwm]);
   }

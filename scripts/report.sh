@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm run report`: the Allure HTML report of the last run, adding it to the history kept across runs (allurerc.mjs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reports="${RESTORETEST_REPORTS:-reports}"
+results="$reports/allure-results"
+if [ ! -d "$results" ]; then
+  echo "no $results: run the suite first (npx vitest run --project <service>)" >&2
+  exit 1
+fi
+# allurerc.mjs reads RESTORETEST_REPORTS for the report and history paths; ALLURE_HISTORY may point elsewhere (Jenkins).
+export RESTORETEST_REPORTS="$reports"
+npx allure generate --config allurerc.mjs "$results"
+echo "report: ${ALLURE_REPORT:-$reports/allure-report}/index.html (history: ${ALLURE_HISTORY:-$reports/allure-history.jsonl})"

@@ -1,0 +1,51 @@
+// How restore progress reads: one plain line per event, in CI logs and on a terminal alike, and when it is shown live.
+import { formatDuration, parseDuration } from "../config/duration.ts";
+import type { ProgressArtifact } from "./meta.ts";
+
+export interface ProgressSettings {
+  /** A person at a terminal: one live line. Otherwise (CI, a pipe, a log file): a plain line per event. */
+  interactive: boolean;
+  /** How often a running step reports (its heartbeat in the worker). */
+  intervalMs: number;
+}
+
+/** Interactive on a TTY outside CI; RESTORETEST_PROGRESS_INTERVAL (a duration like "10s") sets the heartbeat. */
+export function progressSettings(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean } = process.stderr): ProgressSettings {
+  const interactive = Boolean(stream.isTTY) && !env.CI;
+  const configured = env.RESTORETEST_PROGRESS_INTERVAL ? parseDuration(env.RESTORETEST_PROGRESS_INTERVAL) : undefined;
+  return { interactive, intervalMs: configured ?? (interactive ? 2_000 : 10_000) };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** `1.2 GB at 60.0 MB/s` for a step that moved bytes; empty otherwise. */
+export function transferred(bytes: number | undefined, elapsedMs: number): string {
+  if (bytes === undefined) return "";
+  const rate = elapsedMs > 0 ? `${formatBytes((bytes * 1000) / elapsedMs)}/s` : "-";
+  return `, ${formatBytes(bytes)} at ${rate}`;
+}
+
+/** One plain line for an event: what CI logs show. */
+export function progressLine(p: Pick<ProgressArtifact, "service" | "step" | "phase" | "elapsedMs" | "bytes">): string {
+  const where = `[restoretest] ${p.service} › ${p.step}`;
+  switch (p.phase) {
+    case "start":
+      return `${where}: started`;
+    case "running":
+      return `${where}: running ${formatDuration(p.elapsedMs)}${transferred(p.bytes, p.elapsedMs)}`;
+    case "done":
+      return `${where}: done in ${formatDuration(p.elapsedMs)}${transferred(p.bytes, p.elapsedMs)}`;
+    case "failed":
+      return `${where}: FAILED after ${formatDuration(p.elapsedMs)}`;
+  }
+}
+

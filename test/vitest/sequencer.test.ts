@@ -1,0 +1,22 @@
+// Shards: every service in exactly one shard, the same split in every process whatever order it listed the services in.
+import { describe, expect, it } from "vitest";
+import { shardOf } from "../../src/vitest/sequencer.ts";
+
+const services = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"].map((s) => `${s}:suites/restore.test.ts`);
+const identity = (s: string) => s;
+
+describe("shardOf", () => {
+  it("puts every service in exactly one shard, the sizes differing by one at most", () => {
+    for (let count = 1; count <= 9; count++) {
+      const shards = Array.from({ length: count }, (_, i) => shardOf(services, identity, i + 1, count));
+      expect(shards.flat().sort()).toEqual([...services].sort());
+      const sizes = shards.map((s) => s.length);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("splits the same way whatever order the services arrive in", () => {
+    const reversed = [...services].reverse();
+    for (let i = 1; i <= 3; i++) expect(shardOf(reversed, identity, i, 3)).toEqual(shardOf(services, identity, i, 3));
+  });
+});
