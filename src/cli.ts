@@ -1,37 +1,64 @@
-// restoretest's command line: the backup job for cron/Jenkins, and listings for people.
+// restoretest's command line: the backup job and binlog copying for cron/Jenkins, restore drills and listings for people.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
+import { checkServiceArchive, startBinlogCopy } from "./backup/binlogs.ts";
 import { runBackupJob } from "./backup/job.ts";
 import { listBackups } from "./backup/store.ts";
+import { formatDuration } from "./config/duration.ts";
 import { findService, loadServices } from "./config/load.ts";
 import { disposeAll } from "./lifecycle/disposers.ts";
 import { maskSecrets } from "./lifecycle/secrets.ts";
+import { describePoint, parseRestorePoint } from "./restore/locate.ts";
+import { restoreService } from "./restore/pipeline.ts";
 import { configPath } from "./vitest/paths.ts";
 
 const USAGE = `usage: restoretest <command> [service] [--config services.yaml]
 
 commands:
-  backup <service>   capture the baseline and take a full backup into the service's store
+  backup <service>   capture the baseline and take a backup (full or incremental, by backup.policy) into the store
   list               list services and their stored backups
   verify <service>   restore the newest backup and verify it (runs: vitest run --project <service>)
+  restore <service> [--to <time|file:pos>] [--keep]
+                     a restore drill: restore the newest chain (or the newest before --to, rolled forward to it),
+                     check the server answers, print how to connect; --keep waits for Ctrl-C before destroying it
+  binlogs <service> [--check]
+                     copy the service's binlogs into <store>/<service>/binlogs/ until stopped (resumes where it
+                     left off); --check reports whether the archive is contiguous from the oldest kept backup
 `;
 
-function parseArgs(argv: string[]): { command?: string; service?: string; config: string } {
+interface Args {
+  command?: string;
+  service?: string;
+  config: string;
+  to?: string;
+  keep: boolean;
+  check: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
   const rest: string[] = [];
   let config = configPath();
+  let to: string | undefined;
+  let keep = false;
+  let check = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--config") config = resolve(argv[++i] ?? "");
     else if (arg.startsWith("--config=")) config = resolve(arg.slice("--config=".length));
+    else if (arg === "--to") to = argv[++i] ?? "";
+    else if (arg.startsWith("--to=")) to = arg.slice("--to=".length);
+    else if (arg === "--keep") keep = true;
+    else if (arg === "--check") check = true;
     else rest.push(arg);
   }
-  return { command: rest[0], service: rest[1], config };
+  return { command: rest[0], service: rest[1], config, to, keep, check };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<number> {
-  const { command, service: name, config } = parseArgs(argv);
+  const args = parseArgs(argv);
+  const { command, service: name, config } = args;
   if (!command || command === "help" || command === "--help") {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
@@ -44,8 +71,9 @@ async function main(argv: string[]): Promise<number> {
       const started = Date.now();
       const result = await runBackupJob(service, log);
       const tables = result.manifest.databases.reduce((n, d) => n + d.tables.length, 0);
+      const kind = result.meta.kind === "incremental" ? `incremental on ${result.meta.base}` : "full";
       log(
-        `OK backup ${service.name} ${result.meta.id}: ${tables} tables, ${(result.meta.bytes / 1e6).toFixed(1)} MB, ` +
+        `OK backup ${service.name} ${result.meta.id} (${kind}): ${tables} tables, ${(result.meta.bytes / 1e6).toFixed(1)} MB, ` +
           `position ${result.meta.position ? `${result.meta.position.file}:${result.meta.position.position}` : "none"}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       return 0;
@@ -54,7 +82,10 @@ async function main(argv: string[]): Promise<number> {
       for (const s of services) {
         const { complete, incomplete } = listBackups(resolve(s.backup.store), s.name);
         log(`${s.name}: ${complete.length} complete backup(s)${incomplete.length ? `, ${incomplete.length} incomplete` : ""}`);
-        for (const b of complete) log(`  ${b.id}  ${(b.meta.bytes / 1e6).toFixed(1)} MB  ${b.meta.tool}`);
+        for (const b of complete) {
+          const kind = b.meta.kind === "incremental" ? `incremental on ${b.meta.base}` : "full";
+          log(`  ${b.id}  ${(b.meta.bytes / 1e6).toFixed(1)} MB  ${b.meta.tool}  ${kind}${b.verified ? "  verified" : ""}`);
+        }
         for (const b of incomplete) log(`  ${b.id}  INCOMPLETE: ${b.reason}`);
       }
       return 0;
@@ -67,6 +98,43 @@ async function main(argv: string[]): Promise<number> {
         env: { ...process.env, RESTORETEST_CONFIG: config },
       });
       return run.status ?? 1;
+    }
+    case "restore": {
+      if (!name) throw new Error("restore needs a service name");
+      const service = findService(services, name);
+      const to = args.to === undefined ? undefined : parseRestorePoint(args.to);
+      const r = await restoreService(service, { to, log, poolSize: 1 });
+      try {
+        await r.db.query("SELECT 1");
+        const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+        log(
+          `OK restore ${service.name} ${r.chain.map((l) => l.id).join(" + ")} to ${to ? describePoint(to) : "the baseline's position"}: ${steps}; ` +
+            `RPO ${r.rpoSeconds} s (newest restorable point: ${r.restorable.source} at ${r.restorable.at.toISOString()})`,
+        );
+        log(`connect: ${r.backup.meta.tool === "xtrabackup" ? "mysql" : "mariadb"} --socket=${r.server.socket} -uroot   (read-only, no network, production data)`);
+        if (args.keep) {
+          log("kept: press Ctrl-C to destroy the restored server and every file of it");
+          // Ctrl-C drains the disposer list (the restored server is on it) and exits.
+          await new Promise(() => setInterval(() => undefined, 60_000));
+        }
+      } finally {
+        await r.destroy();
+      }
+      return 0;
+    }
+    case "binlogs": {
+      if (!name) throw new Error("binlogs needs a service name");
+      const service = findService(services, name);
+      if (args.check) {
+        const check = await checkServiceArchive(service, log);
+        for (const problem of check.problems) log(`  ${problem}`);
+        log(`${check.ok ? "OK" : "FAIL"} binlog archive of ${service.name}: ${check.first ?? "empty"} … ${check.last ?? ""}`);
+        return check.ok ? 0 : 1;
+      }
+      const copy = await startBinlogCopy(service, { log });
+      // Runs until Ctrl-C (which drains the disposer list: mariadb-binlog and the lock) or an error it cannot retry.
+      await copy.done;
+      return 0;
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}`);

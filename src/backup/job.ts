@@ -1,82 +1,47 @@
-// The backup job: baseline and full physical backup of one service, written to the store as one complete unit.
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+// The backup job: baseline and backup (full, or incremental on the chain's newest link) of one service, written to
+// the store as one complete unit under the service's lock, then retention.
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { captureBaseline } from "../baseline/capture.ts";
 import type { Manifest } from "../baseline/manifest.ts";
 import type { CheckOptions } from "../checks/types.ts";
 import { planReplay } from "../restore/replay.ts";
 import type { Service } from "../config/schema.ts";
-import { Db } from "../db/connection.ts";
-import { createWorkDir, writeClientOptionFile } from "../hosts/sandbox.ts";
-import { applySeed, startSourceSandbox } from "../hosts/sourceSandbox.ts";
+import type { Db } from "../db/connection.ts";
+import { listDatabases } from "../db/introspect.ts";
 import { runCommand } from "../process/command.ts";
-import { BACKUP_TOOLS } from "./tool.ts";
-import { BACKUP_META_FILE, BINLOG_DIR, DATA_DIR, MANIFEST_FILE, type BackupMeta, directorySize, newBackupId, serviceDir, writeJsonAtomic } from "./store.ts";
+import { resolveChain } from "./chain.ts";
+import { acquireLock } from "./lock.ts";
+import { nextBackupKind, type BackupDecision } from "./policy.ts";
+import { applyRetention, type RetentionResult } from "./retention.ts";
+import { openSource } from "./source.ts";
+import { backupTool, type BackupTool } from "./tool.ts";
+import {
+  BACKUP_META_FILE,
+  BINLOG_DIR,
+  DATA_DIR,
+  MANIFEST_FILE,
+  type BackupListing,
+  type BackupMeta,
+  type StoredBackup,
+  backupLockPath,
+  directorySize,
+  listBackups,
+  newBackupId,
+  serviceDir,
+  writeJsonAtomic,
+} from "./store.ts";
 
 export interface BackupResult {
   meta: BackupMeta;
   manifest: Manifest;
   dir: string;
+  /** Why this backup is a full or an incremental one. */
+  decision: BackupDecision;
+  retention: RetentionResult;
 }
 
 type Log = (line: string) => void;
-
-interface SourceAccess {
-  db: Db;
-  optionFile: string;
-  datadir?: string;
-  close(): Promise<void>;
-}
-
-/** Open the service's source: start and seed a sandbox, or connect to the configured server. */
-async function openSource(service: Service, log: Log): Promise<SourceAccess> {
-  const source = service.source;
-  if ("sandbox" in source) {
-    log(`starting sandbox source for ${service.name} and seeding it from ${source.sandbox.seed}`);
-    const sandbox = await startSourceSandbox(service.name, service.restore.workDir);
-    try {
-      await applySeed(sandbox, source.sandbox.seed, service.databases?.[0]);
-      const db = await sandbox.server.connect({ poolSize: service.verify.concurrency + 1 });
-      return {
-        db,
-        optionFile: sandbox.optionFile,
-        datadir: sandbox.server.datadir,
-        async close() {
-          await db.close();
-          await sandbox.destroy();
-        },
-      };
-    } catch (error) {
-      await sandbox.destroy();
-      throw error;
-    }
-  }
-  const db = await Db.connect({
-    host: source.host,
-    port: source.port,
-    socketPath: source.socket,
-    user: source.user,
-    password: source.password,
-    poolSize: service.verify.concurrency + 1,
-  });
-  const work = createWorkDir(`backup-${service.name}`);
-  const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), {
-    user: source.user,
-    password: source.password,
-    socket: source.socket,
-    host: source.socket ? undefined : source.host,
-    port: source.socket ? undefined : source.port,
-  });
-  return {
-    db,
-    optionFile,
-    datadir: source.datadir,
-    async close() {
-      await db.close();
-      await work.remove();
-    },
-  };
-}
 
 /** Stop a replica's SQL thread and wait until it has stopped; returns where it stands in the primary's binlog. */
 async function pauseReplica(db: Db, log: Log): Promise<NonNullable<Manifest["replication"]>> {
@@ -97,113 +62,172 @@ async function pauseReplica(db: Db, log: Log): Promise<NonNullable<Manifest["rep
 }
 
 /** Copy the source's binlogs from `first` to its current last one into `dir` (mariadb-binlog --raw over the client protocol). */
-async function copyBinlogs(optionFile: string, first: string, dir: string, timeoutMs: number): Promise<string[]> {
+async function copyBinlogs(tool: BackupTool, optionFile: string, first: string, dir: string, timeoutMs: number): Promise<string[]> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   await runCommand(
-    "mariadb-binlog",
+    tool.flavor.binlog,
     [`--defaults-extra-file=${optionFile}`, "--read-from-remote-server", "--raw", "--to-last-log", `--result-file=${dir}/`, first],
     { timeoutMs },
   );
   return readdirSync(dir).sort();
 }
 
+/** The newest chain, to continue or not; empty (with the reason logged) when there is none or it is broken. */
+function newestChain(listing: BackupListing, log: Log): StoredBackup[] {
+  const newest = listing.complete.at(-1);
+  if (!newest) return [];
+  try {
+    return resolveChain(listing.complete, newest.id, listing.incomplete);
+  } catch (error) {
+    log(`not continuing the newest chain: ${(error as Error).message}`);
+    return [];
+  }
+}
+
+/** A new backup id, after every id in the store: ids sort by time, and two jobs in one second must not share one. */
+async function freshBackupId(store: string, service: string, listing: BackupListing): Promise<string> {
+  const ids = [...listing.complete.map((b) => b.id), ...listing.incomplete.map((b) => b.id)];
+  const newest = ids.filter((id) => /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/.test(id)).sort().at(-1) ?? "";
+  // Waiting out a second is fine; waiting for a backup dated hours ahead is a clock problem to report.
+  if (newest > newBackupId(new Date(Date.now() + 5000))) {
+    throw new Error(`backup ${newest} of ${service} is dated in the future (now: ${newBackupId()}): check this host's clock before taking another`);
+  }
+  for (;;) {
+    const id = newBackupId();
+    if (id > newest && !existsSync(join(serviceDir(store, service), id))) return id;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /**
- * Baseline + full backup of one service, consistent by the service's `backup.consistency`:
+ * Baseline + backup of one service, consistent by the service's `backup.consistency`:
  * - quiescent: baseline then backup; their binlog positions must be equal, or the job fails;
  * - snapshot: backup (position B), then the baseline inside a consistent snapshot (position P ≥ B), and the binlogs
  *   from B to P are stored beside the backup so the restore can replay to P;
  * - pausedReplica: the replica's SQL thread is stopped for baseline and backup (P = B), and restarted whatever happens.
+ * The backup is a full one or an incremental on the newest link, as `backup.policy` decides (nextBackupKind). The whole
+ * job holds `<store>/<service>/.backup.lock`; after it succeeds, chains beyond `backup.keepChains` are deleted.
  */
 export async function runBackupJob(service: Service, log: Log = () => undefined): Promise<BackupResult> {
-  const tool = BACKUP_TOOLS[service.backup.tool];
-  if (!tool) throw new Error(`unknown backup tool ${service.backup.tool}`);
+  const tool = backupTool(service.backup.tool);
   const mode = service.backup.consistency;
   const store = resolve(service.backup.store);
-  const id = newBackupId();
-  const dir = join(serviceDir(store, service.name), id);
-  const dataDir = join(dir, DATA_DIR);
-  const source = await openSource(service, log);
-  let finished = false;
-  let replication: Manifest["replication"];
-  const baseline = (baselineMode: "quiescent" | "snapshot") => {
-    log(`capturing baseline of ${service.name} (${baselineMode}: ${service.verify.checks.join(", ")})`);
-    return captureBaseline(source.db, {
-      service: service.name,
-      databases: service.databases,
-      checks: service.verify.checks,
-      options: checkOptions(service),
-      concurrency: service.verify.concurrency,
-      mode: baselineMode,
-    });
-  };
-  const backup = async () => {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const command = tool.backupCommand({ targetDir: dataDir, optionFile: source.optionFile, datadir: source.datadir });
-    log(`backing up with ${tool.name} into ${dataDir}`);
-    const startedAt = new Date();
-    await runCommand(command.file, command.args, { timeoutMs: service.backup.timeout });
-    return { startedAt, finishedAt: new Date(), position: tool.readPosition(dataDir) };
-  };
+  const release = await acquireLock(backupLockPath(store, service.name), `backup of ${service.name}`, log);
   try {
-    let manifest: Manifest;
-    let taken: Awaited<ReturnType<typeof backup>>;
-    let binlogs: string[] = [];
-    if (mode === "snapshot") {
-      taken = await backup();
-      manifest = await baseline("snapshot");
-      if (!taken.position || !manifest.position) {
-        throw new Error(`backup.consistency snapshot needs binary logging on the source (log_bin is off on ${source.db.description})`);
-      }
-      binlogs = await copyBinlogs(source.optionFile, taken.position.file, join(dir, BINLOG_DIR), service.backup.timeout);
-      // Fails now, naming the gap, rather than at restore time.
-      planReplay(taken.position, manifest.position, binlogs);
-    } else {
-      if (mode === "pausedReplica") replication = await pauseReplica(source.db, log);
-      try {
-        manifest = await baseline("quiescent");
-        taken = await backup();
-      } finally {
-        if (mode === "pausedReplica") {
-          await source.db.query("START SLAVE SQL_THREAD");
-          log("replica's SQL thread started again");
-        }
-      }
-      const p = manifest.position;
-      const b = taken.position;
-      if (p && b && (p.file !== b.file || p.position !== b.position)) {
-        throw new Error(
-          `baseline position ${p.file}:${p.position} differs from the backup's ${b.file}:${b.position}: ` +
-            `the source was written to between baseline and backup (use backup.consistency: snapshot)`,
-        );
-      }
-      if (replication) manifest = { ...manifest, consistency: "pausedReplica", replication };
-    }
-    const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
-    log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
-    const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);
-    const meta: BackupMeta = {
-      version: 1,
-      id,
-      service: service.name,
-      tool: tool.name,
-      kind: "full",
-      startedAt: taken.startedAt.toISOString(),
-      finishedAt: taken.finishedAt.toISOString(),
-      durationMs: taken.finishedAt.getTime() - taken.startedAt.getTime(),
-      bytes: directorySize(dataDir),
-      position: taken.position,
-      binlogs,
-      toolVersion: (version.stdout + version.stderr).trim().split("\n")[0] ?? "",
+    const listing = listBackups(store, service.name);
+    const chain = newestChain(listing, log);
+    const id = await freshBackupId(store, service.name, listing);
+    const dir = join(serviceDir(store, service.name), id);
+    const dataDir = join(dir, DATA_DIR);
+    const source = await openSource(service, log);
+    let finished = false;
+    let replication: Manifest["replication"];
+    let decision = nextBackupKind(
+      chain.map((l) => l.meta),
+      { ...service.backup, tool: { name: tool.name, incremental: tool.incremental } },
+      new Date(),
+    );
+    if (decision.kind === "incremental" && source.fresh) decision = { kind: "full", reason: "the sandbox source was created by this job" };
+    const base = decision.kind === "incremental" ? chain.at(-1) : undefined;
+    log(`taking a ${decision.kind} backup of ${service.name}: ${decision.reason}`);
+    const baseline = (baselineMode: "quiescent" | "snapshot") => {
+      log(`capturing baseline of ${service.name} (${baselineMode}: ${service.verify.checks.join(", ")})`);
+      return captureBaseline(source.db, {
+        service: service.name,
+        databases: service.databases,
+        checks: service.verify.checks,
+        options: checkOptions(service),
+        concurrency: service.verify.concurrency,
+        mode: baselineMode,
+      });
     };
-    writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
-    // backup.json last: its presence is what marks the backup complete.
-    writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
-    finished = true;
-    log(`backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB in ${(meta.durationMs / 1000).toFixed(1)} s`);
-    return { meta, manifest, dir };
+    const backup = async () => {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // mariadb-backup creates its target itself; a dump is written into an existing directory.
+      if (tool.kind === "logical") mkdirSync(dataDir, { mode: 0o700 });
+      const command = tool.backupCommand({
+        targetDir: dataDir,
+        optionFile: source.optionFile,
+        datadir: source.datadir,
+        incrementalBaseDir: base?.dataDir,
+        // A dump names what it includes; a physical backup takes the whole server.
+        databases: tool.kind === "logical" ? (service.databases ?? (await listDatabases(source.db))) : undefined,
+      });
+      log(`backing up with ${tool.name} into ${dataDir}${base ? ` (incremental on ${base.id})` : ""}`);
+      const startedAt = new Date();
+      await runCommand(command.file, command.args, { timeoutMs: service.backup.timeout });
+      return { startedAt, finishedAt: new Date(), position: tool.readPosition(dataDir) };
+    };
+    try {
+      let manifest: Manifest;
+      let taken: Awaited<ReturnType<typeof backup>>;
+      let binlogs: string[] = [];
+      if (mode === "snapshot") {
+        taken = await backup();
+        await source.applyChanges();
+        manifest = await baseline("snapshot");
+        if (!taken.position || !manifest.position) {
+          throw new Error(`backup.consistency snapshot needs binary logging on the source (log_bin is off on ${source.db.description})`);
+        }
+        binlogs = await copyBinlogs(tool, source.optionFile, taken.position.file, join(dir, BINLOG_DIR), service.backup.timeout);
+        // Fails now, naming the gap, rather than at restore time.
+        planReplay(taken.position, manifest.position, binlogs);
+      } else {
+        await source.applyChanges();
+        if (mode === "pausedReplica") replication = await pauseReplica(source.db, log);
+        try {
+          manifest = await baseline("quiescent");
+          taken = await backup();
+        } finally {
+          if (mode === "pausedReplica") {
+            await source.db.query("START SLAVE SQL_THREAD");
+            log("replica's SQL thread started again");
+          }
+        }
+        const p = manifest.position;
+        const b = taken.position;
+        if (p && b && (p.file !== b.file || p.position !== b.position)) {
+          throw new Error(
+            `baseline position ${p.file}:${p.position} differs from the backup's ${b.file}:${b.position}: ` +
+              `the source was written to between baseline and backup (use backup.consistency: snapshot)`,
+          );
+        }
+        if (replication) manifest = { ...manifest, consistency: "pausedReplica", replication };
+      }
+      const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(dataDir) : null;
+      if (tool.kind === "physical" && !checkpoints) throw new Error(`${tool.name} wrote no readable xtrabackup_checkpoints in ${dataDir}`);
+      const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
+      log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
+      const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);
+      const meta: BackupMeta = {
+        version: 1,
+        id,
+        service: service.name,
+        tool: tool.name,
+        kind: decision.kind,
+        base: base?.id ?? null,
+        checkpoints,
+        startedAt: taken.startedAt.toISOString(),
+        finishedAt: taken.finishedAt.toISOString(),
+        durationMs: taken.finishedAt.getTime() - taken.startedAt.getTime(),
+        bytes: directorySize(dataDir),
+        position: taken.position,
+        binlogs,
+        toolVersion: (version.stdout + version.stderr).trim().split("\n")[0] ?? "",
+      };
+      writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
+      // backup.json last: its presence is what marks the backup complete.
+      writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
+      finished = true;
+      log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB in ${(meta.durationMs / 1000).toFixed(1)} s`);
+      const retention = applyRetention(store, service.name, service.backup.keepChains, log);
+      return { meta, manifest, dir, decision, retention };
+    } finally {
+      if (!finished) rmSync(dir, { recursive: true, force: true });
+      await source.close();
+    }
   } finally {
-    if (!finished) rmSync(dir, { recursive: true, force: true });
-    await source.close();
+    await release();
   }
 }
 

@@ -1,4 +1,5 @@
-// The backup store's layout: `<store>/<service>/<backup id>/` holding `data/`, `manifest.json` and, last, `backup.json`.
+// The backup store's layout: `<store>/<service>/<backup id>/` holding `data/`, `manifest.json`, last `backup.json`, and
+// `verified.json` once a restore of it verified green; `<store>/<service>/binlogs/` is the continuous binlog archive.
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -7,8 +8,14 @@ export const BACKUP_META_FILE = "backup.json";
 export const MANIFEST_FILE = "manifest.json";
 export const DATA_DIR = "data";
 export const BINLOG_DIR = "binlogs";
+export const VERIFIED_FILE = "verified.json";
+/** `<store>/<service>/binlogs/`: binlogs copied continuously (`restoretest binlogs`), for point-in-time restores. */
+export const BINLOG_ARCHIVE_DIR = "binlogs";
 
 const Position = z.strictObject({ file: z.string(), position: z.number().int().nonnegative(), gtid: z.string() });
+
+/** A physical backup's `xtrabackup_checkpoints`: which InnoDB changes (LSN range) its data holds. */
+const CheckpointsSchema = z.strictObject({ backupType: z.string(), fromLsn: z.number().int().nonnegative(), toLsn: z.number().int().nonnegative() });
 
 /** What a finished backup says about itself; its presence marks the backup complete. */
 export const BackupMetaSchema = z.strictObject({
@@ -16,7 +23,12 @@ export const BackupMetaSchema = z.strictObject({
   id: z.string(),
   service: z.string(),
   tool: z.string(),
-  kind: z.enum(["full"]),
+  /** A full backup starts a chain; an incremental holds the changes since its `base`. */
+  kind: z.enum(["full", "incremental"]),
+  /** The previous link of the chain (the backup an incremental was taken on top of); null for a full. */
+  base: z.string().nullable().default(null),
+  /** From `xtrabackup_checkpoints` at backup time; null for a logical dump (and backups taken before it was recorded). */
+  checkpoints: CheckpointsSchema.nullable().default(null),
   startedAt: z.string(),
   finishedAt: z.string(),
   durationMs: z.number(),
@@ -36,6 +48,8 @@ export interface StoredBackup {
   binlogDir: string;
   manifestPath: string;
   meta: BackupMeta;
+  /** A restore of this backup verified green (`verified.json`): retention never deletes the newest such chain. */
+  verified: boolean;
 }
 
 /** A backup id that sorts by time: 2026-11-25T03-00-00Z style. */
@@ -45,6 +59,20 @@ export function newBackupId(now = new Date()): string {
 
 export function serviceDir(store: string, service: string): string {
   return join(store, service);
+}
+
+/** Held while a backup (and its retention) runs: `<store>/<service>/.backup.lock`. */
+export function backupLockPath(store: string, service: string): string {
+  return join(serviceDir(store, service), ".backup.lock");
+}
+
+/** Held while binlogs are copied into the archive: `<store>/<service>/.binlogs.lock`. */
+export function binlogLockPath(store: string, service: string): string {
+  return join(serviceDir(store, service), ".binlogs.lock");
+}
+
+export function binlogArchiveDir(store: string, service: string): string {
+  return join(serviceDir(store, service), BINLOG_ARCHIVE_DIR);
 }
 
 /** Write JSON atomically (temp file + rename) so readers never see half a file. */
@@ -67,7 +95,7 @@ export function listBackups(store: string, service: string): BackupListing {
   if (!existsSync(dir)) return listing;
   for (const id of readdirSync(dir).sort()) {
     const backupDir = join(dir, id);
-    if (!statSync(backupDir).isDirectory() || id.startsWith(".")) continue;
+    if (!statSync(backupDir).isDirectory() || id.startsWith(".") || id === BINLOG_ARCHIVE_DIR) continue;
     const metaPath = join(backupDir, BACKUP_META_FILE);
     if (!existsSync(metaPath)) {
       listing.incomplete.push({ id, reason: `no ${BACKUP_META_FILE} (backup unfinished or interrupted)` });
@@ -83,7 +111,15 @@ export function listBackups(store: string, service: string): BackupListing {
       listing.incomplete.push({ id, reason: `no ${MANIFEST_FILE} beside the backup` });
       continue;
     }
-    listing.complete.push({ id, dir: backupDir, dataDir: join(backupDir, DATA_DIR), binlogDir: join(backupDir, BINLOG_DIR), manifestPath, meta: parsed.data });
+    listing.complete.push({
+      id,
+      dir: backupDir,
+      dataDir: join(backupDir, DATA_DIR),
+      binlogDir: join(backupDir, BINLOG_DIR),
+      manifestPath,
+      meta: parsed.data,
+      verified: existsSync(join(backupDir, VERIFIED_FILE)),
+    });
   }
   return listing;
 }
@@ -98,6 +134,20 @@ export function newestBackup(store: string, service: string): StoredBackup {
     `no complete backup of service "${service}" in ${serviceDir(store, service)}${skipped}\n` +
       `  take one with: bin/restoretest backup ${service}`,
   );
+}
+
+/** What a green verification of a backup records beside it. */
+export interface VerifiedSummary {
+  /** Tests that ran and passed (restore + every check). */
+  tests: number;
+  verifiedAt?: string;
+  /** The chain restored to verify it, full first. */
+  chain?: string[];
+}
+
+/** Mark a backup as restored and verified green (written by the suite when every test of the service passed). */
+export function markVerified(backupDir: string, summary: VerifiedSummary): void {
+  writeJsonAtomic(join(backupDir, VERIFIED_FILE), { version: 1, verifiedAt: new Date().toISOString(), ...summary });
 }
 
 function safeJson(path: string): unknown {

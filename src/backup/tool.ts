@@ -1,25 +1,78 @@
-// Backup tool adapters: the command lines of a physical backup tool, behind one small interface.
-import { existsSync, readFileSync } from "node:fs";
+// Backup tool adapters: the command lines of mariadb-backup, Percona XtraBackup and a logical dump, behind one interface.
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { Position } from "../baseline/manifest.ts";
+import { shellQuote } from "../process/command.ts";
 
 export interface CommandSpec {
   file: string;
   args: string[];
 }
 
-export interface BackupTool {
+/** The client programs of a server flavour: what replays binlogs and loads SQL into a restored server. */
+export interface Flavor {
+  client: string;
+  binlog: string;
+}
+
+export const MARIADB_FLAVOR: Flavor = { client: "mariadb", binlog: "mariadb-binlog" };
+export const MYSQL_FLAVOR: Flavor = { client: "mysql", binlog: "mysqlbinlog" };
+
+/** What `xtrabackup_checkpoints` says: the kind of backup and the InnoDB LSN range its data covers. */
+export interface Checkpoints {
+  /** `full-backuped`, `incremental`, `log-applied`, `full-prepared`. */
+  backupType: string;
+  fromLsn: number;
+  toLsn: number;
+}
+
+export interface BackupCommandOptions {
+  /** Empty directory the backup is written to. */
+  targetDir: string;
+  /** Client option file with the source's credentials (mode 0600): passwords never go on a command line. */
+  optionFile: string;
+  datadir?: string;
+  /** The previous link's data directory: take an incremental on top of it. */
+  incrementalBaseDir?: string;
+  /** Databases a logical dump includes. */
+  databases?: string[];
+}
+
+interface ToolBase {
   name: string;
-  /** Full backup of a running server into an empty `targetDir`, on the source's host. */
-  backupCommand(options: { targetDir: string; optionFile: string; datadir?: string }): CommandSpec;
-  /** Make a copied backup consistent (apply the redo log), in place. */
-  prepareCommand(backupDir: string): CommandSpec;
-  /** Move the prepared files into an empty datadir (same filesystem: renames, no second copy). */
-  moveBackCommand(backupDir: string, datadir: string): CommandSpec;
+  flavor: Flavor;
+  /** Whether the tool can take an incremental on top of a previous backup (`--incremental-basedir`). */
+  incremental: boolean;
+  /** A backup of a running server into `targetDir`, on the source's host. */
+  backupCommand(options: BackupCommandOptions): CommandSpec;
   versionCommand(): CommandSpec;
-  /** The binlog position the backup is consistent at, from the tool's own info file. */
+  /** The binlog position the backup is consistent at, from the tool's own output. */
   readPosition(backupDir: string): Position | null;
 }
+
+/** A physical backup: files copied from the datadir, made consistent by `prepare`, moved into an empty datadir. */
+export interface PhysicalBackupTool extends ToolBase {
+  kind: "physical";
+  /**
+   * Make the copied full backup in `backupDir` consistent, or apply one incremental (`incrementalDir`) onto it.
+   * `more`: further incrementals follow (XtraBackup must then not roll back uncommitted transactions yet).
+   */
+  prepareCommand(backupDir: string, options?: { incrementalDir?: string; more?: boolean }): CommandSpec;
+  /** Move the prepared files into an empty datadir (same filesystem: renames, no second copy). */
+  moveBackCommand(backupDir: string, datadir: string): CommandSpec;
+  readCheckpoints(backupDir: string): Checkpoints | null;
+}
+
+/** A logical backup: SQL text, loaded through the client into a freshly initialised server. */
+export interface LogicalBackupTool extends ToolBase {
+  kind: "logical";
+  /** Create an empty datadir with the system tables, for the dump to be loaded into. */
+  initializeCommand(datadir: string): CommandSpec;
+  /** Load the dump into the running restored server (a shell line: the dump goes in on stdin). */
+  loadCommand(backupDir: string, socket: string): CommandSpec;
+}
+
+export type BackupTool = PhysicalBackupTool | LogicalBackupTool;
 
 /** Parse `xtrabackup_binlog_info` / `mariadb_backup_binlog_info`: "file<TAB>position<TAB>gtid". */
 export function parseBinlogInfo(text: string): Position | null {
@@ -30,6 +83,31 @@ export function parseBinlogInfo(text: string): Position | null {
   return { file, position: Number(position), gtid: gtid ?? "" };
 }
 
+/** Parse `xtrabackup_checkpoints` ("backup_type = incremental", "from_lsn = 44878", …); null when a key is missing. */
+export function parseCheckpoints(text: string): Checkpoints | null {
+  const values = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\w+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) values.set(m[1] as string, m[2] as string);
+  }
+  const backupType = values.get("backup_type");
+  const from = values.get("from_lsn");
+  const to = values.get("to_lsn");
+  if (!backupType || !from || !to || !/^\d+$/.test(from) || !/^\d+$/.test(to)) return null;
+  return { backupType, fromLsn: Number(from), toLsn: Number(to) };
+}
+
+/**
+ * The position a dump was taken at, from the comment `--master-data=2` writes near its top
+ * (`-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000002', MASTER_LOG_POS=1234;`; MySQL 8.0.26+ spells it SOURCE_).
+ */
+export function parseDumpPosition(head: string): Position | null {
+  const m = /CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([^']+)',\s*(?:MASTER|SOURCE)_LOG_POS=(\d+)/.exec(head);
+  if (!m) return null;
+  const gtid = /SET GLOBAL gtid_slave_pos='([^']*)'/.exec(head)?.[1] ?? "";
+  return { file: m[1] as string, position: Number(m[2]), gtid };
+}
+
 function readFirstExisting(dir: string, names: string[]): string | undefined {
   for (const name of names) {
     const path = join(dir, name);
@@ -38,14 +116,40 @@ function readFirstExisting(dir: string, names: string[]): string | undefined {
   return undefined;
 }
 
-/** MariaDB's mariadb-backup (mariabackup). */
-export const mariabackup: BackupTool = {
+/** The first bytes of a file: a dump's header, without reading gigabytes of data after it. */
+function readHead(path: string, bytes = 1 << 20): string {
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const n = readSync(fd, buffer, 0, bytes, 0);
+    return buffer.subarray(0, n).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const CHECKPOINT_FILES = ["xtrabackup_checkpoints", "mariadb_backup_checkpoints"];
+
+/** MariaDB's mariadb-backup (mariabackup). Since 10.2 it needs no --apply-log-only between incrementals (10.11 refuses it). */
+export const mariabackup: PhysicalBackupTool = {
   name: "mariabackup",
-  backupCommand: ({ targetDir, optionFile, datadir }) => ({
+  kind: "physical",
+  flavor: MARIADB_FLAVOR,
+  incremental: true,
+  backupCommand: ({ targetDir, optionFile, datadir, incrementalBaseDir }) => ({
     file: "mariadb-backup",
-    args: [`--defaults-extra-file=${optionFile}`, "--backup", `--target-dir=${targetDir}`, ...(datadir ? [`--datadir=${datadir}`] : [])],
+    args: [
+      `--defaults-extra-file=${optionFile}`,
+      "--backup",
+      `--target-dir=${targetDir}`,
+      ...(incrementalBaseDir ? [`--incremental-basedir=${incrementalBaseDir}`] : []),
+      ...(datadir ? [`--datadir=${datadir}`] : []),
+    ],
   }),
-  prepareCommand: (backupDir) => ({ file: "mariadb-backup", args: ["--prepare", `--target-dir=${backupDir}`] }),
+  prepareCommand: (backupDir, options = {}) => ({
+    file: "mariadb-backup",
+    args: ["--prepare", `--target-dir=${backupDir}`, ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : [])],
+  }),
   moveBackCommand: (backupDir, datadir) => ({
     file: "mariadb-backup",
     args: ["--move-back", `--target-dir=${backupDir}`, `--datadir=${datadir}`],
@@ -55,6 +159,129 @@ export const mariabackup: BackupTool = {
     const text = readFirstExisting(backupDir, ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"]);
     return text === undefined ? null : parseBinlogInfo(text);
   },
+  readCheckpoints(backupDir) {
+    const text = readFirstExisting(backupDir, CHECKPOINT_FILES);
+    return text === undefined ? null : parseCheckpoints(text);
+  },
 };
 
-export const BACKUP_TOOLS: Record<string, BackupTool> = { mariabackup };
+/**
+ * Percona XtraBackup 8 for MySQL 8. Every prepare but the chain's last needs --apply-log-only, or uncommitted
+ * transactions are rolled back and the next incremental no longer applies. Files are moved back, not copied:
+ * the staging copy is thrown away anyway, and a second copy would need twice the disk.
+ */
+export const xtrabackup: PhysicalBackupTool = {
+  name: "xtrabackup",
+  kind: "physical",
+  flavor: MYSQL_FLAVOR,
+  incremental: true,
+  backupCommand: ({ targetDir, optionFile, datadir, incrementalBaseDir }) => ({
+    file: "xtrabackup",
+    args: [
+      `--defaults-extra-file=${optionFile}`,
+      "--backup",
+      `--target-dir=${targetDir}`,
+      ...(incrementalBaseDir ? [`--incremental-basedir=${incrementalBaseDir}`] : []),
+      ...(datadir ? [`--datadir=${datadir}`] : []),
+    ],
+  }),
+  prepareCommand: (backupDir, options = {}) => ({
+    file: "xtrabackup",
+    args: [
+      "--prepare",
+      ...(options.more ? ["--apply-log-only"] : []),
+      `--target-dir=${backupDir}`,
+      ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : []),
+    ],
+  }),
+  moveBackCommand: (backupDir, datadir) => ({
+    file: "xtrabackup",
+    args: ["--move-back", `--target-dir=${backupDir}`, `--datadir=${datadir}`],
+  }),
+  versionCommand: () => ({ file: "xtrabackup", args: ["--version"] }),
+  readPosition(backupDir) {
+    const text = readFirstExisting(backupDir, ["xtrabackup_binlog_info"]);
+    return text === undefined ? null : parseBinlogInfo(text);
+  },
+  readCheckpoints(backupDir) {
+    const text = readFirstExisting(backupDir, ["xtrabackup_checkpoints"]);
+    return text === undefined ? null : parseCheckpoints(text);
+  },
+};
+
+export const DUMP_FILE = "dump.sql";
+/** The dumped databases' events, as rows of mysql.event. */
+export const EVENTS_FILE = "events.sql";
+
+/** `'a', 'b'` for an SQL IN list (names are data here, not identifiers). */
+function sqlStrings(names: readonly string[]): string {
+  return names.map((n) => `'${n.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`).join(", ");
+}
+
+/**
+ * A logical dump with mariadb-dump, for tiny services: one InnoDB snapshot (--single-transaction) at a recorded
+ * binlog position (--master-data=2, as a comment), with routines and triggers. Events are dumped as mysql.event rows
+ * (events.sql): CREATE EVENT refuses to run on a restored server (no event scheduler under --skip-grant-tables), and the
+ * rows keep each event exactly as it was (its `starts`, `created`). Non-transactional tables are read outside the
+ * snapshot, so writes to them during the dump make it inconsistent: use it where those tables are quiet.
+ */
+export const dump: LogicalBackupTool = {
+  name: "dump",
+  kind: "logical",
+  flavor: MARIADB_FLAVOR,
+  incremental: false,
+  backupCommand: ({ targetDir, optionFile, databases }) => {
+    if (!databases || databases.length === 0) throw new Error("a dump needs the databases to include (none listed or found)");
+    const common = [`--defaults-extra-file=${optionFile}`, "--hex-blob", "--default-character-set=utf8mb4"];
+    const data = [
+      "mariadb-dump",
+      ...common,
+      "--single-transaction",
+      "--master-data=2",
+      "--routines",
+      "--triggers",
+      `--result-file=${join(targetDir, DUMP_FILE)}`,
+      "--databases",
+      ...databases,
+    ];
+    const events = [
+      "mariadb-dump",
+      ...common,
+      "--no-create-info",
+      "--skip-triggers",
+      // Without --events, mariadb-dump leaves mysql.event out of any dump of the mysql database.
+      "--events",
+      "--complete-insert",
+      `--where=db IN (${sqlStrings(databases)})`,
+      `--result-file=${join(targetDir, EVENTS_FILE)}`,
+      "mysql",
+      "event",
+    ];
+    return { file: "bash", args: ["-c", `${data.map(shellQuote).join(" ")} && ${events.map(shellQuote).join(" ")}`] };
+  },
+  initializeCommand: (datadir) => ({
+    file: "mariadb-install-db",
+    args: ["--no-defaults", `--datadir=${datadir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
+  }),
+  loadCommand: (backupDir, socket) => {
+    const client = `${MARIADB_FLAVOR.client} --no-defaults --socket=${shellQuote(socket)} -uroot --binary-mode --default-character-set=utf8mb4`;
+    return {
+      file: "bash",
+      args: ["-c", `${client} < ${shellQuote(join(backupDir, DUMP_FILE))} && ${client} mysql < ${shellQuote(join(backupDir, EVENTS_FILE))}`],
+    };
+  },
+  versionCommand: () => ({ file: "mariadb-dump", args: ["--version"] }),
+  readPosition(backupDir) {
+    const path = join(backupDir, DUMP_FILE);
+    return existsSync(path) ? parseDumpPosition(readHead(path)) : null;
+  },
+};
+
+export const BACKUP_TOOLS: Record<string, BackupTool> = { mariabackup, xtrabackup, dump };
+
+/** The adapter named in services.yaml `backup.tool`. */
+export function backupTool(name: string): BackupTool {
+  const tool = BACKUP_TOOLS[name];
+  if (!tool) throw new Error(`unknown backup tool ${JSON.stringify(name)} (known: ${Object.keys(BACKUP_TOOLS).join(", ")})`);
+  return tool;
+}

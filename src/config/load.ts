@@ -528,7 +528,9 @@ function fileSystemProblems(ctx: FileContext, raw: unknown, baseDir: string): Co
   if (Object.keys(services).length === 0) {
     return [problemAt(ctx, ["services"], keyLine(ctx, ["services"]), "no services defined")];
   }
-  return Object.keys(services).flatMap((name) => seedProblems(ctx, raw, ["services", name, "source", "sandbox", "seed"], baseDir));
+  return Object.keys(services).flatMap((name) =>
+    (["seed", "changes"] as const).flatMap((key) => seedProblems(ctx, raw, ["services", name, "source", "sandbox", key], baseDir)),
+  );
 }
 
 function seedProblems(ctx: FileContext, raw: unknown, keyPath: KeyPath, baseDir: string): ConfigProblem[] {
@@ -610,7 +612,10 @@ function mergeSection<T extends object>(schemaDefaults: T, layers: { parsed: obj
 
 /** Relative paths mean "next to services.yaml", whatever directory the tool is started from. */
 function resolvePaths(service: Service, baseDir: string): Service {
-  if ("sandbox" in service.source) service.source = { sandbox: { seed: path.resolve(baseDir, service.source.sandbox.seed) } };
+  if ("sandbox" in service.source) {
+    const { seed, changes } = service.source.sandbox;
+    service.source = { sandbox: { seed: path.resolve(baseDir, seed), ...(changes !== undefined ? { changes: path.resolve(baseDir, changes) } : {}) } };
+  }
   service.backup.store = path.resolve(baseDir, service.backup.store);
   if (service.restore.workDir !== undefined) service.restore.workDir = path.resolve(baseDir, service.restore.workDir);
   // Blocks merged from `defaults` are shared between services: replaced, never changed in place.

@@ -49,6 +49,11 @@ const SandboxSource = z.strictObject({
   sandbox: z.strictObject({
     /** Directory of seed files, applied in name order: *.sql through the mariadb client, *.ts modules exporting `seed(conn)`. */
     seed: z.string().min(1),
+    /**
+     * Directory of files like the seed's, applied on every backup job between the backup and the baseline: the writes a
+     * live server gets, so that incrementals carry changes and binlogs are replayed (the demo's incremental policy).
+     */
+    changes: z.string().min(1).optional(),
   }),
 });
 
@@ -66,7 +71,16 @@ const ServerSource = z.strictObject({
 export const SourceSchema = z.union([SandboxSource, ServerSource]);
 
 const BackupSchema = z.strictObject({
-  tool: z.enum(["mariabackup"]).default("mariabackup"),
+  /** `mariabackup` (MariaDB), `xtrabackup` (Percona XtraBackup, MySQL 8) or `dump` (mariadb-dump, for tiny services). */
+  tool: z.enum(["mariabackup", "xtrabackup", "dump"]).default("mariabackup"),
+  /** `full`: every backup is a full one; `incremental`: chains of a full and incrementals (`--incremental-basedir`). */
+  policy: z.enum(["full", "incremental"]).default("full"),
+  /** Backups per chain, the full included: the 8th backup with the default starts a new chain. */
+  fullEvery: z.number().int().min(1).default(7),
+  /** Also start a new chain when the chain's full is this many days old. */
+  fullEveryDays: z.number().positive().optional(),
+  /** Whole chains kept after each backup (oldest deleted first); the newest chain that verified green is always kept. */
+  keepChains: z.number().int().min(1).default(2),
   /**
    * How the baseline is made consistent with the backup: `quiescent` (nothing writes; checked), `snapshot`
    * (backup, then a consistent snapshot; binlogs replayed to it on restore) or `pausedReplica` (SQL thread stopped).
@@ -77,12 +91,75 @@ const BackupSchema = z.strictObject({
   timeout: Duration.default(3_600_000),
 });
 
+/** `SHA256:` and 43 characters of unpadded base64, as `ssh-keygen -lf key.pub` prints a key's fingerprint. */
+const HOST_KEY_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+
+/** How to reach a restore host over SSH: the `ssh` block, and (with extra keys allowed) what a `create` hook prints. */
+export const sshHostFields = {
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().min(1),
+  /** Private key file, unencrypted (a key with a passphrase goes in ssh-agent: `agent: true`). */
+  identityFile: z.string().min(1).optional(),
+  /** Also offer the keys of the ssh-agent at SSH_AUTH_SOCK. */
+  agent: z.boolean().optional(),
+  /** known_hosts file that must list the host's key... */
+  knownHosts: z.string().min(1).optional(),
+  /** ...or the one key fingerprint the host may present. */
+  hostKeyFingerprint: z
+    .string()
+    .regex(HOST_KEY_FINGERPRINT, 'expected a fingerprint like "SHA256:" followed by 43 base64 characters, as `ssh-keygen -lf key.pub` prints it')
+    .optional(),
+  /** Directory on the host under which each restore makes (and removes) its own directory. */
+  workDir: z.string().startsWith("/", "must be an absolute path on the host").default("/tmp"),
+};
+
+/** Rules across keys: some credential, and exactly one way to check the host key (there is no trust on first use). */
+export function checkSshHost(host: { identityFile?: string; agent?: boolean; knownHosts?: string; hostKeyFingerprint?: string }, ctx: z.RefinementCtx): void {
+  if (!host.identityFile && !host.agent) {
+    ctx.addIssue({ code: "custom", path: ["identityFile"], message: "required key missing: set identityFile (a private key file), or agent: true" });
+  }
+  if (!host.knownHosts && !host.hostKeyFingerprint) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["knownHosts"],
+      message: 'required key missing: set knownHosts (a known_hosts file) or hostKeyFingerprint ("SHA256:…"); host keys are always checked',
+    });
+  }
+  if (host.knownHosts && host.hostKeyFingerprint) {
+    ctx.addIssue({ code: "custom", path: ["hostKeyFingerprint"], message: "set either knownHosts or hostKeyFingerprint, not both" });
+  }
+}
+
+/** The cross-key rules also run when a key has a wrong value, so one pass reports every problem. */
+export const CHECK_SSH_HOST_ALWAYS = { when: (payload: { value: unknown }) => typeof payload.value === "object" && payload.value !== null };
+
+export const SshHostSchema = z.strictObject(sshHostFields).superRefine(checkSshHost, CHECK_SSH_HOST_ALWAYS);
+
+/** User hooks that create, configure and destroy a restore host (cloud API, chef-solo, ansible…). */
+export const CommandHooksSchema = z.strictObject({
+  /** Prints the host as JSON on stdout: host, port, user, identityFile, knownHosts or hostKeyFingerprint, workDir. */
+  create: z.string().min(1),
+  /** Gets that JSON on stdin (and as RESTORETEST_* variables); a failure fails the restore, and destroy still runs. */
+  configure: z.string().min(1).optional(),
+  /** Always runs once create has started, also after failures and Ctrl-C; gets the JSON on stdin. */
+  destroy: z.string().min(1),
+  /** Limit for each hook. */
+  timeout: Duration.default(600_000),
+  /** Directory the hooks run in (default: the directory of services.yaml). */
+  cwd: z.string().min(1).optional(),
+});
+
 const RestoreSchema = z.strictObject({
-  /** `local` is the embedded sandbox; `ssh` and `command` providers plug in at the same seam. */
-  provider: z.enum(["local"]).default("local"),
+  /** `local`: a sandbox on this machine; `ssh`: an existing host; `command`: a host made and removed by user hooks. */
+  provider: z.enum(["local", "ssh", "command"]).default("local"),
   timeout: Duration.default(1_800_000),
   /** Where the local provider makes its throwaway directories (default: the OS temp dir). */
   workDir: z.string().min(1).optional(),
+  /** Required when provider is ssh. */
+  ssh: SshHostSchema.optional(),
+  /** Required when provider is command. */
+  command: CommandHooksSchema.optional(),
 });
 
 const VerifySchema = z.strictObject({
@@ -119,6 +196,8 @@ export type ServicesFileInput = z.infer<typeof ServicesFileSchema>;
 export type Source = z.infer<typeof SourceSchema>;
 export type SandboxSourceConfig = z.infer<typeof SandboxSource>;
 export type ServerSourceConfig = z.infer<typeof ServerSource>;
+export type SshHostSettings = z.infer<typeof SshHostSchema>;
+export type CommandHooks = z.infer<typeof CommandHooksSchema>;
 
 /** A service after defaults are merged: what every other module receives. */
 export interface Service {

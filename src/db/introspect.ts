@@ -60,6 +60,12 @@ export async function binlogPosition(db: Queryable): Promise<BinlogPosition | nu
   return { file: first.File, position: Number(first.Position), gtid: String(gtid?.gtid ?? "") };
 }
 
+/** The server's binlog files and their sizes, oldest first (`SHOW BINARY LOGS`). */
+export async function binaryLogs(db: Queryable): Promise<{ name: string; size: number }[]> {
+  const rows = await db.query<{ Log_name: string; File_size: string | number }>("SHOW BINARY LOGS");
+  return rows.map((r) => ({ name: r.Log_name, size: Number(r.File_size) }));
+}
+
 export async function checksumTable(db: Queryable, database: string, table: string): Promise<string | null> {
   const rows = await db.query<{ Checksum: string | number | null }>(`CHECKSUM TABLE ${qualifiedName(database, table)}`);
   const value = rows[0]?.Checksum;

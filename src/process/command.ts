@@ -51,10 +51,14 @@ function indent(text: string): string {
     .join("\n");
 }
 
+/** One argument for a POSIX shell line (`bash -c`), quoted only when it needs to be. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The command as a person would type it, secrets masked, arguments with spaces quoted. */
 export function describeCommand(file: string, args: readonly string[]): string {
-  const quoted = [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
-  return maskSecrets(quoted.join(" "));
+  return maskSecrets([file, ...args].map(shellQuote).join(" "));
 }
 
 /** Run a program to completion; resolves with its output or throws CommandError. */

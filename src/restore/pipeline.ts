@@ -1,18 +1,22 @@
-// The restore pipeline: newest backup → target → transfer → prepare → copy-back → start, each step timed (the RTO).
-import { resolve } from "node:path";
-import { readManifest, type Manifest } from "../baseline/manifest.ts";
-import { BACKUP_TOOLS } from "../backup/tool.ts";
-import { newestBackup, type StoredBackup } from "../backup/store.ts";
+// The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → copy-back → start → replay, each
+// step timed (the RTO).
+import type { Manifest } from "../baseline/manifest.ts";
+import { backupTool } from "../backup/tool.ts";
+import type { StoredBackup } from "../backup/store.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
+import { CommandProvider } from "../hosts/command.ts";
 import { LocalProvider } from "../hosts/local.ts";
+import { SshProvider } from "../hosts/ssh.ts";
 import type { StartedServer } from "../hosts/sandbox.ts";
 import type { HostProvider, Target } from "../hosts/types.ts";
 import { CommandError, describeCommand } from "../process/command.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
-import { planReplay, type ReplayPlan } from "./replay.ts";
+import { locateRestore, replayFilesDir, type LocatedRestore, type RestorePoint } from "./locate.ts";
+import { replayScript } from "./replay.ts";
 
-export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "copy-back", "start", "replay"] as const;
+// `apply-incremental` runs once per incremental of the chain; `load` replaces `copy-back` for a logical dump.
+export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "copy-back", "start", "load", "replay"] as const;
 export type RestoreStepName = (typeof RESTORE_STEPS)[number];
 
 export interface StepTiming {
@@ -52,8 +56,19 @@ export class RestoreStepError extends Error {
 
 export interface Restored {
   service: string;
+  /** The newest link restored (the chain's last); its manifest describes the position P replayed to. */
   backup: StoredBackup;
+  /** Every backup restored, full first. */
+  chain: StoredBackup[];
   manifest: Manifest;
+  /** The point-in-time target, when one was asked for (the manifest then does not describe the restored data). */
+  to?: RestorePoint;
+  /**
+   * The RPO: age in seconds, when the restore started, of the newest restorable point — the newest backup's finish, or
+   * the newest archived binlog event when the restore rolled forward from the binlog archive.
+   */
+  rpoSeconds: number;
+  restorable: LocatedRestore["restorable"];
   target: Target;
   server: StartedServer;
   db: Db;
@@ -84,22 +99,32 @@ export interface RestoreOptions {
   progressIntervalMs?: number;
   /** Connections to open on the restored server (the verify concurrency). */
   poolSize?: number;
+  /** Restore to a point in time: the newest chain before it, then binlogs up to it (archive first, else the backup's own). */
+  to?: RestorePoint;
 }
 
 export function providerFor(service: Service): HostProvider {
   switch (service.restore.provider) {
     case "local":
       return new LocalProvider({ workDir: service.restore.workDir });
+    case "ssh": {
+      // The loader refuses a file without it; a Service built in code might still lack it.
+      if (!service.restore.ssh) throw new Error(`service ${service.name}: restore.provider is "ssh" but restore.ssh is not set`);
+      return new SshProvider(service.restore.ssh);
+    }
+    case "command": {
+      if (!service.restore.command) throw new Error(`service ${service.name}: restore.provider is "command" but restore.command is not set`);
+      return new CommandProvider(service.restore.command);
+    }
   }
 }
 
-/** Restore the newest complete backup of `service` onto a fresh target. On any failure the target is destroyed. */
+/** Restore the newest complete backup (chain) of `service` onto a fresh target. On any failure the target is destroyed. */
 export async function restoreService(service: Service, options: RestoreOptions = {}): Promise<Restored> {
   const log = options.log ?? (() => undefined);
   const runStep = options.runStep ?? ((_step, body) => body());
   const steps: StepTiming[] = [];
-  const tool = BACKUP_TOOLS[service.backup.tool];
-  if (!tool) throw new Error(`unknown backup tool ${service.backup.tool}`);
+  const startedAt = Date.now();
   let target: Target | undefined;
   let server: StartedServer | undefined;
 
@@ -129,41 +154,65 @@ export async function restoreService(service: Service, options: RestoreOptions =
   }
 
   try {
-    const { backup, manifest, replay } = await step("locate", async () => {
-      const backup = newestBackup(resolve(service.backup.store), service.name);
-      const manifest = readManifest(backup.manifestPath);
-      if (manifest.service !== service.name) throw new Error(`${backup.manifestPath} belongs to service "${manifest.service}", not "${service.name}"`);
-      // Planned before any copying: a baseline the backup cannot reach fails here, in seconds, as what it is.
-      const replay: ReplayPlan | null =
-        manifest.position && backup.meta.position ? planReplay(backup.meta.position, manifest.position, backup.meta.binlogs) : null;
-      return { backup, manifest, replay };
-    });
+    const located = await step("locate", async () => locateRestore(service, options.to));
+    const { chain, backup, manifest, replay } = located;
+    // The tool that wrote the backup restores it, whatever services.yaml says now.
+    const tool = backupTool(backup.meta.tool);
     const provider = options.provider ?? providerFor(service);
     target = await step("provision", () => provider.create(service.name));
     const t = target;
     const binlogDir = `${t.workDir}/binlogs`;
+    const incrementals = chain.slice(1).map((link, i) => ({ link, dir: `${t.workDir}/incremental-${i + 1}-${link.id}` }));
     await step("transfer", async (record) => {
-      record.bytes = await t.putDirectory(backup.dataDir, t.stagingDir, { onProgress: (bytes) => (record.bytes = bytes) });
-      if (replay) record.bytes += await t.putDirectory(backup.binlogDir, binlogDir);
+      // The chain's full goes to staging, where it is prepared; each incremental to a directory of its own.
+      record.bytes = await t.putDirectory((chain[0] ?? backup).dataDir, t.stagingDir, { onProgress: (bytes) => (record.bytes = bytes) });
+      for (const inc of incrementals) record.bytes += await t.putDirectory(inc.link.dataDir, inc.dir);
+      if (replay) {
+        const files = replayFilesDir(located);
+        try {
+          record.bytes += await t.putDirectory(files.dir, binlogDir);
+        } finally {
+          await files.remove();
+        }
+      }
     });
-    await step("prepare", async (record) => {
-      const c = tool.prepareCommand(t.stagingDir);
-      record.command = describeCommand(c.file, c.args);
-      await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
-    });
-    await step("copy-back", async (record) => {
-      const c = tool.moveBackCommand(t.stagingDir, t.datadir);
-      record.command = describeCommand(c.file, c.args);
-      await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
-    });
+    if (tool.kind === "physical") {
+      await step("prepare", async (record) => {
+        const c = tool.prepareCommand(t.stagingDir, { more: incrementals.length > 0 });
+        record.command = describeCommand(c.file, c.args);
+        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+      });
+      for (const [i, inc] of incrementals.entries()) {
+        await step("apply-incremental", async (record) => {
+          const c = tool.prepareCommand(t.stagingDir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
+          record.command = describeCommand(c.file, c.args);
+          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+        });
+      }
+      await step("copy-back", async (record) => {
+        const c = tool.moveBackCommand(t.stagingDir, t.datadir);
+        record.command = describeCommand(c.file, c.args);
+        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+      });
+    } else {
+      await step("prepare", async (record) => {
+        const c = tool.initializeCommand(t.datadir);
+        record.command = describeCommand(c.file, c.args);
+        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+      });
+    }
     server = await step("start", () => t.startServer());
     const socket = server.socket;
+    if (tool.kind === "logical") {
+      await step("load", async (record) => {
+        const c = tool.loadCommand(t.stagingDir, socket);
+        record.command = c.args.at(-1);
+        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+      });
+    }
     await step("replay", async (record) => {
       if (!replay) return;
-      const files = replay.files.map((f) => `'${binlogDir}/${f}'`).join(" ");
-      const script =
-        `set -o pipefail; mariadb-binlog --start-position=${replay.startPosition} --stop-position=${replay.stopPosition} ${files}` +
-        ` | mariadb --no-defaults --socket='${socket}' -uroot --binary-mode`;
+      const script = replayScript(replay, binlogDir, socket, tool.flavor);
       record.command = script.replace(/^set -o pipefail; /, "");
       await t.exec("bash", ["-c", script], { timeoutMs: service.restore.timeout });
     });
@@ -172,7 +221,11 @@ export async function restoreService(service: Service, options: RestoreOptions =
     return {
       service: service.name,
       backup,
+      chain,
       manifest,
+      ...(options.to ? { to: options.to } : {}),
+      rpoSeconds: Math.max(0, Math.round((startedAt - located.restorable.at.getTime()) / 1000)),
+      restorable: located.restorable,
       target: t,
       server,
       db,

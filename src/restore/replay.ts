@@ -1,11 +1,16 @@
-// Binlog replay planning: which files and positions take a restored backup (position B) to the baseline's position P.
+// Binlog replay planning: which files and positions take a restored backup (position B) to the baseline's position P,
+// or to a point in time, and the shell line that replays them into the restored server.
 import type { Position } from "../baseline/manifest.ts";
+import { shellQuote } from "../process/command.ts";
 
 export interface ReplayPlan {
-  /** Binlog files in order, first at B.file, last at P.file. */
+  /** Binlog files in order, first at B.file, last at P.file (or the newest one available, for a time). */
   files: string[];
   startPosition: number;
-  stopPosition: number;
+  /** Stop at this position of the last file... */
+  stopPosition?: number;
+  /** ...or at the first event at or after this UTC time ("YYYY-MM-DD HH:MM:SS"), for a point-in-time restore. */
+  stopDatetime?: string;
 }
 
 /** The numeric suffix of a binlog file name (mysql-bin.000042 → 42). */
@@ -33,22 +38,56 @@ export function planReplay(backup: Position, baseline: Position, available: read
         `a physical backup cannot be rolled back, so this baseline can never be verified against it (take baseline and backup in one job)`,
     );
   }
-  const first = binlogSequence(backup.file);
-  const last = binlogSequence(baseline.file);
+  const files = fileRange(backup.file, baseline.file, available, `${backup.file}:${backup.position} to ${baseline.file}:${baseline.position}`);
+  return { files, startPosition: backup.position, stopPosition: baseline.position };
+}
+
+/** The files from `first` to `last` in sequence order; throws naming every missing one. */
+function fileRange(first: string, last: string, available: readonly string[], what: string): string[] {
   const bySequence = new Map(available.map((f) => [binlogSequence(f), f]));
   const files: string[] = [];
   const missing: number[] = [];
-  for (let n = first; n <= last; n++) {
+  for (let n = binlogSequence(first); n <= binlogSequence(last); n++) {
     const file = bySequence.get(n);
     if (file) files.push(file);
     else missing.push(n);
   }
   if (missing.length > 0) {
-    const prefix = backup.file.replace(/\.\d+$/, "");
-    throw new Error(
-      `binlogs needed to replay from ${backup.file}:${backup.position} to ${baseline.file}:${baseline.position} are missing: ` +
-        missing.map((n) => `${prefix}.${String(n).padStart(6, "0")}`).join(", "),
-    );
+    const prefix = first.replace(/\.\d+$/, "");
+    throw new Error(`binlogs needed to replay from ${what} are missing: ${missing.map((n) => `${prefix}.${String(n).padStart(6, "0")}`).join(", ")}`);
   }
-  return { files, startPosition: backup.position, stopPosition: baseline.position };
+  return files;
+}
+
+/** "YYYY-MM-DD HH:MM:SS" in UTC, as mariadb-binlog --stop-datetime reads it when run with TZ=UTC. */
+export function binlogDatetime(time: Date): string {
+  return time.toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
+}
+
+/**
+ * Replay from B to a point in time: every file from B's on (`available` must hold them without a gap), stopping at the
+ * first event at or after `time`. Throws naming the missing files.
+ */
+export function planReplayToTime(backup: Position, time: Date, available: readonly string[]): ReplayPlan {
+  const what = `${backup.file}:${backup.position} to ${binlogDatetime(time)} UTC`;
+  const last = [...available].sort((a, b) => binlogSequence(a) - binlogSequence(b)).at(-1);
+  if (!last || binlogSequence(last) < binlogSequence(backup.file)) throw new Error(`binlogs needed to replay from ${what} are missing: ${backup.file} and after`);
+  return { files: fileRange(backup.file, last, available, what), startPosition: backup.position, stopDatetime: binlogDatetime(time) };
+}
+
+/** The shell line that pipes the planned binlog events into the restored server over its socket (pipefail: either side failing fails it). */
+export function replayScript(plan: ReplayPlan, binlogDir: string, socket: string, flavor: { binlog: string; client: string }): string {
+  const files = plan.files.map((f) => shellQuote(`${binlogDir}/${f}`)).join(" ");
+  const stop =
+    plan.stopDatetime !== undefined
+      ? ` --stop-datetime=${shellQuote(plan.stopDatetime)}`
+      : plan.stopPosition !== undefined
+        ? ` --stop-position=${plan.stopPosition}`
+        : "";
+  // --stop-datetime is read in the local time zone of mariadb-binlog: pinned to UTC, the plan's times mean one thing everywhere.
+  const tz = plan.stopDatetime !== undefined ? "TZ=UTC " : "";
+  return (
+    `set -o pipefail; ${tz}${flavor.binlog} --start-position=${plan.startPosition}${stop} ${files}` +
+    ` | ${flavor.client} --no-defaults --socket=${shellQuote(socket)} -uroot --binary-mode`
+  );
 }

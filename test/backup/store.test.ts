@@ -15,6 +15,8 @@ function meta(id: string): BackupMeta {
     service: "shop",
     tool: "mariabackup",
     kind: "full",
+    base: null,
+    checkpoints: null,
     startedAt: "2026-11-25T03:00:00.000Z",
     finishedAt: "2026-11-25T03:01:00.000Z",
     durationMs: 60_000,
@@ -46,7 +48,7 @@ describe("backup store", () => {
   });
 
   it("says what to run when a service has no backup at all", () => {
-    expect(() => newestBackup(store.path, "shop")).toThrow(/^no complete backup of service "shop" in .*\n {2}take one with: bin/restoretest backup shop$/);
+    expect(() => newestBackup(store.path, "shop")).toThrow(/^no complete backup of service "shop" in .*\n {2}take one with: bin\/restoretest backup shop$/);
   });
 
   it("reads xtrabackup_binlog_info, with and without a GTID", () => {

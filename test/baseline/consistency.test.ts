@@ -1,45 +1,11 @@
 // Baselines consistent with their backups while the source keeps being written to: snapshot mode and a paused replica.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { parseServices } from "../../src/config/load.ts";
-import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { FAULTS, runFault } from "../faults/catalog.ts";
-import { SMALL_SEED, sandboxServers, serverServiceYaml, testStore } from "../support/services.ts";
-
-/** A bounded write load: inserts (firing the MyISAM-writing trigger), updates, deletes and direct MyISAM writes. */
-class WriteLoad {
-  private stopped = false;
-  writes = 0;
-  private done: Promise<void>;
-  constructor(db: Db, maxMs = 120_000) {
-    const deadline = Date.now() + maxMs;
-    this.done = (async () => {
-      let i = 0;
-      while (!this.stopped && Date.now() < deadline) {
-        i++;
-        await db.query("INSERT INTO shop.orders (customer_id, placed_at, note) VALUES (?, '2026-06-01 00:00:00', ?)", [1 + (i % 2000), `load ${i}`]);
-        await db.query("UPDATE shop.customers SET balance = balance + 1 WHERE id = ?", [1 + ((i * 7) % 2000)]);
-        if (i % 3 === 0) await db.query("DELETE FROM shop.orders WHERE note = ? LIMIT 1", [`load ${i - 2}`]);
-        await db.query("REPLACE INTO shop.audit (id, what) VALUES (?, ?)", [500_000 + (i % 50), `direct ${i}`]);
-        this.writes += 4;
-      }
-    })();
-  }
-  async stop(): Promise<number> {
-    this.stopped = true;
-    await this.done;
-    return this.writes;
-  }
-}
-
-function serverService(name: string, source: SeededSource, store: string, consistency: string): Service {
-  const yaml = serverServiceYaml(name, source.server, store, [`consistency: ${consistency}`]);
-  const [service] = parseServices(yaml, `${store}/services.yaml`, { SOURCE_PASSWORD: source.server.password });
-  if (!service) throw new Error("no service");
-  return service;
-}
+import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+import { WriteLoad, serverService } from "../support/writeLoad.ts";
 
 const rowChanged = FAULTS.find((f) => f.name === "row changed");
 

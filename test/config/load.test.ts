@@ -99,9 +99,9 @@ describe("value problems", () => {
     source:
       user: backup
     restore:
-      provider: ssh
+      provider: docker
 `;
-    expect(messageOf(text)).toBe('services.yaml:6 services.blog.restore.provider: expected one of "local", got "ssh"');
+    expect(messageOf(text)).toBe('services.yaml:6 services.blog.restore.provider: expected one of "local", "ssh", "command", got "docker"');
   });
 
   it("rejects a service name the store layout cannot use", () => {
@@ -124,7 +124,7 @@ describe("key problems", () => {
       tiemout: 10m
 `;
     expect(messageOf(text)).toBe(
-      'services.yaml:6 services.blog.restore.tiemout: unknown key "tiemout", did you mean "timeout"? (known keys: provider, timeout, workDir)',
+      'services.yaml:6 services.blog.restore.tiemout: unknown key "tiemout", did you mean "timeout"? (known keys: command, provider, ssh, timeout, workDir)',
     );
   });
 
@@ -383,7 +383,7 @@ services:
     expect(blog).toEqual({
       name: "blog",
       source: { host: "127.0.0.1", port: 3306, user: "backup" },
-      backup: { tool: "mariabackup", consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000 },
+      backup: { tool: "mariabackup", policy: "full", fullEvery: 7, keepChains: 2, consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000 },
       restore: { provider: "local", timeout: 7_200_000, workDir: "/etc/restoretest/scratch" },
       verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false },
     });
@@ -395,7 +395,15 @@ services:
 
   it("uses schema defaults when there is no defaults block", () => {
     const [blog] = parseServices("services:\n  blog:\n    source:\n      user: backup\n", "services.yaml");
-    expect(blog?.backup).toEqual({ tool: "mariabackup", consistency: "snapshot", store: path.resolve("backups"), timeout: 3_600_000 });
+    expect(blog?.backup).toEqual({
+      tool: "mariabackup",
+      policy: "full",
+      fullEvery: 7,
+      keepChains: 2,
+      consistency: "snapshot",
+      store: path.resolve("backups"),
+      timeout: 3_600_000,
+    });
     expect(blog?.restore).toEqual({ provider: "local", timeout: 1_800_000 });
     expect(blog?.verify).toEqual({
       checks: ["tables", "views", "triggers", "routines", "events", "database", "checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"],
@@ -486,5 +494,195 @@ describe("findService", () => {
       'unknown service "blgo", did you mean "blog"? (known services: blog, shop)',
     );
     expect(configError(() => findService(services, "wiki")).message).toBe('unknown service "wiki" (known services: blog, shop)');
+  });
+});
+
+describe("restore providers", () => {
+  it("reads an ssh block with its defaults, resolving key files next to services.yaml and under ~", () => {
+    const [shop] = parseServices(
+      `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: ssh
+      ssh:
+        host: restore1.internal
+        user: restore
+        identityFile: keys/id_ed25519
+        knownHosts: ~/.ssh/known_hosts
+`,
+      "/etc/restoretest/services.yaml",
+    );
+    expect(shop?.restore).toEqual({
+      provider: "ssh",
+      timeout: 1_800_000,
+      ssh: {
+        host: "restore1.internal",
+        port: 22,
+        user: "restore",
+        identityFile: "/etc/restoretest/keys/id_ed25519",
+        knownHosts: path.join(os.homedir(), ".ssh/known_hosts"),
+        workDir: "/tmp",
+      },
+    });
+  });
+
+  it("accepts a pinned fingerprint and an agent instead of a known_hosts file and a key file", () => {
+    const [shop] = parseServices(
+      `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: ssh
+      ssh: {host: 10.0.0.7, port: 2222, user: root, agent: true, hostKeyFingerprint: "SHA256:ksw1pQ3lPM8AqXmc7HTzaGvh1B1ITXmFIzSHiTo6INg", workDir: /srv/restores}
+`,
+      "services.yaml",
+    );
+    expect(shop?.restore.ssh).toEqual({
+      host: "10.0.0.7",
+      port: 2222,
+      user: "root",
+      agent: true,
+      hostKeyFingerprint: "SHA256:ksw1pQ3lPM8AqXmc7HTzaGvh1B1ITXmFIzSHiTo6INg",
+      workDir: "/srv/restores",
+    });
+  });
+
+  it("reports provider ssh without an ssh block at the provider's line", () => {
+    const text = `services:
+  shop:
+    source:
+      user: backup
+    restore:
+      provider: ssh
+`;
+    expect(messageOf(text)).toBe(
+      'services.yaml:6 services.shop.restore.ssh: required when provider is "ssh": add host, user, identityFile (or agent: true), and knownHosts or hostKeyFingerprint',
+    );
+  });
+
+  it("takes the provider and its block from defaults, and reports a missing block for each service at the defaults' line", () => {
+    const ok = parseServices(
+      `defaults:
+  restore:
+    provider: ssh
+    ssh: {host: restore1, user: restore, identityFile: /keys/id, knownHosts: /keys/known_hosts}
+services:
+  shop: {source: {user: backup}}
+`,
+      "services.yaml",
+    );
+    expect(ok[0]?.restore.ssh?.host).toBe("restore1");
+    const text = `defaults:
+  restore:
+    provider: command
+services:
+  shop: {source: {user: backup}}
+  blog: {source: {user: backup}}
+`;
+    expect(messageOf(text)).toBe(
+      [
+        'services.yaml:3 services.shop.restore.command: required when provider is "command": add create and destroy hooks',
+        'services.yaml:3 services.blog.restore.command: required when provider is "command": add create and destroy hooks',
+      ].join("\n"),
+    );
+  });
+
+  it("requires a credential and exactly one way to check the host key, and says how to write each", () => {
+    const text = `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: ssh
+      ssh:
+        host: restore1
+        port: "22"
+        user: restore
+        workDir: tmp
+`;
+    expect(messageOf(text)).toBe(
+      [
+        'services.yaml:6 services.shop.restore.ssh.identityFile: required key missing: set identityFile (a private key file), or agent: true',
+        'services.yaml:6 services.shop.restore.ssh.knownHosts: required key missing: set knownHosts (a known_hosts file) or hostKeyFingerprint ("SHA256:…"); host keys are always checked',
+        'services.yaml:8 services.shop.restore.ssh.port: expected a number, got "22"',
+        "services.yaml:10 services.shop.restore.ssh.workDir: must be an absolute path on the host",
+      ].join("\n"),
+    );
+    const both = `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: ssh
+      ssh:
+        host: restore1
+        user: restore
+        identityFile: /keys/id
+        knownHosts: /keys/known_hosts
+        hostKeyFingerprint: "ksw1pQ3lPM8AqXmc7HTzaGvh1B1ITXmFIzSHiTo6INg"
+`;
+    expect(messageOf(both)).toBe(
+      [
+        'services.yaml:11 services.shop.restore.ssh.hostKeyFingerprint: expected a fingerprint like "SHA256:" followed by 43 base64 characters, as `ssh-keygen -lf key.pub` prints it',
+        "services.yaml:11 services.shop.restore.ssh.hostKeyFingerprint: set either knownHosts or hostKeyFingerprint, not both",
+      ].join("\n"),
+    );
+  });
+
+  it("points at an unknown key in the ssh block, listing the keys it has", () => {
+    const text = `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: ssh
+      ssh: {host: restore1, user: restore, identityFile: /keys/id, knownHosts: /keys/known_hosts, prot: 2222}
+`;
+    expect(messageOf(text)).toBe(
+      'services.yaml:6 services.shop.restore.ssh.prot: unknown key "prot", did you mean "port"? ' +
+        "(known keys: agent, host, hostKeyFingerprint, identityFile, knownHosts, port, user, workDir)",
+    );
+  });
+
+  it("reads a command block, running hooks next to services.yaml unless told otherwise, and names what is missing", () => {
+    const [shop] = parseServices(
+      `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: command
+      command:
+        create: hooks/create-host.sh
+        configure: ansible-playbook restore-host.yml
+        destroy: hooks/destroy-host.sh
+`,
+      "/etc/restoretest/services.yaml",
+    );
+    expect(shop?.restore.command).toEqual({
+      create: "hooks/create-host.sh",
+      configure: "ansible-playbook restore-host.yml",
+      destroy: "hooks/destroy-host.sh",
+      timeout: 600_000,
+      cwd: "/etc/restoretest",
+    });
+    const text = `services:
+  shop:
+    source: {user: backup}
+    restore:
+      provider: command
+      command:
+        create: hooks/create-host.sh
+        timeout: forever
+`;
+    expect(messageOf(text)).toBe(
+      [
+        "services.yaml:6 services.shop.restore.command.destroy: required key missing",
+        'services.yaml:8 services.shop.restore.command.timeout: expected a duration like "30m", got "forever"',
+      ].join("\n"),
+    );
+  });
+
+  it("loads the shipped example of the command provider", () => {
+    const examples = path.join(FIXTURES, "../../../examples");
+    const [blog] = loadServices(path.join(examples, "services.command.yaml"), {});
+    expect(blog?.restore).toMatchObject({ provider: "command", command: { create: "hooks/create-host.sh", cwd: examples, timeout: 300_000 } });
   });
 });

@@ -1,0 +1,282 @@
+// The binlog archive: copying a service's binlogs continuously into `<store>/<service>/binlogs/`, resuming after an
+// interruption, reading event times from the copies, and checking the archive is contiguous.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Position } from "../baseline/manifest.ts";
+import type { Service } from "../config/schema.ts";
+import { binaryLogs } from "../db/introspect.ts";
+import { registerDisposer } from "../lifecycle/disposers.ts";
+import { maskSecrets } from "../lifecycle/secrets.ts";
+import { describeCommand, tail } from "../process/command.ts";
+import { binlogSequence } from "../restore/replay.ts";
+import { acquireLock } from "./lock.ts";
+import { openSource } from "./source.ts";
+import { binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
+import { backupTool } from "./tool.ts";
+
+const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
+const EVENT_HEADER = 19;
+
+/** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
+export function binlogFiles(names: readonly string[]): string[] {
+  return names.filter((n) => /\.\d+$/.test(n)).sort((a, b) => binlogSequence(a) - binlogSequence(b));
+}
+
+export function listArchive(dir: string): string[] {
+  return existsSync(dir) ? binlogFiles(readdirSync(dir)) : [];
+}
+
+export interface BinlogFileEvents {
+  /** Newest event timestamp in the file (seconds since the epoch); null when it holds no event. */
+  lastEventTime: number | null;
+  /** The file ends inside an event: a copy cut off mid-write. */
+  endsMidEvent: boolean;
+  /** Bytes up to the end of the last complete event. */
+  completeBytes: number;
+}
+
+/**
+ * Walk a binlog file's event headers (v4: timestamp, type, server id, event size, …) without reading the events' bodies:
+ * its newest event time and whether it ends on an event boundary.
+ */
+export function readBinlogEvents(path: string): BinlogFileEvents {
+  const fd = openSync(path, "r");
+  try {
+    const size = statSync(path).size;
+    const header = Buffer.alloc(EVENT_HEADER);
+    if (size < 4 || readSync(fd, header, 0, 4, 0) < 4 || !header.subarray(0, 4).equals(BINLOG_MAGIC)) {
+      throw new Error(`${path} is not a binlog file (no binlog magic number at its start)`);
+    }
+    let offset = 4;
+    let lastEventTime: number | null = null;
+    while (offset + EVENT_HEADER <= size) {
+      readSync(fd, header, 0, EVENT_HEADER, offset);
+      const length = header.readUInt32LE(9);
+      if (length < EVENT_HEADER || offset + length > size) break;
+      const timestamp = header.readUInt32LE(0);
+      // A fake rotate event that opens a relay of the file has timestamp 0: it says nothing about time.
+      if (timestamp > 0) lastEventTime = Math.max(lastEventTime ?? 0, timestamp);
+      offset += length;
+    }
+    return { lastEventTime, endsMidEvent: offset !== size, completeBytes: offset };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface ArchivedFile {
+  name: string;
+  size: number;
+  endsMidEvent: boolean;
+}
+
+export interface ArchiveCheck {
+  ok: boolean;
+  /** Each gap or damage, named, for a DBA. */
+  problems: string[];
+  first?: string;
+  last?: string;
+}
+
+function binlogName(prefix: string, n: number): string {
+  return `${prefix}.${String(n).padStart(6, "0")}`;
+}
+
+/**
+ * Is the archive contiguous from `from` (the oldest kept backup's position) to the server's current file? Names every
+ * missing file, a file cut off mid-event (other than the one being written), and a closed file shorter than the server's.
+ * `server`: the server's binlogs (`SHOW BINARY LOGS`), when it can be asked.
+ */
+export function checkArchive(archived: readonly ArchivedFile[], from: Position | null, server?: readonly { name: string; size: number }[]): ArchiveCheck {
+  const problems: string[] = [];
+  const files = [...archived].sort((a, b) => binlogSequence(a.name) - binlogSequence(b.name));
+  const first = files[0];
+  const last = files.at(-1);
+  if (!from) return { ok: true, problems, first: first?.name, last: last?.name };
+  const prefix = from.file.replace(/\.\d+$/, "");
+  const start = binlogSequence(from.file);
+  if (!first || !last) {
+    problems.push(`the archive holds no binlogs; it must start at ${from.file} (the oldest kept backup's position ${from.file}:${from.position})`);
+    return { ok: false, problems };
+  }
+  const present = new Set(files.map((f) => binlogSequence(f.name)));
+  const end = binlogSequence(last.name);
+  const missing: string[] = [];
+  for (let n = start; n <= end; n++) if (!present.has(n)) missing.push(binlogName(prefix, n));
+  if (missing.length > 0) {
+    problems.push(
+      `gap in the archive: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing between ${from.file} (the oldest kept backup's position) and ${last.name}`,
+    );
+  }
+  const serverSizes = new Map((server ?? []).map((s) => [s.name, s.size]));
+  const serverLast = server?.at(-1)?.name;
+  for (const f of files) {
+    if (binlogSequence(f.name) < start) continue;
+    const being = f === last;
+    if (f.endsMidEvent && !being) problems.push(`${f.name} ends in the middle of an event: its copy was cut off and never fetched again`);
+    const serverSize = serverSizes.get(f.name);
+    if (!being && serverSize !== undefined && f.name !== serverLast && f.size !== serverSize) {
+      problems.push(`${f.name} is ${f.size} bytes in the archive but ${serverSize} bytes on the server: the copy is incomplete`);
+    }
+  }
+  if (serverLast && binlogSequence(serverLast) > end) {
+    problems.push(`the archive ends at ${last.name} but the server is writing ${serverLast}: binlog copying is behind or not running`);
+  }
+  return { ok: problems.length === 0, problems, first: first.name, last: last.name };
+}
+
+/** The archive's files with what the check needs (event headers are walked only where sizes cannot tell). */
+export function describeArchive(dir: string, server?: readonly { name: string; size: number }[]): ArchivedFile[] {
+  const sizes = new Map((server ?? []).map((s) => [s.name, s.size]));
+  return listArchive(dir).map((name) => {
+    const size = statSync(join(dir, name)).size;
+    const endsMidEvent = sizes.get(name) === size ? false : readBinlogEvents(join(dir, name)).endsMidEvent;
+    return { name, size, endsMidEvent };
+  });
+}
+
+/**
+ * Where copying (re)starts: the newest archived file — fetched again whole, since an interrupted copy may have cut it
+ * off — or, with nothing archived from the oldest kept backup on, that backup's file.
+ */
+export function resumeFrom(archived: readonly string[], oldestBackupFile: string): string {
+  const newest = binlogFiles(archived).at(-1);
+  return newest && binlogSequence(newest) >= binlogSequence(oldestBackupFile) ? newest : oldestBackupFile;
+}
+
+export interface BinlogCopy {
+  /** The running mariadb-binlog's pid (changes when it is restarted). */
+  pid(): number | undefined;
+  /** How many times mariadb-binlog was started. */
+  starts(): number;
+  stop(): Promise<void>;
+  /** Settles when copying stops: after stop(), or with an error that cannot be retried. */
+  done: Promise<void>;
+}
+
+export interface BinlogCopyOptions {
+  log?: (line: string) => void;
+  /** Wait before restarting a mariadb-binlog that ended (doubles up to 30 s while it keeps failing at once). */
+  restartDelayMs?: number;
+}
+
+/** A detached watcher that kills `pid` when this process is gone, so a killed job leaves no copier writing the archive. */
+function spawnReaper(pid: number): ChildProcess {
+  const reaper = spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill ${pid} 2>/dev/null`], {
+    stdio: "ignore",
+    detached: true,
+  });
+  reaper.unref();
+  return reaper;
+}
+
+/**
+ * Copy the service's binlogs into the archive until stop(): `mariadb-binlog --read-from-remote-server --raw --stop-never`,
+ * started from resumeFrom() and restarted the same way whenever it ends (server restart, network, a kill), so the
+ * archive has no gaps and no duplicates. Holds `<store>/<service>/.binlogs.lock`.
+ */
+export async function startBinlogCopy(service: Service, options: BinlogCopyOptions = {}): Promise<BinlogCopy> {
+  const log = options.log ?? (() => undefined);
+  if ("sandbox" in service.source) {
+    throw new Error(`service ${service.name} has a sandbox source, which runs only during its backup job: binlog copying needs a server that keeps running`);
+  }
+  const tool = backupTool(service.backup.tool);
+  const store = resolve(service.backup.store);
+  const dir = binlogArchiveDir(store, service.name);
+  const release = await acquireLock(binlogLockPath(store, service.name), `binlog copying of ${service.name}`, log);
+  let source: Awaited<ReturnType<typeof openSource>>;
+  try {
+    source = await openSource(service, log);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let starts = 0;
+  let wake: (() => void) | undefined;
+  const baseDelay = options.restartDelayMs ?? 1000;
+
+  const runOnce = (first: string): Promise<{ code: number | null; signal: string | null; stderr: string; ms: number }> =>
+    new Promise((done) => {
+      const args = [`--defaults-extra-file=${source.optionFile}`, "--read-from-remote-server", "--raw", "--stop-never", `--result-file=${dir}/`, first];
+      const started = performance.now();
+      const proc = spawn(tool.flavor.binlog, args, { stdio: ["ignore", "ignore", "pipe"] });
+      child = proc;
+      starts++;
+      let stderr = "";
+      proc.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
+      const reaper = proc.pid === undefined ? undefined : spawnReaper(proc.pid);
+      const dispose = registerDisposer(`${tool.flavor.binlog} pid ${proc.pid} copying into ${dir}`, () => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      });
+      log(`copying binlogs of ${service.name} from ${first} into ${dir} (pid ${proc.pid}): ${describeCommand(tool.flavor.binlog, args)}`);
+      proc.once("error", (error) => (stderr += error.message));
+      proc.once("close", (code, signal) => {
+        reaper?.kill("SIGKILL");
+        void dispose();
+        child = undefined;
+        done({ code, signal, stderr: maskSecrets(tail(stderr, 5)), ms: performance.now() - started });
+      });
+    });
+
+  const done = (async () => {
+    try {
+      let delay = baseDelay;
+      while (!stopping) {
+        const oldest = listBackups(store, service.name).complete[0]?.meta.position;
+        if (!oldest) {
+          throw new Error(`no backup of ${service.name} with a binlog position in ${store}: binlog copying starts at the oldest kept backup's position; take a backup first`);
+        }
+        const ended = await runOnce(resumeFrom(listArchive(dir), oldest.file));
+        if (stopping) break;
+        log(
+          `${tool.flavor.binlog} ended (${ended.signal ? `killed by ${ended.signal}` : `exit code ${ended.code}`})` +
+            `${ended.stderr ? `: ${ended.stderr}` : ""}; resuming in ${(delay / 1000).toFixed(1)}s`,
+        );
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, delay).unref();
+        });
+        // A copier that ran a while was cut off, not refused: retry quickly again; one that keeps failing at once backs off.
+        delay = ended.ms > 10_000 ? baseDelay : Math.min(delay * 2, 30_000);
+      }
+    } finally {
+      await source.close();
+      await release();
+    }
+  })();
+  // Callers await `done` (or stop()); an unhandled copy of the rejection must not crash the process.
+  done.catch(() => undefined);
+
+  return {
+    pid: () => child?.pid,
+    starts: () => starts,
+    async stop() {
+      stopping = true;
+      wake?.();
+      child?.kill("SIGTERM");
+      await done.catch(() => undefined);
+    },
+    done,
+  };
+}
+
+/** The archive checked against the oldest kept backup and the server's binlogs (when the server can be asked). */
+export async function checkServiceArchive(service: Service, log: (line: string) => void = () => undefined): Promise<ArchiveCheck> {
+  const store = resolve(service.backup.store);
+  const dir = binlogArchiveDir(store, service.name);
+  const oldest = listBackups(store, service.name).complete[0]?.meta.position ?? null;
+  let server: { name: string; size: number }[] | undefined;
+  if (!("sandbox" in service.source)) {
+    const source = await openSource(service, log);
+    try {
+      server = await binaryLogs(source.db);
+    } finally {
+      await source.close();
+    }
+  }
+  return checkArchive(describeArchive(dir, server), oldest, server);
+}

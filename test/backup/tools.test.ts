@@ -1,0 +1,99 @@
+// The exact commands each backup tool adapter runs. XtraBackup cannot be installed here, so its commands are pinned by
+// these tests (docs/backup-tools.md); mariadb-backup and the dump also run for real in chain.test.ts and dump.test.ts.
+import { describe, expect, it } from "vitest";
+import { dump, mariabackup, parseCheckpoints, parseDumpPosition, xtrabackup } from "../../src/backup/tool.ts";
+import { replayScript } from "../../src/restore/replay.ts";
+
+const cmd = (c: { file: string; args: string[] }) => [c.file, ...c.args].join(" ");
+
+describe("xtrabackup (Percona XtraBackup 8, MySQL 8)", () => {
+  it("takes full and incremental backups", () => {
+    expect(cmd(xtrabackup.backupCommand({ targetDir: "/s/b1/data", optionFile: "/w/client.cnf", datadir: "/var/lib/mysql" }))).toBe(
+      "xtrabackup --defaults-extra-file=/w/client.cnf --backup --target-dir=/s/b1/data --datadir=/var/lib/mysql",
+    );
+    expect(cmd(xtrabackup.backupCommand({ targetDir: "/s/b2/data", optionFile: "/w/client.cnf", incrementalBaseDir: "/s/b1/data" }))).toBe(
+      "xtrabackup --defaults-extra-file=/w/client.cnf --backup --target-dir=/s/b2/data --incremental-basedir=/s/b1/data",
+    );
+  });
+
+  it("prepares a chain with --apply-log-only on every step but the last", () => {
+    // full + 2 incrementals, in the order the pipeline runs them
+    expect(cmd(xtrabackup.prepareCommand("/r/staging", { more: true }))).toBe("xtrabackup --prepare --apply-log-only --target-dir=/r/staging");
+    expect(cmd(xtrabackup.prepareCommand("/r/staging", { incrementalDir: "/r/incremental-1-b2", more: true }))).toBe(
+      "xtrabackup --prepare --apply-log-only --target-dir=/r/staging --incremental-dir=/r/incremental-1-b2",
+    );
+    expect(cmd(xtrabackup.prepareCommand("/r/staging", { incrementalDir: "/r/incremental-2-b3", more: false }))).toBe(
+      "xtrabackup --prepare --target-dir=/r/staging --incremental-dir=/r/incremental-2-b3",
+    );
+    // a lone full
+    expect(cmd(xtrabackup.prepareCommand("/r/staging"))).toBe("xtrabackup --prepare --target-dir=/r/staging");
+  });
+
+  it("moves the prepared files into the empty datadir, reads its own info files and replays with the MySQL clients", () => {
+    expect(cmd(xtrabackup.moveBackCommand("/r/staging", "/r/datadir"))).toBe("xtrabackup --move-back --target-dir=/r/staging --datadir=/r/datadir");
+    expect(cmd(xtrabackup.versionCommand())).toBe("xtrabackup --version");
+    expect(xtrabackup.flavor).toEqual({ client: "mysql", binlog: "mysqlbinlog" });
+    expect(replayScript({ files: ["binlog.000007"], startPosition: 157, stopPosition: 900 }, "/r/binlogs", "/r/mysqld.sock", xtrabackup.flavor)).toBe(
+      "set -o pipefail; mysqlbinlog --start-position=157 --stop-position=900 /r/binlogs/binlog.000007 | mysql --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode",
+    );
+  });
+});
+
+describe("mariadb-backup", () => {
+  it("never passes --apply-log-only (MariaDB 10.11 refuses it) and applies incrementals with --incremental-dir", () => {
+    expect(cmd(mariabackup.backupCommand({ targetDir: "/s/b2/data", optionFile: "/w/c.cnf", datadir: "/d", incrementalBaseDir: "/s/b1/data" }))).toBe(
+      "mariadb-backup --defaults-extra-file=/w/c.cnf --backup --target-dir=/s/b2/data --incremental-basedir=/s/b1/data --datadir=/d",
+    );
+    expect(cmd(mariabackup.prepareCommand("/r/staging", { more: true }))).toBe("mariadb-backup --prepare --target-dir=/r/staging");
+    expect(cmd(mariabackup.prepareCommand("/r/staging", { incrementalDir: "/r/incremental-1-b2", more: false }))).toBe(
+      "mariadb-backup --prepare --target-dir=/r/staging --incremental-dir=/r/incremental-1-b2",
+    );
+  });
+});
+
+describe("dump", () => {
+  it("dumps the databases at a recorded position, and their events as mysql.event rows", () => {
+    const c = dump.backupCommand({ targetDir: "/s/b1/data", optionFile: "/w/c.cnf", databases: ["shop", "o'brien"] });
+    expect(c.file).toBe("bash");
+    expect(c.args[1]).toBe(
+      "mariadb-dump --defaults-extra-file=/w/c.cnf --hex-blob --default-character-set=utf8mb4 --single-transaction --master-data=2 --routines --triggers " +
+        "--result-file=/s/b1/data/dump.sql --databases shop 'o'\\''brien' && " +
+        "mariadb-dump --defaults-extra-file=/w/c.cnf --hex-blob --default-character-set=utf8mb4 --no-create-info --skip-triggers --events --complete-insert " +
+        "'--where=db IN ('\\''shop'\\'', '\\''o'\\'''\\''brien'\\'')' --result-file=/s/b1/data/events.sql mysql event",
+    );
+    expect(() => dump.backupCommand({ targetDir: "/s", optionFile: "/c", databases: [] })).toThrow(/needs the databases/);
+  });
+
+  it("initialises an empty datadir and loads the dump through the client", () => {
+    expect(cmd(dump.initializeCommand("/r/datadir"))).toBe(
+      "mariadb-install-db --no-defaults --datadir=/r/datadir --user=root --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve",
+    );
+    expect(dump.loadCommand("/r/staging", "/r/mysqld.sock").args[1]).toBe(
+      "mariadb --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode --default-character-set=utf8mb4 < /r/staging/dump.sql && " +
+        "mariadb --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode --default-character-set=utf8mb4 mysql < /r/staging/events.sql",
+    );
+  });
+});
+
+describe("tool output files", () => {
+  it("reads xtrabackup_checkpoints", () => {
+    expect(parseCheckpoints("backup_type = incremental\nfrom_lsn = 44878\nto_lsn = 44894\nlast_lsn = 47314\nrecover_binlog_info = 0\n")).toEqual({
+      backupType: "incremental",
+      fromLsn: 44878,
+      toLsn: 44894,
+    });
+    expect(parseCheckpoints("backup_type = full-backuped\nfrom_lsn = 0\n")).toBeNull();
+  });
+
+  it("reads a dump's position from its --master-data comment (MariaDB and MySQL 8.0.26+ spellings)", () => {
+    const maria = "-- Position to start replication or point-in-time recovery from\n--\n\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000002', MASTER_LOG_POS=1234;\n";
+    expect(parseDumpPosition(maria)).toEqual({ file: "mysql-bin.000002", position: 1234, gtid: "" });
+    expect(parseDumpPosition(`${maria}-- SET GLOBAL gtid_slave_pos='0-1-55';\n`)).toEqual({ file: "mysql-bin.000002", position: 1234, gtid: "0-1-55" });
+    expect(parseDumpPosition("-- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000007', SOURCE_LOG_POS=157;")).toEqual({
+      file: "binlog.000007",
+      position: 157,
+      gtid: "",
+    });
+    expect(parseDumpPosition("-- MariaDB dump 10.19\n")).toBeNull();
+  });
+});
