@@ -1,7 +1,7 @@
 // Database-wide checks: the sets of tables, views, triggers, routines and events, and the database's charset.
 import { z } from "zod";
 import type { Queryable } from "../db/connection.ts";
-import { databaseCharset, listEvents, listRoutines, listTables, listTriggers, listViews, type SchemaObject } from "../db/introspect.ts";
+import { databaseCharset, listEvents, listRoutines, listTableNames, listTriggers, listViews, type SchemaObject } from "../db/introspect.ts";
 import { unifiedDiff } from "./diff.ts";
 import type { DatabaseCheck, Finding } from "./types.ts";
 
@@ -47,7 +47,7 @@ export const tables: DatabaseCheck<z.infer<typeof TableList>> = {
   scope: "database",
   description: "the same tables and views exist (missing and extra ones named)",
   schema: TableList,
-  capture: async (db, database) => (await listTables(db, database)).map((t) => ({ name: t.name, type: t.type })),
+  capture: async (db, database) => (await listTableNames(db, database)).map((t) => ({ name: t.name, type: t.type })),
   compare(expected, actual, database) {
     const want = new Map(expected.map((t) => [t.name, t.type]));
     const have = new Map(actual.map((t) => [t.name, t.type]));

@@ -4,7 +4,7 @@ import { captureDatabaseChecks, captureTableChecks, tableKey, type Captured } fr
 import { check, databaseChecks, tableChecks } from "../checks/index.ts";
 import type { CheckOptions, Finding, TableRef } from "../checks/types.ts";
 import type { Db, Queryable } from "../db/connection.ts";
-import { listTables } from "../db/introspect.ts";
+import { listTableNames } from "../db/introspect.ts";
 
 export interface Verification {
   manifest: Manifest;
@@ -19,7 +19,7 @@ export interface Verification {
 export async function captureRestored(db: Db, manifest: Manifest, checks: readonly string[], options: CheckOptions, concurrency: number): Promise<Verification> {
   const started = performance.now();
   const present = new Set<string>();
-  for (const d of manifest.databases) for (const t of await listTables(db, d.name)) present.add(tableKey({ database: d.name, table: t.name }));
+  for (const d of manifest.databases) for (const t of await listTableNames(db, d.name)) present.add(tableKey({ database: d.name, table: t.name }));
   const tasks = baseTables(manifest)
     .filter(({ database, table }) => present.has(tableKey({ database, table: table.name })))
     .map(({ database, table }) => ({ database, table: table.name, sizeBytes: table.sizeBytes, baseline: table.checks }));
