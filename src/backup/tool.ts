@@ -128,86 +128,73 @@ function readHead(path: string, bytes = 1 << 20): string {
   }
 }
 
-const CHECKPOINT_FILES = ["xtrabackup_checkpoints", "mariadb_backup_checkpoints"];
+/** The xtrabackup family: one command-line shape, differing in binary, info-file names and one prepare flag. */
+function physicalTool(spec: {
+  name: string;
+  binary: string;
+  flavor: PhysicalBackupTool["flavor"];
+  /** XtraBackup must not roll back uncommitted transactions while more incrementals follow; mariadb-backup refuses the flag. */
+  applyLogOnlyBetweenIncrementals: boolean;
+  binlogInfoFiles: string[];
+  checkpointFiles: string[];
+}): PhysicalBackupTool {
+  return {
+    name: spec.name,
+    kind: "physical",
+    flavor: spec.flavor,
+    incremental: true,
+    backupCommand: ({ targetDir, optionFile, datadir, incrementalBaseDir }) => ({
+      file: spec.binary,
+      args: [
+        `--defaults-extra-file=${optionFile}`,
+        "--backup",
+        `--target-dir=${targetDir}`,
+        ...(incrementalBaseDir ? [`--incremental-basedir=${incrementalBaseDir}`] : []),
+        ...(datadir ? [`--datadir=${datadir}`] : []),
+      ],
+    }),
+    prepareCommand: (backupDir, options = {}) => ({
+      file: spec.binary,
+      args: [
+        "--prepare",
+        ...(options.more && spec.applyLogOnlyBetweenIncrementals ? ["--apply-log-only"] : []),
+        `--target-dir=${backupDir}`,
+        ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : []),
+      ],
+    }),
+    // Moved, not copied: the staging copy is thrown away anyway, and a second copy would need twice the disk.
+    moveBackCommand: (backupDir, datadir) => ({ file: spec.binary, args: ["--move-back", `--target-dir=${backupDir}`, `--datadir=${datadir}`] }),
+    versionCommand: () => ({ file: spec.binary, args: ["--version"] }),
+    readPosition(backupDir) {
+      const text = readFirstExisting(backupDir, spec.binlogInfoFiles);
+      return text === undefined ? null : parseBinlogInfo(text);
+    },
+    readCheckpoints(backupDir) {
+      const text = readFirstExisting(backupDir, spec.checkpointFiles);
+      return text === undefined ? null : parseCheckpoints(text);
+    },
+  };
+}
 
 /** MariaDB's mariadb-backup (mariabackup). Since 10.2 it needs no --apply-log-only between incrementals (10.11 refuses it). */
-export const mariabackup: PhysicalBackupTool = {
+export const mariabackup = physicalTool({
   name: "mariabackup",
-  kind: "physical",
+  binary: "mariadb-backup",
   flavor: MARIADB_FLAVOR,
-  incremental: true,
-  backupCommand: ({ targetDir, optionFile, datadir, incrementalBaseDir }) => ({
-    file: "mariadb-backup",
-    args: [
-      `--defaults-extra-file=${optionFile}`,
-      "--backup",
-      `--target-dir=${targetDir}`,
-      ...(incrementalBaseDir ? [`--incremental-basedir=${incrementalBaseDir}`] : []),
-      ...(datadir ? [`--datadir=${datadir}`] : []),
-    ],
-  }),
-  prepareCommand: (backupDir, options = {}) => ({
-    file: "mariadb-backup",
-    args: ["--prepare", `--target-dir=${backupDir}`, ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : [])],
-  }),
-  moveBackCommand: (backupDir, datadir) => ({
-    file: "mariadb-backup",
-    args: ["--move-back", `--target-dir=${backupDir}`, `--datadir=${datadir}`],
-  }),
-  versionCommand: () => ({ file: "mariadb-backup", args: ["--version"] }),
-  readPosition(backupDir) {
-    const text = readFirstExisting(backupDir, ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"]);
-    return text === undefined ? null : parseBinlogInfo(text);
-  },
-  readCheckpoints(backupDir) {
-    const text = readFirstExisting(backupDir, CHECKPOINT_FILES);
-    return text === undefined ? null : parseCheckpoints(text);
-  },
-};
+  applyLogOnlyBetweenIncrementals: false,
+  binlogInfoFiles: ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"],
+  checkpointFiles: ["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
+});
 
-/**
- * Percona XtraBackup 8 for MySQL 8. Every prepare but the chain's last needs --apply-log-only, or uncommitted
- * transactions are rolled back and the next incremental no longer applies. Files are moved back, not copied:
- * the staging copy is thrown away anyway, and a second copy would need twice the disk.
- */
-export const xtrabackup: PhysicalBackupTool = {
+/** Percona XtraBackup 8 for MySQL 8. */
+export const xtrabackup = physicalTool({
   name: "xtrabackup",
-  kind: "physical",
+  binary: "xtrabackup",
   flavor: MYSQL_FLAVOR,
-  incremental: true,
-  backupCommand: ({ targetDir, optionFile, datadir, incrementalBaseDir }) => ({
-    file: "xtrabackup",
-    args: [
-      `--defaults-extra-file=${optionFile}`,
-      "--backup",
-      `--target-dir=${targetDir}`,
-      ...(incrementalBaseDir ? [`--incremental-basedir=${incrementalBaseDir}`] : []),
-      ...(datadir ? [`--datadir=${datadir}`] : []),
-    ],
-  }),
-  prepareCommand: (backupDir, options = {}) => ({
-    file: "xtrabackup",
-    args: [
-      "--prepare",
-      ...(options.more ? ["--apply-log-only"] : []),
-      `--target-dir=${backupDir}`,
-      ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : []),
-    ],
-  }),
-  moveBackCommand: (backupDir, datadir) => ({
-    file: "xtrabackup",
-    args: ["--move-back", `--target-dir=${backupDir}`, `--datadir=${datadir}`],
-  }),
-  versionCommand: () => ({ file: "xtrabackup", args: ["--version"] }),
-  readPosition(backupDir) {
-    const text = readFirstExisting(backupDir, ["xtrabackup_binlog_info"]);
-    return text === undefined ? null : parseBinlogInfo(text);
-  },
-  readCheckpoints(backupDir) {
-    const text = readFirstExisting(backupDir, ["xtrabackup_checkpoints"]);
-    return text === undefined ? null : parseCheckpoints(text);
-  },
-};
+  applyLogOnlyBetweenIncrementals: true,
+  binlogInfoFiles: ["xtrabackup_binlog_info"],
+  checkpointFiles: ["xtrabackup_checkpoints"],
+});
 
 export const DUMP_FILE = "dump.sql";
 /** The dumped databases' events, as rows of mysql.event. */
