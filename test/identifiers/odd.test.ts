@@ -79,3 +79,23 @@ describe("odd identifiers", () => {
     expect(result.red.get(`${ODD_DB}.テーブル:checksum`)).toMatch(/^table data differs from the baseline in 1 of 1 primary-key ranges of we`ird db\.名前\.テーブル:\n {2}all rows: same row count, content differs$/);
   });
 });
+
+describe("tables with generated columns", () => {
+  it("verify green at the default chunk threshold: CHECKSUM TABLE of a restored VIRTUAL-column table differs, so the row hash decides", async () => {
+    const defaults = testStore();
+    try {
+      const [plain] = parseServices(
+        ["services:", "  odd:", "    source:", "      sandbox:", `        seed: ${resolve(import.meta.dirname, "../support/seed-odd")}`, "    backup:", `      store: ${defaults.path}`].join("\n"),
+        join(defaults.path, "services.yaml"),
+      );
+      if (!plain) throw new Error("no service");
+      const backup = await runBackupJob(plain);
+      const generated = backup.manifest.databases.find((d) => d.name === ODD_DB)?.tables.find((t) => t.name === "generated_cols");
+      expect(generated?.checks.checksum).toMatchObject({ checksum: null, chunks: { key: ["id"] } });
+      const result = await runFault(plain, backup.dir, undefined);
+      expect(Object.fromEntries(result.red)).toEqual({});
+    } finally {
+      defaults.remove();
+    }
+  }, 120_000);
+});
