@@ -14,6 +14,7 @@ import { RestoreStepError, restoreService } from "../../src/restore/pipeline.ts"
 import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
 import { processesMentioning } from "../support/sshd.ts";
+import { rejection } from "../support/rejection.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HOOKS = "examples/hooks";
@@ -49,14 +50,6 @@ function exampleHostsLeft(): string[] {
   return readdirSync(tmpdir()).filter((d) => d.startsWith("restoretest-example-host-"));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof Error)) throw new Error(`expected a rejection, got ${String(error)}`);
-  return error;
-}
 
 const hostsBefore = exampleHostsLeft();
 

@@ -18,6 +18,7 @@ import { RestoreStepError, restoreService } from "../../src/restore/pipeline.ts"
 import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
 import { processesMentioning, startSshd, type TestSshd } from "../support/sshd.ts";
+import { rejection } from "../support/rejection.ts";
 
 const CHECKS = ["checksum", "definition", "rowCount", "integrity"] as const;
 
@@ -56,14 +57,6 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof Error)) throw new Error(`expected a rejection, got ${String(error)}`);
-  return error;
-}
 
 beforeAll(async () => {
   // Assigned before the backup runs, so afterAll stops it whatever happens next.
