@@ -22,11 +22,11 @@ export interface SourceAccess {
 }
 
 /**
- * A sandbox source is kept between jobs (in `<store>/<service>/.source/`) when the service takes incrementals:
- * a chain needs one server that goes on from job to job, as a real one does.
+ * A sandbox source is kept between jobs (in `<store>/<service>/.source/`) when the service takes incrementals (a chain
+ * needs one server that goes on from job to job, as a real one does) or rebuilds a replica (which joins that server).
  */
 export function keepsSandbox(service: Service): boolean {
-  return "sandbox" in service.source && service.backup.policy === "incremental";
+  return "sandbox" in service.source && (service.backup.policy === "incremental" || service.rejoin !== undefined);
 }
 
 /** Open the service's source: start (and seed, when new) a sandbox, or connect to the configured server. */

@@ -116,11 +116,15 @@ export function parseServices(text: string, file: string, env: Record<string, st
   const raw: unknown = doc.toJS();
   const baseDir = path.dirname(path.resolve(file));
   const validation = validate(ctx, raw);
-  problems.push(...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw));
+  problems.push(...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw), ...rejoinProblems(ctx, raw));
   if (problems.length > 0 || !validation.data) throw new ConfigError(problems);
   const services = buildServices(validation.data, raw, baseDir);
   // From here on every output of this process is scrubbed of the configured passwords.
-  for (const service of services) if ("password" in service.source) registerSecret(service.source.password);
+  for (const service of services) {
+    if ("password" in service.source) registerSecret(service.source.password);
+    registerSecret(service.rejoin?.password);
+    registerSecret(service.rejoin?.monitor?.password);
+  }
   return services;
 }
 
@@ -572,6 +576,31 @@ function providerProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
   });
 }
 
+/**
+ * `rejoin` against a real server needs a replication user, and a TCP address for the replica to connect to; a
+ * sandbox source has both made for it. These depend on the source block, so they are checked here.
+ */
+function rejoinProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
+  const services = isRecord(raw) ? raw.services : undefined;
+  if (!isRecord(services)) return [];
+  return Object.keys(services).flatMap((name) => {
+    const rejoin = valueAt(raw, ["services", name, "rejoin"]);
+    const source = valueAt(raw, ["services", name, "source"]);
+    if (!isRecord(rejoin) || rejoin.enabled === false || !isRecord(source) || "sandbox" in source) return [];
+    const at = ["services", name, "rejoin"];
+    const problems: ConfigProblem[] = [];
+    if (rejoin.user === undefined) {
+      problems.push(problemAt(ctx, [...at, "user"], keyLine(ctx, at), "required key missing: the replication user (REPLICATION SLAVE) the rebuilt replica connects as, and its password"));
+    }
+    if (rejoin.source === undefined && typeof source.socket === "string") {
+      problems.push(
+        problemAt(ctx, [...at, "source"], keyLine(ctx, at), "required key missing: the source is reached by socket, but a replica connects over TCP: set source.host and source.port"),
+      );
+    }
+    return problems;
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Merging defaults
 
@@ -590,6 +619,7 @@ function buildServices(data: ParsedFile, raw: unknown, baseDir: string): Service
       backup: mergeSection(BackupSchema.parse({}), section("backup")),
       restore: mergeSection(RestoreSchema.parse({}), section("restore")),
       verify: mergeSection(VerifySchema.parse({}), section("verify")),
+      ...(parsed.rejoin?.enabled ? { rejoin: parsed.rejoin } : {}),
     };
     return resolvePaths(service, baseDir);
   });

@@ -174,6 +174,50 @@ const VerifySchema = z.strictObject({
   extendedCheck: z.boolean().default(false),
 });
 
+/** Where the rebuilt replica connects: the replication source's address as the replica reaches it. */
+const RejoinEndpoint = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(3306),
+});
+
+/** A connection to the replication source for reading its positions and checksums (never for writing). */
+const RejoinMonitor = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  socket: z.string().min(1).optional(),
+  user: z.string().min(1),
+  password: z.string().optional(),
+});
+
+/**
+ * Rebuild a replica from the backup (opt-in per service): after verification the restored server replicates from the
+ * source, from the backup's position, must catch up, and must then hold the source's data.
+ */
+export const RejoinSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /**
+   * The replication source. Default: the service's source, from the baseline's position. With backup.consistency
+   * pausedReplica, set it to the primary: the replica then starts where the backup replica's SQL thread stood.
+   */
+  source: RejoinEndpoint.optional(),
+  /** Replication user (REPLICATION SLAVE) and its password, normally `${ENV}`. A sandbox source gets one made. */
+  user: z.string().min(1).optional(),
+  password: z.string().optional(),
+  /**
+   * Reads the source's binlog list, server ids and table checksums (SELECT, BINLOG MONITOR / REPLICATION CLIENT,
+   * RELOAD for a brief FLUSH TABLES WITH READ LOCK). Default: the service's source credentials.
+   */
+  monitor: RejoinMonitor.optional(),
+  /** `gtid` (MASTER_USE_GTID=slave_pos), `file` (binlog file and position), or `auto`: GTID when the backup has one. */
+  position: z.enum(["auto", "gtid", "file"]).default("auto"),
+  /** The replica's server_id; default: a random one that neither the source nor its registered replicas use. */
+  serverId: z.number().int().min(1).max(4_294_967_295).optional(),
+  /** Both replication threads running, from START SLAVE. */
+  startTimeout: Duration.default(60_000),
+  /** Executing everything the source had written when catch-up began. */
+  catchUpTimeout: Duration.default(600_000),
+});
+
 /** Settings a service may override; the `defaults` block holds the same keys. */
 const Overridable = z.strictObject({
   backup: BackupSchema.partial().optional(),
@@ -185,6 +229,7 @@ export const ServiceInputSchema = Overridable.extend({
   source: SourceSchema,
   /** Databases to baseline and verify; default: every non-system database. */
   databases: z.array(z.string().min(1)).min(1).optional(),
+  rejoin: RejoinSchema.optional(),
 });
 
 export const ServicesFileSchema = z.strictObject({
@@ -198,6 +243,7 @@ export type SandboxSourceConfig = z.infer<typeof SandboxSource>;
 export type ServerSourceConfig = z.infer<typeof ServerSource>;
 export type SshHostSettings = z.infer<typeof SshHostSchema>;
 export type CommandHooks = z.infer<typeof CommandHooksSchema>;
+export type RejoinSettings = z.infer<typeof RejoinSchema>;
 
 /** A service after defaults are merged: what every other module receives. */
 export interface Service {
@@ -207,6 +253,8 @@ export interface Service {
   backup: z.infer<typeof BackupSchema>;
   restore: z.infer<typeof RestoreSchema>;
   verify: z.infer<typeof VerifySchema>;
+  /** Present when the service rebuilds a replica from its restore (`rejoin`, enabled). */
+  rejoin?: RejoinSettings;
 }
 
 export { BackupSchema, RestoreSchema, VerifySchema };

@@ -20,7 +20,7 @@ export function binlogSequence(file: string): number {
   return Number(m[1]);
 }
 
-export function comparePositions(a: Position, b: Position): number {
+export function comparePositions(a: Pick<Position, "file" | "position">, b: Pick<Position, "file" | "position">): number {
   const byFile = binlogSequence(a.file) - binlogSequence(b.file);
   return byFile !== 0 ? byFile : a.position - b.position;
 }
