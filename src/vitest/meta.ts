@@ -31,6 +31,20 @@ export interface RestoreRecord {
   verifyMs?: number;
 }
 
+/** What the rejoin tests learned (set on each one's `task.meta`, the last one most complete), for summary.json. */
+export interface RejoinRecord {
+  /** From START SLAVE until both replication threads ran. */
+  startMs: number | null;
+  /** From START SLAVE until the replica had executed what the source had written when catch-up began. */
+  catchUpMs: number | null;
+  backlogBytes: number | null;
+  /** The binlog position at which replica and source were compared and found equal. */
+  consistentAt: string | null;
+  tablesCompared: number | null;
+  /** The named failure (purged-binlogs, access-denied, …) of the first rejoin test that failed. */
+  failure: string | null;
+}
+
 /** A progress event of a running restore, sent from the worker to ProgressReporter as a test artifact. */
 export interface ProgressArtifact extends TestArtifactBase {
   type: "restoretest:progress";
@@ -49,6 +63,7 @@ declare module "vitest" {
     classname?: string;
     service?: string;
     restore?: RestoreRecord;
+    rejoin?: RejoinRecord;
   }
   interface TestArtifactRegistry {
     [progressKey]: ProgressArtifact;

@@ -10,10 +10,13 @@ import { findService, loadServices } from "../config/load.ts";
 import type { Service } from "../config/schema.ts";
 import { formatDuration } from "../config/duration.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
+import { RejoinStage } from "../rejoin/stage.ts";
+import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
 import { captureRestored, databaseFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { configPath } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
+import type { RejoinRecord } from "./meta.ts";
 import "./meta.ts";
 
 /** A check that went red: its message is what Jenkins shows, so it must stand on its own. */
@@ -95,12 +98,16 @@ export function defineRestoreSuite(serviceName: string): void {
     }
   };
 
+  const rejoin = service.rejoin ? new RejoinStage(service) : undefined;
+
   describe(service.name, () => {
     // vitest reads hook parameters as fixtures: the context must be an object pattern, and none is needed here.
     // eslint-disable-next-line no-empty-pattern
     afterAll(async ({}, suite) => {
       const r = await restored?.catch(() => undefined);
       try {
+        // Replication stopped and the source closed before the restored server goes.
+        await rejoin?.close();
         // Retention never deletes the newest chain that verified green: only a run where every test passed marks it.
         const passed = passedTests(suite);
         if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
@@ -155,5 +162,77 @@ export function defineRestoreSuite(serviceName: string): void {
         });
       }
     }
+
+    if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified });
+  });
+}
+
+/** `rejoin › …`: the restored server joins replication, catches up, and matches the source (after every table test). */
+function defineRejoinTests(
+  service: Service,
+  stage: RejoinStage,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification> },
+): void {
+  const settings = service.rejoin!;
+  const meta = { classname: `${service.name}.rejoin`, service: service.name };
+  const record: RejoinRecord = { startMs: null, catchUpMs: null, backlogBytes: null, consistentAt: null, tablesCompared: null, failure: null };
+  /** Run one rejoin aspect: its failure is the test's, named and masked; the record goes to summary.json either way. */
+  const aspect = async <T>(ctx: TestContext, step: string, body: () => Promise<T>): Promise<T> => {
+    await labels(service.name);
+    await allure.label("check", "rejoin");
+    try {
+      return await new RestoreWatch(service.name, ctx.task).phase(step, body);
+    } catch (error) {
+      record.failure ??= (error as { failure?: string }).failure ?? "error";
+      throw new CheckFailure(maskSecrets((error as Error).message));
+    } finally {
+      ctx.task.meta.rejoin = { ...record };
+    }
+  };
+  /** Skip, pointing at the earlier rejoin test that failed. */
+  const after = async <T>(ctx: TestContext, earlier: Promise<T>, what: string): Promise<T> => {
+    try {
+      return await earlier;
+    } catch {
+      ctx.skip(`${what}: see the rejoin test before this one`);
+      throw new Error("unreachable");
+    }
+  };
+
+  describe("rejoin", () => {
+    test("replication starts", { meta, timeout: settings.startTimeout + 300_000 }, async (ctx) => {
+      // Verification first: once the replica applies the source's changes, it no longer holds the backup's data.
+      await run.verified(ctx);
+      const restored = await run.restoreOnce(ctx);
+      await allure.description("The restored server is pointed at the source from the backup's position and both replication threads run.");
+      const started = await aspect(ctx, "rejoin: start", () => stage.start(restored));
+      record.startMs = Math.round(started.durationMs);
+      ctx.task.meta.rejoin = { ...record };
+      ctx.annotate(`from ${started.source} at ${describeStart(started.start)} (${started.start.origin}), server-id ${started.serverId}`, "replication");
+    });
+
+    test("catches up", { meta, timeout: settings.catchUpTimeout + 120_000 }, async (ctx) => {
+      await after(ctx, run.restoreOnce(ctx).then((r) => stage.start(r)), "replication did not start");
+      await allure.description("The replica executes everything the source had written when catch-up began, within rejoin.catchUpTimeout.");
+      const caught = await aspect(ctx, "rejoin: catch-up", () => stage.catchUp());
+      record.catchUpMs = Math.round(caught.durationMs);
+      record.backlogBytes = caught.backlogBytes ?? null;
+      ctx.task.meta.rejoin = { ...record };
+      const backlog = caught.backlogBytes === undefined ? "" : `, ${caught.backlogBytes} bytes of binlog`;
+      const summary = `caught up in ${formatDuration(caught.durationMs)} to ${caught.target.file}:${caught.target.position}${backlog}`;
+      ctx.annotate(summary, "catch-up");
+      await allure.attachment("lag.csv", lagCsv(caught.samples), "text/csv");
+      await allure.attachment("lag.svg", lagSvg(caught.samples, `${service.name}: ${summary}`), "image/svg+xml");
+    });
+
+    test("consistent after catch-up", { meta, timeout: settings.catchUpTimeout + service.verify.timeout }, async (ctx) => {
+      await after(ctx, stage.catchUp(), "the replica did not catch up");
+      await allure.description("Replica and source stopped at one binlog position (the source's consistent snapshot): every table's checksum and row count are equal.");
+      const consistent = await aspect(ctx, "rejoin: compare", () => stage.consistent());
+      record.consistentAt = `${consistent.at.file}:${consistent.at.position}`;
+      record.tablesCompared = consistent.tables;
+      ctx.task.meta.rejoin = { ...record };
+      ctx.annotate(`${consistent.tables} tables equal at ${record.consistentAt}`, "consistency");
+    });
   });
 }

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import { TOOL_PROJECT } from "./projects.ts";
-import type { RestoreRecord } from "./meta.ts";
+import type { RejoinRecord, RestoreRecord } from "./meta.ts";
 
 export const SUMMARY_VERSION = 1;
 
@@ -28,6 +28,15 @@ const BackupSchema = z.strictObject({
   sourceServer: z.string(),
 });
 
+const RejoinSchema = z.strictObject({
+  startMs: z.number().int().nonnegative().nullable(),
+  catchUpMs: z.number().int().nonnegative().nullable(),
+  backlogBytes: z.number().int().nonnegative().nullable(),
+  consistentAt: z.string().nullable(),
+  tablesCompared: z.number().int().nonnegative().nullable(),
+  failure: z.string().nullable(),
+});
+
 export const ServiceSummarySchema = z.strictObject({
   service: z.string(),
   verdict: z.enum(["pass", "fail"]),
@@ -46,6 +55,8 @@ export const ServiceSummarySchema = z.strictObject({
   checks: z.strictObject({ passed: z.number().int(), failed: z.number().int(), skipped: z.number().int() }),
   /** Every failed test as `classname › name`, as Jenkins shows it. */
   failed: z.array(z.string()),
+  /** The replica rebuild (`rejoin` in services.yaml): null when the service does not rejoin or it never began. */
+  rejoin: RejoinSchema.nullable(),
 });
 
 export const SummarySchema = z.strictObject({
@@ -63,6 +74,7 @@ export function summarizeService(
   record: RestoreRecord | undefined,
   tests: { name: string; state: "passed" | "failed" | "skipped"; isRestore: boolean }[],
   now: Date,
+  rejoin?: RejoinRecord,
 ): ServiceSummary {
   const checks = tests.filter((t) => !t.isRestore);
   const count = (state: string) => checks.filter((t) => t.state === state).length;
@@ -83,6 +95,7 @@ export function summarizeService(
     bytesMoved: steps.reduce((t, s) => t + (s.bytes ?? 0), 0),
     checks: { passed: count("passed"), failed: count("failed"), skipped: count("skipped") },
     failed,
+    rejoin: rejoin ?? null,
   };
 }
 
@@ -92,7 +105,7 @@ function testName(test: TestCase): string {
 
 /** Per service project: its restore record and test verdicts; hook and load errors count as failed tests. */
 export function buildSummary(modules: readonly TestModule[], now = new Date()): Summary {
-  const byService = new Map<string, { record?: RestoreRecord; tests: Parameters<typeof summarizeService>[2] }>();
+  const byService = new Map<string, { record?: RestoreRecord; rejoin?: RejoinRecord; tests: Parameters<typeof summarizeService>[2] }>();
   for (const module of modules) {
     const service = module.project.name;
     if (!service || service === TOOL_PROJECT) continue;
@@ -102,6 +115,8 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
       const state = test.result().state;
       const isRestore = test.meta().restore !== undefined || (test.name === "restore" && test.parent.type === "suite" && test.parent.name === service);
       entry.record ??= test.meta().restore;
+      // Each rejoin test stores the record as far as it got: the last one set is the most complete.
+      entry.rejoin = test.meta().rejoin ?? entry.rejoin;
       entry.tests.push({ name: testName(test), state: state === "passed" || state === "failed" ? state : "skipped", isRestore });
     }
     if (module.errors().length > 0) entry.tests.push({ name: `${service} › (module)`, state: "failed", isRestore: true });
@@ -109,7 +124,7 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
       if (suite.errors().length > 0) entry.tests.push({ name: `${suite.fullName} › (suite hooks)`, state: "failed", isRestore: true });
     }
   }
-  const services = [...byService.entries()].map(([service, e]) => summarizeService(service, e.record, e.tests, now));
+  const services = [...byService.entries()].map(([service, e]) => summarizeService(service, e.record, e.tests, now, e.rejoin));
   return { version: SUMMARY_VERSION, generatedAt: now.toISOString(), services: services.sort((a, b) => a.service.localeCompare(b.service)) };
 }
 

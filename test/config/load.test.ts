@@ -686,3 +686,61 @@ services:
     expect(blog?.restore).toMatchObject({ provider: "command", command: { create: "hooks/create-host.sh", cwd: examples, timeout: 300_000 } });
   });
 });
+
+describe("rejoin", () => {
+  it("needs a replication user for a real server, and a TCP address when the source is reached by socket", () => {
+    const text = `services:
+  shop:
+    source:
+      socket: /run/mysqld/mysqld.sock
+      user: backup
+    rejoin:
+      catchUpTimeout: 5m
+`;
+    expect(messageOf(text)).toBe(
+      [
+        "services.yaml:6 services.shop.rejoin.user: required key missing: the replication user (REPLICATION SLAVE) the rebuilt replica connects as, and its password",
+        "services.yaml:6 services.shop.rejoin.source: required key missing: the source is reached by socket, but a replica connects over TCP: set source.host and source.port",
+      ].join("\n"),
+    );
+  });
+
+  it("checks its values where they are written", () => {
+    const text = `services:
+  shop:
+    source:
+      user: backup
+    rejoin:
+      user: repl
+      position: binlog
+      serverId: 0
+`;
+    expect(messageOf(text)).toBe(
+      [
+        'services.yaml:7 services.shop.rejoin.position: expected one of "auto", "gtid", "file", got "binlog"',
+        "services.yaml:8 services.shop.rejoin.serverId: must be at least 1, got 0",
+      ].join("\n"),
+    );
+  });
+
+  it("is on for a sandbox with an empty block, off with enabled: false, and its passwords are secrets", async () => {
+    const text = `services:
+  demo:
+    source: {sandbox: {seed: ${path.join(FIXTURES, "seed")}}}
+    rejoin: {}
+  real:
+    source: {host: db1, user: backup}
+    rejoin: {user: repl, password: "\${REPL_PASSWORD}", monitor: {user: reader, password: "\${READER_PASSWORD}"}}
+  off:
+    source: {host: db1, user: backup}
+    rejoin: {enabled: false}
+`;
+    const services = parseServices(text, path.join(FIXTURES, "services.yaml"), { REPL_PASSWORD: "repl-pass-7731", READER_PASSWORD: "reader-pass-0042" });
+    const byName = Object.fromEntries(services.map((s) => [s.name, s]));
+    expect(byName.demo?.rejoin).toMatchObject({ enabled: true, position: "auto", startTimeout: 60_000, catchUpTimeout: 600_000 });
+    expect(byName.real?.rejoin).toMatchObject({ user: "repl", password: "repl-pass-7731" });
+    expect(byName.off?.rejoin).toBeUndefined();
+    const { maskSecrets } = await import("../../src/lifecycle/secrets.ts");
+    expect(maskSecrets("repl-pass-7731 reader-pass-0042")).toBe("***** *****");
+  });
+});

@@ -50,6 +50,15 @@ describe("a service's summary", () => {
     expect(s.checks).toEqual({ passed: 2, failed: 1, skipped: 0 });
   });
 
+  it("carries the rejoin record, and fails the service when a rejoin test failed (the backup cannot seed a replica)", () => {
+    const steps = [ok("locate", 1), ok("start", 1)];
+    const rejoin = { startMs: 40, catchUpMs: null, backlogBytes: null, consistentAt: null, tablesCompared: null, failure: "purged-binlogs" };
+    const tests = [restoreTest("passed"), ...checks("passed", 2), { name: "shop.rejoin › replication starts", state: "failed" as const, isRestore: false }];
+    const s = summarizeService("shop", record(steps), tests, NOW, rejoin);
+    expect(s).toMatchObject({ verdict: "fail", rejoin, failed: ["shop.rejoin › replication starts"] });
+    expect(summarizeService("shop", record(steps), [restoreTest("passed")], NOW).rejoin).toBeNull();
+  });
+
   it("has no backup when the store had none, and then takes the run's time", () => {
     const s = summarizeService("shop", undefined, [restoreTest("failed")], NOW);
     expect(s).toMatchObject({ verdict: "fail", backup: null, verifiedAt: NOW.toISOString(), steps: [], rtoMs: null });
