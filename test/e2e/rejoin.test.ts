@@ -1,0 +1,139 @@
+// `rejoin` as a user runs it: a sandbox service with rejoin enabled, backed up, then `vitest run --project shop`, read
+// back through JUnit, Allure and summary.json; and the same run after the source purged the binlogs the backup needs.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackupJob } from "../../src/backup/job.ts";
+import { loadServices, findService } from "../../src/config/load.ts";
+import { startKeptSourceSandbox } from "../../src/hosts/sourceSandbox.ts";
+import { parseJUnit, type ParsedCase } from "../support/junit.ts";
+import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const CHANGES = resolve(import.meta.dirname, "../support/changes-small");
+const REJOIN_TESTS = ["replication starts", "catches up", "consistent after catch-up"];
+
+const store = testStore();
+const config = join(store.path, "services.yaml");
+
+async function runSuite(reports: string): Promise<{ exitCode: number; cases: ParsedCase[]; output: string }> {
+  const run = await execa("npx", ["vitest", "run", "--project", "shop"], {
+    cwd: ROOT,
+    reject: false,
+    env: { RESTORETEST_CONFIG: config, RESTORETEST_REPORTS: reports, CI: "true" },
+    all: true,
+  });
+  const junit = join(reports, "junit.xml");
+  return { exitCode: run.exitCode ?? -1, cases: existsSync(junit) ? parseJUnit(readFileSync(junit, "utf8")) : [], output: String(run.all) };
+}
+
+interface AllureAttachment {
+  name: string;
+  type: string;
+  source: string;
+}
+
+/** allure-js records an attachment as a step holding it. */
+interface AllureResult {
+  name: string;
+  labels: { name: string; value: string }[];
+  attachments: AllureAttachment[];
+  steps: { name: string; attachments: AllureAttachment[] }[];
+}
+
+const attachmentsOf = (r: AllureResult | undefined): AllureAttachment[] => [...(r?.attachments ?? []), ...(r?.steps ?? []).flatMap((s) => s.attachments)];
+
+function allureResults(reports: string): AllureResult[] {
+  const dir = join(reports, "allure-results");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith("-result.json"))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as AllureResult);
+}
+
+const summaryOf = (reports: string) =>
+  (JSON.parse(readFileSync(join(reports, "summary.json"), "utf8")) as { services: { verdict: string; rejoin: Record<string, unknown> | null }[] }).services[0];
+
+const leftovers = () => readdirSync(tmpdir()).filter((d) => /^restoretest-(restore|source)-shop/.test(d));
+
+beforeAll(async () => {
+  writeFileSync(
+    config,
+    [
+      "services:",
+      "  shop:",
+      "    source:",
+      "      sandbox:",
+      `        seed: ${SMALL_SEED}`,
+      `        changes: ${CHANGES}`,
+      "    databases: [shop]",
+      "    backup:",
+      `      store: ${join(store.path, "store")}`,
+      "    rejoin:",
+      "      catchUpTimeout: 2m",
+      "",
+    ].join("\n"),
+  );
+  await runBackupJob(findService(loadServices(config), "shop"));
+}, 180_000);
+
+afterAll(() => store.remove());
+
+describe("vitest --project <service> with rejoin", () => {
+  it("rebuilds a replica: three rejoin tests green after the table tests, catch-up time in JUnit, lag curve in Allure, record in summary.json", async () => {
+    const reports = join(store.path, "reports-clean");
+    const { exitCode, cases, output } = await runSuite(reports);
+    expect(exitCode, output).toBe(0);
+    expect(cases.every((c) => !c.failure && !c.skipped)).toBe(true);
+    // After every table test: replication changes the restored data the tables were verified on.
+    expect(cases.slice(-3).map((c) => `${c.classname} › ${c.name}`)).toEqual(REJOIN_TESTS.map((t) => `shop.rejoin › ${t}`));
+    const byName = Object.fromEntries(cases.slice(-3).map((c) => [c.name, c]));
+    expect(byName["replication starts"]?.properties.replication).toMatch(/^from 127\.0\.0\.1:\d+ \(the kept sandbox source\) at GTID \S+ \(mysql-bin\.\d+:\d+\) \(the baseline's position, which the restore replayed to\), server-id \d+$/);
+    expect(byName["catches up"]?.properties["catch-up"]).toMatch(/^caught up in \d+(\.\d+)?m?s to mysql-bin\.\d+:\d+, \d+ bytes of binlog$/);
+    expect(byName["consistent after catch-up"]?.properties.consistency).toMatch(/^5 tables equal at mysql-bin\.\d+:\d+$/);
+
+    const catchUp = allureResults(reports).find((r) => r.name === "catches up");
+    const attachments = attachmentsOf(catchUp);
+    expect(attachments.map((a) => [a.name, a.type])).toEqual([
+      ["lag.csv", "text/csv"],
+      ["lag.svg", "image/svg+xml"],
+    ]);
+    const svg = readFileSync(join(reports, "allure-results", attachments[1]!.source), "utf8");
+    expect(svg).toMatch(/^<svg [^>]*>[\s\S]*<polyline [^>]*points="[\d., ]+"\/>[\s\S]*<\/svg>\n$/);
+
+    const summary = summaryOf(reports);
+    expect(summary?.verdict).toBe("pass");
+    expect(summary?.rejoin).toMatchObject({ failure: null, tablesCompared: 5, consistentAt: expect.stringMatching(/^mysql-bin\.\d+:\d+$/) });
+    expect(summary?.rejoin?.catchUpMs).toEqual(expect.any(Number));
+    expect((summary?.rejoin?.backlogBytes as number) > 0, "the sandbox's changes are the backlog").toBe(true);
+    expect(leftovers()).toEqual([]);
+    expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("names purged binlogs in the first rejoin test, skips the other two with a pointer, and keeps the table tests", async () => {
+    // The kept source rotates and purges its binlogs, as a source with short retention does between backup and restore.
+    const source = await startKeptSourceSandbox("shop", join(store.path, "store", "shop", ".source"));
+    try {
+      const db = await source.server.connect();
+      await db.query("FLUSH BINARY LOGS");
+      const [head] = await db.query<{ File: string }>("SHOW MASTER STATUS");
+      await db.query(`PURGE BINARY LOGS TO '${head!.File}'`);
+      await db.close();
+    } finally {
+      await source.destroy();
+    }
+    const reports = join(store.path, "reports-purged");
+    const { exitCode, cases, output } = await runSuite(reports);
+    expect(exitCode, output).toBe(1);
+    expect(cases.filter((c) => c.failure).map((c) => `${c.classname} › ${c.name}`)).toEqual(["shop.rejoin › replication starts"]);
+    const failed = cases.find((c) => c.name === "replication starts");
+    expect(failed?.failure).toMatch(/^the source 127\.0\.0\.1:\d+ \(the kept sandbox source\) has purged binlog mysql-bin\.\d+, which this backup needs/);
+    expect(failed?.failureBody ?? failed?.failure).toMatch(/the source's oldest binary log is mysql-bin\.\d+/);
+    expect(cases.filter((c) => c.skipped).map((c) => c.name)).toEqual(["catches up", "consistent after catch-up"]);
+    expect(cases.filter((c) => c.classname.startsWith("shop.shop")).every((c) => !c.failure && !c.skipped)).toBe(true);
+    expect(summaryOf(reports)?.rejoin).toMatchObject({ failure: "purged-binlogs", catchUpMs: null });
+    expect(leftovers()).toEqual([]);
+    expect(await sandboxServers()).toEqual([]);
+  });
+});
