@@ -181,3 +181,81 @@ describe("rejoin: a restored server replicates from its source and catches up", 
     });
   });
 });
+
+describe("rejoin: the backup replica's replacement joins the primary", () => {
+  const store = testStore();
+  let primary: SeededSource;
+  let replica: SeededSource;
+  let primaryDb: Db;
+  let replicaDb: Db;
+  let load: WriteLoad | undefined;
+
+  beforeAll(async () => {
+    primary = await startSourceSandbox("primary", undefined, 1);
+    replica = await startSourceSandbox("backup-replica", undefined, 2);
+    // Both start from the same deterministic seed; replication carries what comes after.
+    await applySeed(primary, SMALL_SEED, "shop");
+    await applySeed(replica, SMALL_SEED, "shop");
+    primaryDb = await primary.server.connect();
+    replicaDb = await replica.server.connect();
+    await primaryDb.query("CREATE USER repl@'127.0.0.1' IDENTIFIED BY ?", [REPL_PASSWORD]);
+    await primaryDb.query("GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'");
+    const [status] = await primaryDb.query<{ File: string; Position: string }>("SHOW MASTER STATUS");
+    await startReplication(
+      replicaDb,
+      { host: "127.0.0.1", port: primary.server.port!, user: "repl", password: REPL_PASSWORD },
+      { file: status!.File, position: Number(status!.Position), gtid: "", useGtid: false },
+      2,
+    );
+    load = new WriteLoad(await primary.server.connect(), 600_000, 5);
+  }, 180_000);
+
+  afterAll(async () => {
+    await load?.stop();
+    await replicaDb?.query("STOP SLAVE").catch(() => undefined);
+    await primaryDb?.close();
+    await replicaDb?.close();
+    await replica?.destroy();
+    await primary?.destroy();
+    store.remove();
+    expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("starts where the backup replica's SQL thread stood in the primary's binlog, catches up and matches the primary", async () => {
+    const yaml =
+      serverServiceYaml("rebuilt", replica.server, store.path, ["consistency: pausedReplica"]) +
+      [
+        "    rejoin:",
+        "      source: {host: 127.0.0.1, port: " + primary.server.port + "}",
+        "      user: repl",
+        "      password: ${REPL_PASSWORD}",
+        "      monitor:",
+        `        socket: ${primary.server.socket}`,
+        "        user: root",
+        "        password: ${PRIMARY_PASSWORD}",
+        "",
+      ].join("\n");
+    const [service] = parseServices(yaml, `${store.path}/services.yaml`, {
+      SOURCE_PASSWORD: replica.server.password,
+      PRIMARY_PASSWORD: primary.server.password,
+      REPL_PASSWORD,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const { manifest } = await runBackupJob(service!);
+    expect(manifest.replication?.masterLogFile).toMatch(/^mysql-bin\.\d+$/);
+    const restored = await restoreService(service!);
+    const stage = new RejoinStage(service!);
+    try {
+      const started = await stage.start(restored);
+      expect(started.start.origin).toBe("where the backup replica's SQL thread stood in the primary's binlog");
+      expect([started.start.file, started.start.position]).toEqual([manifest.replication!.masterLogFile, manifest.replication!.execMasterLogPos]);
+      expect(started.source).toBe(`127.0.0.1:${primary.server.port}`);
+      await stage.catchUp();
+      const consistent = await stage.consistent();
+      expect(consistent.tables).toBe(5);
+    } finally {
+      await stage.close();
+      await restored.destroy();
+    }
+  });
+});
