@@ -111,6 +111,32 @@ describe("vitest --project <service> with rejoin", () => {
     expect(await sandboxServers()).toEqual([]);
   });
 
+  it("SIGINT while the replica joins leaves no server (restored or source), directory or lock, and the next run is green", async () => {
+    const child = execa("node", [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--project", "shop"], {
+      cwd: ROOT,
+      detached: true,
+      reject: false,
+      all: true,
+      env: { RESTORETEST_CONFIG: config, RESTORETEST_REPORTS: join(store.path, "reports-interrupted"), CI: "true" },
+    });
+    let signalled = false;
+    child.all?.on("data", (chunk: Buffer) => {
+      if (!signalled && /shop › rejoin: start: started/.test(chunk.toString()) && child.pid) {
+        signalled = true;
+        process.kill(-child.pid, "SIGINT");
+      }
+    });
+    const output = String((await child).all);
+    expect(signalled, output).toBe(true);
+    const deadline = Date.now() + 10_000;
+    while ((leftovers().length > 0 || (await sandboxServers()).length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(leftovers()).toEqual([]);
+    expect(await sandboxServers()).toEqual([]);
+    expect(existsSync(join(store.path, "store", "shop", ".backup.lock"))).toBe(false);
+    const again = await runSuite(join(store.path, "reports-again"));
+    expect(again.exitCode, again.output).toBe(0);
+  });
+
   it("names purged binlogs in the first rejoin test, skips the other two with a pointer, and keeps the table tests", async () => {
     // The kept source rotates and purges its binlogs, as a source with short retention does between backup and restore.
     const source = await startKeptSourceSandbox("shop", join(store.path, "store", "shop", ".source"));
