@@ -40,7 +40,7 @@ export async function openSource(service: Service, log: Log): Promise<SourceAcce
       : { ...(await startSourceSandbox(service.name, service.restore.workDir)), fresh: true };
     try {
       if (sandbox.fresh) {
-        log(`seeding the sandbox source of ${service.name} from ${source.sandbox.seed}${keep ? ` (kept in ${keepDir} for its backup chain)` : ""}`);
+        log(`seeding the sandbox source of ${service.name} from ${source.sandbox.seed}${keep ? ` (kept in ${keepDir} between jobs)` : ""}`);
         await applySeed(sandbox, source.sandbox.seed, service.databases?.[0]);
       } else {
         log(`started the kept sandbox source of ${service.name} (${keepDir})`);
