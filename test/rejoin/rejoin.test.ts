@@ -1,5 +1,8 @@
 // Rebuilding a replica from a restore, on real MariaDB: a source sandbox with writes running, a restored server that
 // joins it, and each classic reason for a failed rejoin producing its named failure.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { parseServices } from "../../src/config/load.ts";
@@ -11,6 +14,7 @@ import { RejoinError, statusProblem, startPoint } from "../../src/rejoin/replica
 import { RejoinStage } from "../../src/rejoin/stage.ts";
 import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
 import { SMALL_SEED, sandboxServers, serverServiceYaml, testStore } from "../support/services.ts";
+import { startSshd } from "../support/sshd.ts";
 import { WriteLoad } from "../support/writeLoad.ts";
 
 const REPL_PASSWORD = "repl-secret-5b1e";
@@ -89,6 +93,25 @@ describe("rejoin: a restored server replicates from its source and catches up", 
         expect(consistent.tables).toBe(5);
         expect(load!.writes, "writes went on during the rejoin").toBeGreaterThan(writesBefore);
       });
+    }
+  });
+
+  it("joins from a restore host reached over SSH (the ssh provider): the replica connects out from there", async () => {
+    const sshd = await startSshd();
+    const remoteBase = mkdtempSync(join(tmpdir(), "restoretest-sshhost-"));
+    try {
+      const base = rejoinService(source, store.path);
+      const ssh = { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHosts, workDir: remoteBase };
+      const service: Service = { ...base, restore: { ...base.restore, provider: "ssh", ssh } };
+      await withRestore(service, async (restored, stage) => {
+        expect(restored.target.description).toMatch(/^ssh /);
+        await stage.start(restored);
+        await stage.catchUp();
+        expect((await stage.consistent()).tables).toBe(5);
+      });
+    } finally {
+      await sshd.stop();
+      rmSync(remoteBase, { recursive: true, force: true });
     }
   });
 
