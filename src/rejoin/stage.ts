@@ -73,6 +73,7 @@ export class RejoinStage {
   private restored: Restored | undefined;
   private startedAt = 0;
   private writes: Promise<unknown> | undefined;
+  private writesError: Error | undefined;
   private closed = false;
   private started: Promise<RejoinStarted> | undefined;
   private caught: Promise<RejoinCaughtUp> | undefined;
@@ -138,8 +139,9 @@ export class RejoinStage {
     this.startedAt = performance.now();
     await startReplication(restored.db, source, start, serverId);
     // A live source keeps being written while the replica joins (the sandbox's changes; a real server's own traffic).
-    this.writes = source.applyChanges();
-    this.writes.catch(() => undefined);
+    this.writes = source.applyChanges().catch((error: unknown) => {
+      this.writesError = error as Error;
+    });
     const deadline = Date.now() + this.settings.startTimeout;
     for (;;) {
       const status = await this.status();
@@ -167,6 +169,7 @@ export class RejoinStage {
     const deadline = Date.now() + this.settings.catchUpTimeout;
     // The sandbox's changes are part of the backlog; a real source's traffic goes on regardless.
     await atMost(this.writes, this.settings.catchUpTimeout);
+    if (this.writesError) throw new Error(`writing the sandbox's changes to the source failed: ${this.writesError.message}`);
     const target = await binlogPosition(source.monitor);
     if (!target) throw new RejoinError("no-position", `the source ${source.description} has no binary log (log_bin is off): it cannot be replicated from`);
     const samples: LagSample[] = [];
