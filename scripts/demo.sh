@@ -4,9 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/install-node-deps.sh
-echo "== backup: baseline + full backup of the blog demo source"
+echo "== backup: baseline + full backup of the blog demo source (kept in backups/blog/.source/ for the rejoin stage)"
 bin/restoretest backup blog
-echo "== restore + verify: npx vitest run --project blog"
+echo "== restore + verify + rejoin: npx vitest run --project blog"
 npx vitest run --project blog "$@"
 echo
 echo "reports: reports/junit.xml (Jenkins), reports/summary.json, reports/allure-results/ (npm run report: HTML with history)"
