@@ -50,13 +50,18 @@ export async function captureTableChecks(
 ): Promise<Map<string, Record<string, Captured>>> {
   const ordered = [...tables].sort((a, b) => b.sizeBytes - a.sizeBytes);
   const out = new Map<string, Record<string, Captured>>();
+  // A check that scans the table anyway runs first and counts the rows it read, for the checks that need the count.
+  const shareScan = checks.some((c) => c.scan === "produces") && checks.some((c) => c.scan === "uses");
+  const indexCountsChecked = checks.some((c) => c.checksIndexCounts === true);
+  const runOrder = [...checks].sort((a, b) => Number(b.scan === "produces") - Number(a.scan === "produces"));
   await mapConcurrent(ordered, sessions.length, async (t, worker) => {
     const session = sessions[worker] as Queryable;
+    const scan = shareScan ? { indexCountsChecked } : undefined;
     const row: Record<string, Captured> = {};
-    for (const check of checks) {
-      row[check.name] = await timed(() => check.capture(session, t, { sizeBytes: t.sizeBytes, options, baseline: t.baseline?.[check.name] }));
+    for (const check of runOrder) {
+      row[check.name] = await timed(() => check.capture(session, t, { sizeBytes: t.sizeBytes, options, baseline: t.baseline?.[check.name], scan }));
     }
-    out.set(tableKey(t), row);
+    out.set(tableKey(t), Object.fromEntries(checks.map((c) => [c.name, row[c.name] as Captured])));
   });
   return out;
 }

@@ -1,9 +1,9 @@
 // checksum: every row's content equals the baseline's; big tables are compared per primary-key range so a failure says where.
 import { z } from "zod";
-import type { Queryable } from "../db/connection.ts";
-import { checksumTable, listColumns, primaryKey } from "../db/introspect.ts";
+import { onOneConnection, type Queryable } from "../db/connection.ts";
+import { checksumTable, checksumTableCountingRows, listColumns, primaryKey } from "../db/introspect.ts";
 import { qualifiedName, quoteIdent } from "../db/quote.ts";
-import type { TableCheck, TableRef } from "./types.ts";
+import type { TableCaptureContext, TableCheck, TableRef } from "./types.ts";
 
 const Chunk = z.strictObject({
   /** Exclusive lower bound (primary key tuple as JSON), null for the first chunk. */
@@ -94,6 +94,21 @@ async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds:
   return out;
 }
 
+/**
+ * Below this size (the server's estimate) a table's own COUNT(*) costs less than the two reads of the session counters
+ * that count CHECKSUM TABLE's scan (measured: about 0.6 ms each, COUNT(*) of a 16 KiB table 0.4 ms).
+ */
+const COUNT_SCAN_MIN_BYTES = 1024 * 1024;
+
+/** CHECKSUM TABLE of the whole table; where another check needs the row count, the rows its scan read go to `scan`. */
+async function wholeChecksum(db: Queryable, t: TableRef, context: TableCaptureContext<unknown>): Promise<string | null> {
+  const scan = context.scan;
+  if (!scan || context.sizeBytes < COUNT_SCAN_MIN_BYTES) return checksumTable(db, t.database, t.table);
+  const { checksum, rows } = await onOneConnection(db, (session) => checksumTableCountingRows(session, t.database, t.table));
+  if (rows !== undefined) scan.rows = rows;
+  return checksum;
+}
+
 function describeRange(key: string[], c: { lower: string | null; upper: string | null }): string {
   const name = key.length === 1 ? (key[0] as string) : `(${key.join(", ")})`;
   const show = (v: string) => {
@@ -110,6 +125,7 @@ export const checksum: TableCheck<Value> = {
   name: "checksum",
   scope: "table",
   description: "the content of every row equals the baseline's (CHECKSUM TABLE; big tables also keep per-primary-key-range checksums to locate a difference)",
+  scan: "produces",
   schema: Schema,
   async capture(db, t, context) {
     const planned = context.baseline?.chunks;
@@ -117,11 +133,11 @@ export const checksum: TableCheck<Value> = {
       const measure = async () => ({ key: planned.key, list: await chunkChecksums(db, t, planned.key, planned.list) });
       if (context.baseline?.checksum === null) return { checksum: null, chunks: await measure() };
       // The nightly path: one CHECKSUM TABLE; the slower per-range pass runs only to locate a difference.
-      const whole = await checksumTable(db, t.database, t.table);
+      const whole = await wholeChecksum(db, t, context);
       if (whole !== null && whole === context.baseline?.checksum) return { checksum: whole };
       return { checksum: whole, chunks: await measure() };
     }
-    if (context.baseline !== undefined) return { checksum: await checksumTable(db, t.database, t.table) };
+    if (context.baseline !== undefined) return { checksum: await wholeChecksum(db, t, context) };
     const big = context.sizeBytes >= context.options.chunkMinBytes;
     const key = await primaryKey(db, t.database, t.table);
     const ranges = async () => {
@@ -134,7 +150,7 @@ export const checksum: TableCheck<Value> = {
     if ((await listColumns(db, t.database, t.table)).some((c) => c.generated)) {
       return { checksum: null, chunks: { key, list: await chunkChecksums(db, t, key, await ranges()) } };
     }
-    const whole = await checksumTable(db, t.database, t.table);
+    const whole = await wholeChecksum(db, t, context);
     if (big && key.length > 0) return { checksum: whole, chunks: { key, list: await chunkChecksums(db, t, key, await ranges()) } };
     return { checksum: whole };
   },

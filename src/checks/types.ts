@@ -24,11 +24,29 @@ export interface CheckOptions {
 
 export const DEFAULT_CHECK_OPTIONS: CheckOptions = { chunkMinBytes: 256 * 1024 * 1024, chunkRows: 100_000, extendedCheck: false };
 
+/**
+ * One table's full scan, shared by the checks of that table (captureTableChecks passes the same object to each): the
+ * check that scans anyway (checksum: CHECKSUM TABLE reads every row) records how many rows the scan read, so checks that
+ * need the row count (rowCount, indexes) do not scan again.
+ */
+export interface TableScan {
+  /** Rows the scan read, measured on the restored (or source) server; absent when no scan could be counted. */
+  rows?: number;
+  /**
+   * CHECK TABLE runs on this table in the same capture (the integrity check). It reports the table corrupt unless every
+   * index holds exactly as many entries as the table has rows, so a count through any index (what COUNT(*) reads) then
+   * equals the scan's: the scan's count may stand in for COUNT(*).
+   */
+  indexCountsChecked: boolean;
+}
+
 export interface TableCaptureContext<T> {
   sizeBytes: number;
   options: CheckOptions;
   /** On the restored server: the baseline's value, so the same chunk boundaries are measured. */
   baseline?: T;
+  /** Present when a check of this capture scans the table and another could use the count (see TableScan). */
+  scan?: TableScan;
 }
 
 export interface TableCheck<T = unknown> {
@@ -38,6 +56,10 @@ export interface TableCheck<T = unknown> {
   implicitCommit?: boolean;
   /** One line for docs and reports. */
   description: string;
+  /** `produces`: scans the whole table anyway and records the rows it read; `uses`: needs the table's row count. */
+  scan?: "produces" | "uses";
+  /** Fails unless every index holds as many entries as the table has rows (CHECK TABLE). */
+  checksIndexCounts?: boolean;
   /** The shape this check stores in the manifest. */
   schema: z.ZodType<T>;
   capture(db: Queryable, table: TableRef, context: TableCaptureContext<T>): Promise<T>;

@@ -105,6 +105,20 @@ export class Db implements Queryable {
   }
 }
 
+/**
+ * Run `fn` on one connection, for statements that must share a session (a statement and the session counters around
+ * it): a pool lends one of its connections for the duration; anything else is already one session.
+ */
+export async function onOneConnection<T>(db: Queryable, fn: (connection: Queryable) => Promise<T>): Promise<T> {
+  if (!(db instanceof Db)) return fn(db);
+  const session = await db.session();
+  try {
+    return await fn(session);
+  } finally {
+    session.release();
+  }
+}
+
 export function errorMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return maskSecrets(text);

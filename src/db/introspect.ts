@@ -80,6 +80,36 @@ export async function checksumTable(db: Queryable, database: string, table: stri
   return value === null || value === undefined ? null : String(value);
 }
 
+/** The two session counters that prove a full scan and count its rows (see checksumTableCountingRows). */
+async function scanCounters(session: Queryable): Promise<{ rndNext: number; rowsRead: number } | null> {
+  const rows = await session.query<{ Variable_name: string; Value: string }>("SHOW SESSION STATUS WHERE Variable_name IN ('Handler_read_rnd_next', 'Rows_read')");
+  const value = (name: string) => rows.find((r) => r.Variable_name.toLowerCase() === name.toLowerCase())?.Value;
+  const rndNext = value("Handler_read_rnd_next");
+  const rowsRead = value("Rows_read");
+  // MySQL has no Rows_read: no count from the scan there, the caller counts for itself.
+  if (rndNext === undefined || rowsRead === undefined || !/^\d+$/.test(rndNext) || !/^\d+$/.test(rowsRead)) return null;
+  return { rndNext: Number(rndNext), rowsRead: Number(rowsRead) };
+}
+
+/**
+ * CHECKSUM TABLE, and the number of rows its full scan read, measured on the same session: MariaDB's Rows_read counts
+ * the rows the storage engine handed to the server (temporary tables excluded, so SHOW STATUS itself does not count),
+ * Handler_read_rnd_next every step of a table scan, the final end-of-table one included. The count is kept only when
+ * the two agree on exactly one scan, Handler_read_rnd_next = Rows_read + 1: a live checksum (MyISAM/Aria CHECKSUM=1)
+ * answers without scanning, a partitioned table counts each row twice, a checksum that failed (NULL) may have stopped
+ * early; then `rows` is absent and the caller counts for itself. `session` must be one connection.
+ */
+export async function checksumTableCountingRows(session: Queryable, database: string, table: string): Promise<{ checksum: string | null; rows?: number }> {
+  const before = await scanCounters(session);
+  const checksum = await checksumTable(session, database, table);
+  if (!before || checksum === null) return { checksum };
+  const after = await scanCounters(session);
+  if (!after) return { checksum };
+  const rows = after.rowsRead - before.rowsRead;
+  const steps = after.rndNext - before.rndNext;
+  return steps === rows + 1 && rows >= 0 ? { checksum, rows } : { checksum };
+}
+
 export async function showCreateTable(db: Queryable, database: string, table: string): Promise<string> {
   const rows = await db.query<Record<string, string>>(`SHOW CREATE TABLE ${qualifiedName(database, table)}`);
   const text = rows[0]?.["Create Table"];
