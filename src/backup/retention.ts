@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Position } from "../baseline/manifest.ts";
 import { binlogSequence } from "../restore/replay.ts";
 import { groupChains, type Chain, type Link } from "./chain.ts";
+import { describeReader, readersOf } from "./inUse.ts";
 import { BINLOG_ARCHIVE_DIR, listBackups, serviceDir, type StoredBackup } from "./store.ts";
 
 export interface RetentionPlan<T extends Link> {
@@ -14,13 +15,19 @@ export interface RetentionPlan<T extends Link> {
 
 /**
  * Keep the newest `keepChains` whole chains, and always the newest chain that verified green (a restore proved it),
- * however old. Broken chains (a link gone) older than the oldest kept chain go too; newer ones stay for a person to see.
+ * however old, and every chain a restore is reading now (`inUse`). Broken chains (a link gone) older than the oldest
+ * kept chain go too; newer ones stay for a person to see.
  */
-export function planRetention<T extends Link & { verified: boolean }>(chains: readonly Chain<T>[], keepChains: number): RetentionPlan<T> {
+export function planRetention<T extends Link & { verified: boolean }>(
+  chains: readonly Chain<T>[],
+  keepChains: number,
+  inUse: (link: T) => boolean = () => false,
+): RetentionPlan<T> {
   const whole = chains.filter((c) => !c.broken);
   const kept = new Set<Chain<T>>(whole.slice(-keepChains));
   const newestGreen = whole.findLast((c) => c.links.some((l) => l.verified));
   if (newestGreen) kept.add(newestGreen);
+  for (const chain of chains) if (chain.links.some(inUse)) kept.add(chain);
   const oldestKept = chains.findIndex((c) => kept.has(c));
   const keep: Chain<T>[] = [];
   const remove: Chain<T>[] = [];
@@ -46,7 +53,17 @@ export interface RetentionResult {
 /** Apply the plan to the store (run under the service's backup lock). Links are removed newest first within a chain. */
 export function applyRetention(store: string, service: string, keepChains: number, log: (line: string) => void = () => undefined): RetentionResult {
   const listing = listBackups(store, service);
-  const plan = planRetention(groupChains(listing.complete), keepChains);
+  const chains = groupChains(listing.complete);
+  const whole = new Set(chains.filter((c) => !c.broken).slice(-keepChains));
+  const plan = planRetention(chains, keepChains, (link) => {
+    const readers = readersOf(link.dir);
+    // Said only where it changes the outcome: a chain kept anyway needs no explanation.
+    const chain = chains.find((c) => c.links.includes(link));
+    if (readers.length > 0 && chain && !whole.has(chain)) {
+      log(`retention: keeping chain of ${chain.links[0]?.id}: ${link.id} is being read by ${readers.map(describeReader).join(", ")}`);
+    }
+    return readers.length > 0;
+  });
   const result: RetentionResult = { removedBackups: [], removedBinlogs: [] };
   for (const chain of plan.remove) {
     for (const link of [...chain.links].reverse()) {

@@ -1,6 +1,7 @@
 // The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → copy-back → start → replay, each
 // step timed (the RTO).
 import type { Manifest } from "../baseline/manifest.ts";
+import { markInUse } from "../backup/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { StoredBackup } from "../backup/store.ts";
 import type { Service } from "../config/schema.ts";
@@ -127,6 +128,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
   const startedAt = Date.now();
   let target: Target | undefined;
   let server: StartedServer | undefined;
+  let releaseChain: (() => Promise<void>) | undefined;
 
   async function step<T>(name: RestoreStepName, body: (record: Partial<StepTiming>) => Promise<T>): Promise<T> {
     const started = performance.now();
@@ -156,6 +158,8 @@ export async function restoreService(service: Service, options: RestoreOptions =
   try {
     const located = await step("locate", async () => locateRestore(service, options.to));
     const { chain, backup, manifest, replay } = located;
+    // Retention (a backup job's) keeps these backups until they are copied to the target.
+    releaseChain = markInUse(chain.map((l) => l.dir), `${options.to ? "point-in-time " : ""}restore of ${service.name}`);
     // The tool that wrote the backup restores it, whatever services.yaml says now.
     const tool = backupTool(backup.meta.tool);
     const provider = options.provider ?? providerFor(service);
@@ -176,6 +180,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
         }
       }
     });
+    await releaseChain();
     if (tool.kind === "physical") {
       await step("prepare", async (record) => {
         const c = tool.prepareCommand(t.stagingDir, { more: incrementals.length > 0 });
@@ -233,6 +238,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
       destroy: () => (destroyed ??= db.close().catch(() => undefined).then(() => t.destroy())),
     };
   } catch (error) {
+    await releaseChain?.();
     await target?.destroy();
     throw error;
   }
