@@ -29,6 +29,8 @@ export interface RestoreRecord {
   startedAt: string;
   steps: StepRecord[];
   verifyMs?: number;
+  /** The newest point the restore could reach (the backup's finish, or the newest archived binlog event). */
+  restorable?: { at: string; source: string };
 }
 
 /** What the rejoin tests learned (set on each one's `task.meta`, the last one most complete), for summary.json. */

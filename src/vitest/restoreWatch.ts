@@ -84,6 +84,7 @@ export class RestoreWatch {
       startedAt: this.startedAt.toISOString(),
       steps,
       ...(verify ? { verifyMs: verify.durationMs } : {}),
+      ...(restored ? { restorable: { at: restored.restorable.at.toISOString(), source: restored.restorable.source } } : {}),
     };
   }
 }

@@ -45,6 +45,13 @@ export const ServiceSummarySchema = z.strictObject({
   /** null when no complete backup was found. */
   backup: BackupSchema.nullable(),
   restoredServer: z.string().nullable(),
+  /**
+   * Recovery point, as measured: age of the newest restorable point when the restore started (the backup's finish, or
+   * the newest archived binlog event when the restore rolled forward through the binlog archive); null without a restore.
+   */
+  rpoMs: z.number().int().nonnegative().nullable(),
+  /** That point, and what it was. */
+  restorable: z.strictObject({ at: z.string(), source: z.string() }).nullable(),
   /** Recovery time: the restore steps' total, until the restored server accepted connections; null if it never did. */
   rtoMs: z.number().int().nonnegative().nullable(),
   steps: z.array(StepSchema),
@@ -88,6 +95,8 @@ export function summarizeService(
     verifiedAt: record?.startedAt ?? now.toISOString(),
     backup: record?.backup ? { ...record.backup, ageMs: Math.round(record.backup.ageMs) } : null,
     restoredServer: record?.restoredServer ?? null,
+    rpoMs: record?.restorable ? Math.max(0, Date.parse(record.startedAt) - Date.parse(record.restorable.at)) : null,
+    restorable: record?.restorable ?? null,
     rtoMs: started && !failedStep ? steps.reduce((t, s) => t + s.durationMs, 0) : null,
     steps,
     failedStep,

@@ -53,7 +53,11 @@ function allureResults(reports: string): AllureResult[] {
 }
 
 const summaryOf = (reports: string) =>
-  (JSON.parse(readFileSync(join(reports, "summary.json"), "utf8")) as { services: { verdict: string; rejoin: Record<string, unknown> | null }[] }).services[0];
+  (
+    JSON.parse(readFileSync(join(reports, "summary.json"), "utf8")) as {
+      services: { verdict: string; rpoMs: number | null; restorable: { source: string } | null; rejoin: Record<string, unknown> | null }[];
+    }
+  ).services[0];
 
 const leftovers = () => readdirSync(tmpdir()).filter((d) => /^restoretest-(restore|source)-shop/.test(d));
 
@@ -104,6 +108,8 @@ describe("vitest --project <service> with rejoin", () => {
 
     const summary = summaryOf(reports);
     expect(summary?.verdict).toBe("pass");
+    expect(summary?.restorable?.source).toBe("backup");
+    expect(summary?.rpoMs).toBeGreaterThan(0);
     expect(summary?.rejoin).toMatchObject({ failure: null, tablesCompared: 5, consistentAt: expect.stringMatching(/^mysql-bin\.\d+:\d+$/) });
     expect(summary?.rejoin?.catchUpMs).toEqual(expect.any(Number));
     expect((summary?.rejoin?.backlogBytes as number) > 0, "the sandbox's changes are the backlog").toBe(true);

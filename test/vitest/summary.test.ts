@@ -33,6 +33,9 @@ describe("a service's summary", () => {
     expect(s).toMatchObject({ verdict: "pass", rtoMs: 1198, bytesMoved: 19_302_476, verifyMs: 109, failedStep: null, restoredServer: "10.11.19" });
     expect(s.checks).toEqual({ passed: 3, failed: 0, skipped: 0 });
     expect(s.backup?.ageMs).toBe(9_398_423);
+    expect(s.rpoMs).toBeNull();
+    const rolled = summarizeService("shop", record(steps, { restorable: { at: "2026-11-25T03:30:51.169Z", source: "binlog archive" } }), [], NOW);
+    expect(rolled).toMatchObject({ rpoMs: 600_000, restorable: { at: "2026-11-25T03:30:51.169Z", source: "binlog archive" } });
     expect(s.failed).toEqual([]);
   });
 
