@@ -9,14 +9,22 @@ export interface CommandSpec {
   args: string[];
 }
 
-/** The client programs of a server flavour: what replays binlogs and loads SQL into a restored server. */
+/** The programs of a server flavour: the server a backup is restored into, and what replays binlogs and loads SQL. */
 export interface Flavor {
   client: string;
   binlog: string;
+  /** The restored server, and options only it takes (`--loose-`: a server of the other flavour ignores them). */
+  server: ServerFlavor;
 }
 
-export const MARIADB_FLAVOR: Flavor = { client: "mariadb", binlog: "mariadb-binlog" };
-export const MYSQL_FLAVOR: Flavor = { client: "mysql", binlog: "mysqlbinlog" };
+export interface ServerFlavor {
+  binary: string;
+  extraArgs: readonly string[];
+}
+
+export const MARIADB_FLAVOR: Flavor = { client: "mariadb", binlog: "mariadb-binlog", server: { binary: "mariadbd", extraArgs: [] } };
+/** MySQL 8 would also listen for the X protocol (port 33060): off, as every other way in is for a restored copy. */
+export const MYSQL_FLAVOR: Flavor = { client: "mysql", binlog: "mysqlbinlog", server: { binary: "mysqld", extraArgs: ["--loose-mysqlx=OFF"] } };
 
 /** What `xtrabackup_checkpoints` says: the kind of backup and the InnoDB LSN range its data covers. */
 export interface Checkpoints {

@@ -29,8 +29,9 @@ export class LocalProvider implements HostProvider {
         options?.onProgress?.(bytes);
         return bytes;
       },
-      async startServer() {
+      async startServer(flavor) {
         server = await startServer({
+          ...(flavor ? { binary: flavor.binary, extraArgs: [...flavor.extraArgs] } : {}),
           dir: work.path,
           datadir,
           tcp: false,

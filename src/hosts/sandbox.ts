@@ -70,6 +70,8 @@ export interface ServerSpec {
   skipGrantTables?: boolean;
   readOnly?: boolean;
   extraArgs?: string[];
+  /** The server program (default mariadbd; mysqld for a MySQL backup). */
+  binary?: string;
   startTimeoutMs?: number;
 }
 
@@ -140,13 +142,23 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = tcp ? await freePort() : undefined;
     const logStart = existsSync(errorLog) ? readFileSync(errorLog).length : 0;
-    const child = spawn(MARIADB.server, serverArgs(spec, port), { stdio: "ignore", detached: false });
+    const binary = spec.binary ?? MARIADB.server;
+    const child = spawn(binary, serverArgs(spec, port), { stdio: "ignore", detached: false });
     const pid = child.pid;
-    if (pid === undefined) throw new ServerStartError(`could not spawn ${MARIADB.server}`);
+    if (pid === undefined) {
+      const error = await new Promise<Error | undefined>((r) => {
+        child.once("error", r);
+        setImmediate(() => r(undefined));
+      });
+      const missing = (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+      throw new ServerStartError(
+        missing ? `${binary} is not installed on this machine (not found on PATH): a backup is restored by the server of its own flavour` : `could not spawn ${binary}: ${error?.message ?? "no pid"}`,
+      );
+    }
     const reaper = spawnReaper(pid, spec.dir);
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     let stopped: Promise<void> | undefined;
-    const stopAndRemove = registerDisposer(`mariadbd pid ${pid} in ${spec.dir}`, async () => {
+    const stopAndRemove = registerDisposer(`${binary} pid ${pid} in ${spec.dir}`, async () => {
       stopped ??= stopChild(child, exited);
       await stopped;
       reaper.kill("SIGKILL");

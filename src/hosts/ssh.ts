@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { Transform } from "node:stream";
+import type { ServerFlavor } from "../backup/tool.ts";
 import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
@@ -182,21 +183,22 @@ class SshTarget implements Target {
     return local.bytes;
   }
 
-  async startServer(): Promise<StartedServer> {
+  async startServer(flavor?: ServerFlavor): Promise<StartedServer> {
+    const binary = flavor?.binary ?? MARIADB.server;
     if (this.server) throw new Error(`a server is already running for ${this.description}`);
-    const spec: ServerSpec = { dir: this.dir, datadir: this.datadir, tcp: false, skipGrantTables: true, readOnly: true, startTimeoutMs: this.options.startTimeoutMs };
+    const spec: ServerSpec = { dir: this.dir, datadir: this.datadir, tcp: false, skipGrantTables: true, readOnly: true, startTimeoutMs: this.options.startTimeoutMs, extraArgs: [...(flavor?.extraArgs ?? [])] };
     const files = serverFiles(this.dir);
     const label = this.conn.label;
     const run = (script: string, describe: string) => this.conn.run(script, `ssh ${label} ${describe}`, { timeoutMs: this.timeoutMs });
     // A wrapper shell waits for mariadbd: it reaps it the moment it exits (no zombie left to init) and records the exit code.
     // What the server prints before its error log is open (a missing datadir, a bad option) goes to server.out.
-    const wrapper = `${MARIADB.server} "$@" </dev/null >server.out 2>&1 & echo $! > server.pid; wait $!; echo $? > server.exit`;
+    const wrapper = `${binary} "$@" </dev/null >server.out 2>&1 & echo $! > server.pid; wait $!; echo $? > server.exit`;
     const args = serverArgs(spec, undefined);
     const launch =
       `mkdir -p ${q(files.tmpdir)} && cd ${q(this.dir)} && rm -f server.pid server.exit || exit 1; ` +
-      `PATH="$PATH:${SBIN_PATH}" sh -c ${q(wrapper)} ${MARIADB.server} ${args.map(q).join(" ")} </dev/null >/dev/null 2>&1 & ` +
+      `PATH="$PATH:${SBIN_PATH}" sh -c ${q(wrapper)} ${binary} ${args.map(q).join(" ")} </dev/null >/dev/null 2>&1 & ` +
       `i=0; while [ ! -s server.pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; cat server.pid`;
-    const launched = await run(launch, `${describeCommand(MARIADB.server, args)} &`);
+    const launched = await run(launch, `${describeCommand(binary, args)} &`);
     const pid = Number(launched.stdout.trim());
     const logTail = async (lines = 30) =>
       (
@@ -207,10 +209,10 @@ class SshTarget implements Target {
       ).stdout.trimEnd();
     const fail = async (message: string): Promise<never> => {
       const log = await logTail();
-      await run(stopServerScript(this.dir, 5), `stop ${MARIADB.server} in ${this.dir}`).catch(() => undefined);
+      await run(stopServerScript(this.dir, 5), `stop ${binary} in ${this.dir}`).catch(() => undefined);
       throw new ServerStartError(`${message}\nserver error log (last lines):\n${log}`);
     };
-    if (!Number.isInteger(pid) || pid <= 0) return fail(`${MARIADB.server} on ${label} did not start: no pid recorded`);
+    if (!Number.isInteger(pid) || pid <= 0) return fail(`${binary} on ${label} did not start: no pid recorded`);
     const timeoutMs = spec.startTimeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
     const connect = (options: { database?: string; poolSize?: number; connectTimeoutMs?: number } = {}) =>
@@ -231,7 +233,7 @@ class SshTarget implements Target {
       `wait for ${files.socket}`,
     );
     const state = waited.stdout.trim();
-    if (state.startsWith("exited")) return fail(`${MARIADB.server} on ${label} exited with code ${state.slice("exited ".length)} during start-up`);
+    if (state.startsWith("exited")) return fail(`${binary} on ${label} exited with code ${state.slice("exited ".length)} during start-up`);
     let answered = false;
     while (!answered && Date.now() < deadline) {
       try {
@@ -245,11 +247,11 @@ class SshTarget implements Target {
         else await new Promise((r) => setTimeout(r, 100));
       }
     }
-    if (!answered) return fail(`${MARIADB.server} on ${label} did not answer on ${files.socket} within ${Math.round(timeoutMs / 1000)}s`);
+    if (!answered) return fail(`${binary} on ${label} did not answer on ${files.socket} within ${Math.round(timeoutMs / 1000)}s`);
     let lastLog = await logTail();
     const stop = async () => {
       lastLog = (await logTail()) || lastLog;
-      await run(stopServerScript(this.dir, STOP_GRACE_S), `stop ${MARIADB.server} pid ${pid}`);
+      await run(stopServerScript(this.dir, STOP_GRACE_S), `stop ${binary} pid ${pid}`);
     };
     let stopped: Promise<void> | undefined;
     this.server = {

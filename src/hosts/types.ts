@@ -1,5 +1,6 @@
 // The seam between the restore pipeline and where a restore happens: a provider creates a Target, a Target is destroyed.
 import type { CommandOptions, CommandResult } from "../process/command.ts";
+import type { ServerFlavor } from "../backup/tool.ts";
 import type { StartedServer } from "./sandbox.ts";
 
 /** A throwaway place to restore into. Everything it holds is production data: destroy() removes all of it. */
@@ -16,8 +17,11 @@ export interface Target {
   exec(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;
   /** Copy a local directory tree onto the target; returns bytes copied. */
   putDirectory(localPath: string, remotePath: string, options?: { onProgress?: (bytes: number) => void }): Promise<number>;
-  /** Start the restored server on `datadir`: inert (no replication, no events, no TCP from elsewhere). */
-  startServer(): Promise<StartedServer>;
+  /**
+   * Start the restored server on `datadir`: inert (no replication, no events, no TCP from elsewhere). `flavor`: the
+   * server of the backup's own flavour (mysqld for an xtrabackup backup); default MariaDB's.
+   */
+  startServer(flavor?: ServerFlavor): Promise<StartedServer>;
   /** Stop the server and remove every file of the restore. Idempotent; also runs on Ctrl-C. */
   destroy(): Promise<void>;
   /** User hooks run to make (and later remove) this target, with their output: for the report. Filled as they run. */

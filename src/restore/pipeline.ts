@@ -206,7 +206,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
         await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
       });
     }
-    server = await step("start", () => t.startServer());
+    server = await step("start", () => t.startServer(tool.flavor.server));
     const socket = server.socket;
     if (tool.kind === "logical") {
       await step("load", async (record) => {

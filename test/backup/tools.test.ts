@@ -32,7 +32,7 @@ describe("xtrabackup (Percona XtraBackup 8, MySQL 8)", () => {
   it("moves the prepared files into the empty datadir, reads its own info files and replays with the MySQL clients", () => {
     expect(cmd(xtrabackup.moveBackCommand("/r/staging", "/r/datadir"))).toBe("xtrabackup --move-back --target-dir=/r/staging --datadir=/r/datadir");
     expect(cmd(xtrabackup.versionCommand())).toBe("xtrabackup --version");
-    expect(xtrabackup.flavor).toEqual({ client: "mysql", binlog: "mysqlbinlog" });
+    expect(xtrabackup.flavor).toEqual({ client: "mysql", binlog: "mysqlbinlog", server: { binary: "mysqld", extraArgs: ["--loose-mysqlx=OFF"] } });
     expect(replayScript({ files: ["binlog.000007"], startPosition: 157, stopPosition: 900 }, "/r/binlogs", "/r/mysqld.sock", xtrabackup.flavor)).toBe(
       "set -o pipefail; mysqlbinlog --start-position=157 --stop-position=900 /r/binlogs/binlog.000007 | mysql --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode",
     );

@@ -40,10 +40,11 @@ export function testService(store: string, extra = ""): Service {
   return service;
 }
 
-/** mariadbd processes other than the machine's own system server. */
+/** mariadbd and mysqld processes other than the machine's own system server. */
 export async function sandboxServers(): Promise<string[]> {
   const { execa } = await import("execa");
-  const r = await execa("pgrep", ["-a", "-x", "mariadbd"], { reject: false });
+  // mysqld too: a MySQL-flavoured restore starts the server under that name.
+  const r = await execa("pgrep", ["-a", "-x", "mariadbd|mysqld"], { reject: false });
   return String(r.stdout)
     .split("\n")
     .filter((l) => l.trim() && !/ \/usr\/sbin\/mariadbd$/.test(l));

@@ -1,0 +1,57 @@
+// A backup is restored by the server of its own flavour: mysqld (with MySQL's X protocol off) for an xtrabackup backup.
+// MySQL 8 is not installable here; Debian's `mysqld` is MariaDB under MySQL's name, which proves the plumbing and the options.
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { mariabackup, xtrabackup } from "../../src/backup/tool.ts";
+import { LocalProvider } from "../../src/hosts/local.ts";
+import { installDatadir, ServerStartError } from "../../src/hosts/sandbox.ts";
+
+async function commandLine(pid: number): Promise<string> {
+  return String((await execa("ps", ["-o", "args=", "-p", String(pid)])).stdout);
+}
+
+describe("the restored server's flavour", () => {
+  it("starts mysqld for a MySQL backup, inert as ever and with the X protocol off", async () => {
+    const target = await new LocalProvider().create("flavour");
+    try {
+      await installDatadir(target.datadir);
+      const server = await target.startServer(xtrabackup.flavor.server);
+      const args = await commandLine(server.pid);
+      expect(args).toMatch(/^mysqld --no-defaults /);
+      expect(args).toContain("--loose-mysqlx=OFF");
+      for (const inert of ["--skip-networking", "--skip-grant-tables", "--read-only", "--skip-slave-start", "--event-scheduler=OFF"]) expect(args).toContain(inert);
+      const db = await server.connect();
+      expect(await db.query("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      await db.close();
+    } finally {
+      await target.destroy();
+    }
+  });
+
+  it("starts mariadbd for a MariaDB backup", async () => {
+    const target = await new LocalProvider().create("flavour");
+    try {
+      await installDatadir(target.datadir);
+      const server = await target.startServer(mariabackup.flavor.server);
+      expect(await commandLine(server.pid)).toMatch(/^mariadbd --no-defaults /);
+    } finally {
+      await target.destroy();
+    }
+  });
+
+  it("says which server is missing when the restore host lacks the backup's flavour", async () => {
+    const target = await new LocalProvider().create("flavour");
+    try {
+      const error = await target.startServer({ binary: "mysqld-of-another-flavour", extraArgs: [] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ServerStartError);
+      expect((error as Error).message).toBe(
+        "mysqld-of-another-flavour is not installed on this machine (not found on PATH): a backup is restored by the server of its own flavour",
+      );
+    } finally {
+      await target.destroy();
+    }
+  });
+});
