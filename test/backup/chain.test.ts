@@ -128,6 +128,38 @@ describe("backup chains on a source under a write load", () => {
     }
   });
 
+  it("never verifies green a chain whose incremental had bytes flipped in a page delta", async ({ annotate }) => {
+    const copy = isolatedCopy(service, store.path);
+    try {
+      const middle = chain[1]?.meta.id as string;
+      const delta = join(copy.store, service.name, middle, "data", "shop", "orders.ibd.delta");
+      const bytes = readFileSync(delta);
+      // The first page after the delta's header page: a changed orders page that apply-incremental writes into the full.
+      expect(bytes.length).toBeGreaterThanOrEqual(2 * 16384);
+      for (let i = 0; i < 64; i++) bytes[16384 + 4000 + i] = (bytes[16384 + 4000 + i] ?? 0) ^ 0xff;
+      writeFileSync(delta, bytes);
+      let outcome: string;
+      try {
+        const restored = await restoreService(copy.service);
+        try {
+          const red = await redFindings(restored.db, restored.manifest, copy.service);
+          outcome = red.size > 0 ? `red: ${[...red.keys()].join(", ")}` : "green";
+        } catch (error) {
+          outcome = `verification failed: ${(error as Error).message}`;
+        } finally {
+          await restored.destroy();
+        }
+      } catch (error) {
+        outcome = `restore failed: ${(error as Error).message}`;
+      }
+      await annotate(outcome, "outcome");
+      expect(outcome).not.toBe("green");
+      expect(outcome, outcome).toMatch(/^(restore failed: restore of chain failed at step "(apply-incremental|start|replay)"|red: .*shop\.orders:(integrity|checksum))/);
+    } finally {
+      copy.remove();
+    }
+  });
+
   it("refuses a chain whose LSNs do not join (an incremental pointed past its real base)", async () => {
     const copy = isolatedCopy(service, store.path);
     try {
