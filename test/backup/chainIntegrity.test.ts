@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkChainLsns, groupChains, resolveChain } from "../../src/backup/chain.ts";
 import { applyRetention, binlogsToPrune, planRetention } from "../../src/backup/retention.ts";
-import type { BackupMeta } from "../../src/backup/store.ts";
 import { testStore } from "../support/services.ts";
+import { writeFakeBackup } from "../support/storeFixtures.ts";
 
 type L = { id: string; meta: { kind: "full" | "incremental"; base: string | null }; verified: boolean };
 const full = (id: string, verified = false): L => ({ id, meta: { kind: "full", base: null }, verified });
@@ -89,29 +89,8 @@ describe("retention", () => {
   });
 
   it("deletes whole chains oldest first, never the newest green one, and the archived binlogs before what is kept", () => {
-    const write = (id: string, kind: "full" | "incremental", base: string | null, file: string, verified = false) => {
-      const dir = join(store.path, "shop", id);
-      mkdirSync(join(dir, "data"), { recursive: true });
-      const meta: BackupMeta = {
-        version: 1,
-        id,
-        service: "shop",
-        tool: "mariabackup",
-        kind,
-        base,
-        checkpoints: null,
-        startedAt: "2026-11-25T03:00:00.000Z",
-        finishedAt: "2026-11-25T03:01:00.000Z",
-        durationMs: 1,
-        bytes: 1,
-        position: { file, position: 4, gtid: "" },
-        binlogs: [],
-        toolVersion: "10.11",
-      };
-      writeFileSync(join(dir, "manifest.json"), "{}");
-      writeFileSync(join(dir, "backup.json"), JSON.stringify(meta));
-      if (verified) writeFileSync(join(dir, "verified.json"), "{}");
-    };
+    const write = (id: string, kind: "full" | "incremental", base: string | null, file: string, verified = false) =>
+      writeFakeBackup(store.path, "shop", id, { kind, base, position: { file, position: 4, gtid: "" } }, verified);
     write("2026-11-21T03-00-00Z", "full", null, "mysql-bin.000001");
     write("2026-11-22T03-00-00Z", "incremental", "2026-11-21T03-00-00Z", "mysql-bin.000002", true);
     write("2026-11-23T03-00-00Z", "full", null, "mysql-bin.000003");

@@ -6,36 +6,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { markInUse, readersOf } from "../../src/backup/inUse.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { applyRetention } from "../../src/backup/retention.ts";
-import type { BackupMeta } from "../../src/backup/store.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { testService, testStore } from "../support/services.ts";
+import { writeFakeBackup } from "../support/storeFixtures.ts";
 
 const store = testStore();
 afterAll(() => store.remove());
 
-function writeBackup(service: string, id: string, file: string): string {
-  const dir = join(store.path, service, id);
-  mkdirSync(join(dir, "data"), { recursive: true });
-  const meta: BackupMeta = {
-    version: 1,
-    id,
-    service,
-    tool: "mariabackup",
-    kind: "full",
-    base: null,
-    checkpoints: null,
-    startedAt: "2026-11-25T03:00:00.000Z",
-    finishedAt: "2026-11-25T03:01:00.000Z",
-    durationMs: 1,
-    bytes: 1,
-    position: { file, position: 4, gtid: "" },
-    binlogs: [],
-    toolVersion: "10.11",
-  };
-  writeFileSync(join(dir, "manifest.json"), "{}");
-  writeFileSync(join(dir, "backup.json"), JSON.stringify(meta));
-  return dir;
-}
+const writeBackup = (service: string, id: string, file: string) =>
+  writeFakeBackup(store.path, service, id, { position: { file, position: 4, gtid: "" } });
 
 describe("retention and restores in progress", () => {
   it("keeps a chain a restore is reading, saying so, and deletes it once the restore let go", async () => {

@@ -4,28 +4,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { listBackups, newestBackup, type BackupMeta } from "../../src/backup/store.ts";
 import { parseBinlogInfo } from "../../src/backup/tool.ts";
 import { testStore } from "../support/services.ts";
+import { fakeMeta } from "../support/storeFixtures.ts";
 
 const store = testStore();
 afterEach(() => store.remove());
 
-function meta(id: string): BackupMeta {
-  return {
-    version: 1,
-    id,
-    service: "shop",
-    tool: "mariabackup",
-    kind: "full",
-    base: null,
-    checkpoints: null,
-    startedAt: "2026-11-25T03:00:00.000Z",
-    finishedAt: "2026-11-25T03:01:00.000Z",
-    durationMs: 60_000,
-    bytes: 1,
-    position: null,
-    binlogs: [],
-    toolVersion: "mariadb-backup 10.11",
-  };
-}
+const meta = (id: string): BackupMeta => fakeMeta(id, { durationMs: 60_000, toolVersion: "mariadb-backup 10.11" });
 
 function backup(id: string, files: { meta?: unknown; manifest?: boolean }): void {
   const dir = join(store.path, "shop", id);

@@ -5,6 +5,7 @@ import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { FAULTS, runFault } from "../faults/catalog.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+import { startReplicaPair, type ReplicaPair } from "../support/replicaPair.ts";
 import { WriteLoad, serverService } from "../support/writeLoad.ts";
 
 const rowChanged = FAULTS.find((f) => f.name === "row changed");
@@ -61,38 +62,21 @@ describe("snapshot baseline under a write load", () => {
 
 describe("paused replica baseline", () => {
   const store = testStore();
+  let pair: ReplicaPair;
   let primary: SeededSource;
   let replica: SeededSource;
   let load: WriteLoad;
-  let primaryDb: Db;
   let replicaDb: Db;
 
   beforeAll(async () => {
-    primary = await startSourceSandbox("primary", undefined, 1);
-    replica = await startSourceSandbox("replica", undefined, 2);
-    // Both start from the same deterministic seed; replication carries what comes after.
-    await applySeed(primary, SMALL_SEED, "shop");
-    await applySeed(replica, SMALL_SEED, "shop");
-    primaryDb = await primary.server.connect();
-    replicaDb = await replica.server.connect();
-    await primaryDb.query("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl-secret'");
-    await primaryDb.query("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'");
-    const [status] = await primaryDb.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
-    await replicaDb.query(
-      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.server.port}, MASTER_USER='repl', MASTER_PASSWORD='repl-secret', ` +
-        `MASTER_LOG_FILE='${status?.File}', MASTER_LOG_POS=${status?.Position}, MASTER_USE_GTID=no`,
-    );
-    await replicaDb.query("START SLAVE");
-    load = new WriteLoad(primaryDb);
+    pair = await startReplicaPair("repl-secret");
+    ({ primary, replica, replicaDb } = pair);
+    load = new WriteLoad(pair.primaryDb);
   }, 120_000);
 
   afterAll(async () => {
     await load?.stop();
-    await replicaDb?.query("STOP SLAVE").catch(() => undefined);
-    await primaryDb?.close();
-    await replicaDb?.close();
-    await replica?.destroy();
-    await primary?.destroy();
+    await pair?.destroy();
     store.remove();
     expect(await sandboxServers()).toEqual([]);
   });

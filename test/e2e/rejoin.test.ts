@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { loadServices, findService } from "../../src/config/load.ts";
 import { startKeptSourceSandbox } from "../../src/hosts/sourceSandbox.ts";
+import { interruptSuite } from "../support/interrupt.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
 
@@ -118,21 +119,13 @@ describe("vitest --project <service> with rejoin", () => {
   });
 
   it("SIGINT while the replica joins leaves no server (restored or source), directory or lock, and the next run is green", async () => {
-    const child = execa("node", [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--project", "shop"], {
-      cwd: ROOT,
-      detached: true,
-      reject: false,
-      all: true,
-      env: { RESTORETEST_CONFIG: config, RESTORETEST_REPORTS: join(store.path, "reports-interrupted"), CI: "true" },
+    const { signalled, output } = await interruptSuite({
+      project: "shop",
+      config,
+      reports: join(store.path, "reports-interrupted"),
+      when: /shop › rejoin: start: started/,
+      signal: "SIGINT",
     });
-    let signalled = false;
-    child.all?.on("data", (chunk: Buffer) => {
-      if (!signalled && /shop › rejoin: start: started/.test(chunk.toString()) && child.pid) {
-        signalled = true;
-        process.kill(-child.pid, "SIGINT");
-      }
-    });
-    const output = String((await child).all);
     expect(signalled, output).toBe(true);
     const deadline = Date.now() + 10_000;
     while ((leftovers().length > 0 || (await sandboxServers()).length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));

@@ -15,6 +15,7 @@ import { RejoinStage } from "../../src/rejoin/stage.ts";
 import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
 import { SMALL_SEED, sandboxServers, serverServiceYaml, testStore } from "../support/services.ts";
 import { startSshd } from "../support/sshd.ts";
+import { startReplicaPair, type ReplicaPair } from "../support/replicaPair.ts";
 import { WriteLoad } from "../support/writeLoad.ts";
 
 const REPL_PASSWORD = "repl-secret-5b1e";
@@ -207,39 +208,20 @@ describe("rejoin: a restored server replicates from its source and catches up", 
 
 describe("rejoin: the backup replica's replacement joins the primary", () => {
   const store = testStore();
+  let pair: ReplicaPair;
   let primary: SeededSource;
   let replica: SeededSource;
-  let primaryDb: Db;
-  let replicaDb: Db;
   let load: WriteLoad | undefined;
 
   beforeAll(async () => {
-    primary = await startSourceSandbox("primary", undefined, 1);
-    replica = await startSourceSandbox("backup-replica", undefined, 2);
-    // Both start from the same deterministic seed; replication carries what comes after.
-    await applySeed(primary, SMALL_SEED, "shop");
-    await applySeed(replica, SMALL_SEED, "shop");
-    primaryDb = await primary.server.connect();
-    replicaDb = await replica.server.connect();
-    await primaryDb.query("CREATE USER repl@'127.0.0.1' IDENTIFIED BY ?", [REPL_PASSWORD]);
-    await primaryDb.query("GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'");
-    const [status] = await primaryDb.query<{ File: string; Position: string }>("SHOW MASTER STATUS");
-    await startReplication(
-      replicaDb,
-      { host: "127.0.0.1", port: primary.server.port!, user: "repl", password: REPL_PASSWORD },
-      { file: status!.File, position: Number(status!.Position), gtid: "", useGtid: false },
-      2,
-    );
+    pair = await startReplicaPair(REPL_PASSWORD);
+    ({ primary, replica } = pair);
     load = new WriteLoad(await primary.server.connect(), 600_000, 5);
   }, 180_000);
 
   afterAll(async () => {
     await load?.stop();
-    await replicaDb?.query("STOP SLAVE").catch(() => undefined);
-    await primaryDb?.close();
-    await replicaDb?.close();
-    await replica?.destroy();
-    await primary?.destroy();
+    await pair?.destroy();
     store.remove();
     expect(await sandboxServers()).toEqual([]);
   });

@@ -1,13 +1,12 @@
 // Ctrl-C and kill during each restore step: no restored server, temp directory or process survives.
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { execa } from "execa";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
+import { interruptSuite } from "../support/interrupt.ts";
 import { sandboxServers, testService, testServiceYaml, testStore } from "../support/services.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();
 const config = join(store.path, "services.yaml");
 
@@ -22,26 +21,9 @@ beforeAll(async () => {
 
 afterAll(() => store.remove());
 
-/** Run the suite in its own process group, signal the group when `marker` appears on stderr, as a terminal's Ctrl-C does. */
-async function interrupt(step: string, signal: "SIGINT" | "SIGTERM"): Promise<{ signalled: boolean; output: string }> {
-  const child = execa("node", [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--project", "shop"], {
-    cwd: ROOT,
-    detached: true,
-    reject: false,
-    all: true,
-    env: { RESTORETEST_CONFIG: config, RESTORETEST_REPORTS: join(store.path, "reports"), CI: "true" },
-  });
-  let signalled = false;
-  child.all?.on("data", (chunk: Buffer) => {
-    // The progress line that says the step has started.
-    if (!signalled && new RegExp(`shop( ›|:) ${step}(…|: started)`).test(chunk.toString()) && child.pid) {
-      signalled = true;
-      process.kill(-child.pid, signal);
-    }
-  });
-  const result = await child;
-  return { signalled, output: String(result.all) };
-}
+/** Signal the suite's process group when the progress line says `step` has started. */
+const interrupt = (step: string, signal: "SIGINT" | "SIGTERM") =>
+  interruptSuite({ project: "shop", config, reports: join(store.path, "reports"), when: new RegExp(`shop( ›|:) ${step}(…|: started)`), signal });
 
 describe("cleanup on signals", () => {
   const cases: [string, "SIGINT" | "SIGTERM"][] = [
