@@ -11,6 +11,8 @@ export interface RetentionPlan<T extends Link> {
   keep: Chain<T>[];
   /** Oldest first. */
   remove: Chain<T>[];
+  /** Kept only because a restore is reading them (they would go otherwise). */
+  keptInUse: Chain<T>[];
 }
 
 /**
@@ -27,7 +29,8 @@ export function planRetention<T extends Link & { verified: boolean }>(
   const kept = new Set<Chain<T>>(whole.slice(-keepChains));
   const newestGreen = whole.findLast((c) => c.links.some((l) => l.verified));
   if (newestGreen) kept.add(newestGreen);
-  for (const chain of chains) if (chain.links.some(inUse)) kept.add(chain);
+  const keptInUse = chains.filter((c) => !kept.has(c) && c.links.some(inUse));
+  for (const chain of keptInUse) kept.add(chain);
   const oldestKept = chains.findIndex((c) => kept.has(c));
   const keep: Chain<T>[] = [];
   const remove: Chain<T>[] = [];
@@ -35,7 +38,7 @@ export function planRetention<T extends Link & { verified: boolean }>(
     if (kept.has(chain) || (chain.broken && i > oldestKept && oldestKept >= 0)) keep.push(chain);
     else remove.push(chain);
   }
-  return { keep, remove };
+  return { keep, remove, keptInUse };
 }
 
 /** Archived binlog files entirely before `oldestKept` (the oldest kept backup's position): nothing restorable needs them. */
@@ -53,17 +56,16 @@ export interface RetentionResult {
 /** Apply the plan to the store (run under the service's backup lock). Links are removed newest first within a chain. */
 export function applyRetention(store: string, service: string, keepChains: number, log: (line: string) => void = () => undefined): RetentionResult {
   const listing = listBackups(store, service);
-  const chains = groupChains(listing.complete);
-  const whole = new Set(chains.filter((c) => !c.broken).slice(-keepChains));
-  const plan = planRetention(chains, keepChains, (link) => {
-    const readers = readersOf(link.dir);
-    // Said only where it changes the outcome: a chain kept anyway needs no explanation.
-    const chain = chains.find((c) => c.links.includes(link));
-    if (readers.length > 0 && chain && !whole.has(chain)) {
-      log(`retention: keeping chain of ${chain.links[0]?.id}: ${link.id} is being read by ${readers.map(describeReader).join(", ")}`);
-    }
-    return readers.length > 0;
+  const readers = new Map<string, string>();
+  const plan = planRetention(groupChains(listing.complete), keepChains, (link) => {
+    const now = readersOf(link.dir);
+    if (now.length > 0) readers.set(link.id, now.map(describeReader).join(", "));
+    return now.length > 0;
   });
+  for (const chain of plan.keptInUse) {
+    const link = chain.links.find((l) => readers.has(l.id));
+    log(`retention: keeping chain of ${chain.links[0]?.id}: ${link?.id} is being read by ${link ? readers.get(link.id) : "a restore"}`);
+  }
   const result: RetentionResult = { removedBackups: [], removedBinlogs: [] };
   for (const chain of plan.remove) {
     for (const link of [...chain.links].reverse()) {
