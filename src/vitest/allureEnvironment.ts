@@ -4,12 +4,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Reporter, TestModule, Vitest } from "vitest/node";
 import { formatDuration } from "../config/duration.ts";
-import type { RestoreRecord } from "./meta.ts";
+import type { RejoinRecord, RestoreRecord } from "./meta.ts";
 
 const PACKAGE = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 /** Allure 2 style categories (Jenkins' Allure plugin and Allure 3's readers both take them); `[\s\S]` because messages span lines. */
 export const CATEGORIES = [
+  // First: a rejoin's "the replica differs from the source" is not a restored-data difference from the baseline.
+  { name: "Replica rebuild failed (rejoin)", matchedStatuses: ["failed", "broken"], traceRegex: "^RejoinFailed[\\s\\S]*" },
   { name: "Restore failed", matchedStatuses: ["failed", "broken"], messageRegex: "[\\s\\S]*restore of \\S+ failed at step[\\s\\S]*" },
   { name: "No complete backup", matchedStatuses: ["failed", "broken"], messageRegex: "[\\s\\S]*no complete backup of service[\\s\\S]*" },
   { name: "Restored data differs from the baseline", matchedStatuses: ["failed"], messageRegex: "[\\s\\S]*(differs|missing|not in the baseline)[\\s\\S]*" },
@@ -60,8 +62,11 @@ export function executorOf(env: NodeJS.ProcessEnv = process.env): Record<string,
   return { name: hostname(), type: "local", buildName: `restoretest on ${hostname()}` };
 }
 
-/** Allure 3 performance metrics (`*-perf.json`): kept in the history file, so restore times show as a trend. */
-export function metricsOf(records: RestoreRecord[]): object[] {
+/**
+ * Allure 3 performance metrics (`*-perf.json`): kept in the history file, so restore times (and a rebuilt replica's
+ * catch-up, from `rejoins` by service) show as a trend.
+ */
+export function metricsOf(records: RestoreRecord[], rejoins: ReadonlyMap<string, RejoinRecord> = new Map()): object[] {
   return records.flatMap((r) => {
     const start = Date.parse(r.startedAt);
     const metric = (key: string, title: string, ms: number) => ({
@@ -81,6 +86,7 @@ export function metricsOf(records: RestoreRecord[]): object[] {
       ...r.steps.filter((s) => s.ok).map((s) => metric(`step.${s.step}`, s.step, s.durationMs)),
       ...(r.verifyMs === undefined ? [] : [metric("verify", "verify", r.verifyMs)]),
       ...(r.backup ? [metric("backupAge", "backup age at restore", r.backup.ageMs)] : []),
+      ...(typeof rejoins.get(r.service)?.catchUpMs === "number" ? [metric("rejoin.catchUp", "rejoin catch-up", rejoins.get(r.service)?.catchUpMs as number)] : []),
     ];
   });
 }
@@ -103,7 +109,10 @@ export default class AllureEnvironmentReporter implements Reporter {
     writeFileSync(join(dir, "environment.properties"), `${Object.entries(env).map(([k, v]) => property(k, v)).join("\n")}\n`);
     writeFileSync(join(dir, "executor.json"), JSON.stringify(executorOf(), null, 2));
     writeFileSync(join(dir, "categories.json"), JSON.stringify(CATEGORIES, null, 2));
-    const metrics = metricsOf(records);
+    // Each rejoin test stores the record as far as it got: the last one per service is the most complete.
+    const rejoins = new Map<string, RejoinRecord>();
+    for (const m of modules) for (const t of m.children.allTests()) if (t.meta().rejoin) rejoins.set(m.project.name, t.meta().rejoin as RejoinRecord);
+    const metrics = metricsOf(records, rejoins);
     if (metrics.length > 0) writeFileSync(join(dir, "restoretest-perf.json"), JSON.stringify(metrics, null, 2));
   }
 }

@@ -24,6 +24,11 @@ export class CheckFailure extends Error {
   override name = "CheckFailed";
 }
 
+/** A rejoin test that went red (its own Allure category: not a difference from the baseline). */
+export class RejoinFailure extends CheckFailure {
+  override name = "RejoinFailed";
+}
+
 /** The manifest the tests are generated from, read at collection time; its absence is reported by the restore test. */
 function locate(service: Service): { backup: StoredBackup; manifest: Manifest } | { error: Error } {
   try {
@@ -184,7 +189,7 @@ function defineRejoinTests(
       return await new RestoreWatch(service.name, ctx.task).phase(step, body);
     } catch (error) {
       record.failure ??= (error as { failure?: string }).failure ?? "error";
-      throw new CheckFailure(maskSecrets((error as Error).message));
+      throw new RejoinFailure(maskSecrets((error as Error).message));
     } finally {
       ctx.task.meta.rejoin = { ...record };
     }

@@ -39,6 +39,7 @@ interface AllureAttachment {
 /** allure-js records an attachment as a step holding it. */
 interface AllureResult {
   name: string;
+  statusDetails?: { message?: string; trace?: string };
   labels: { name: string; value: string }[];
   attachments: AllureAttachment[];
   steps: { name: string; attachments: AllureAttachment[] }[];
@@ -107,6 +108,9 @@ describe("vitest --project <service> with rejoin", () => {
     const svg = readFileSync(join(reports, "allure-results", attachments[1]!.source), "utf8");
     expect(svg).toMatch(/^<svg [^>]*>[\s\S]*<polyline [^>]*points="[\d., ]+"\/>[\s\S]*<\/svg>\n$/);
 
+    // The catch-up time is an Allure metric: kept in the history, it shows as a trend.
+    const perf = JSON.parse(readFileSync(join(reports, "allure-results", "restoretest-perf.json"), "utf8")) as { key: string; value: number }[];
+    expect(perf.find((m) => m.key === "shop.rejoin.catchUp")?.value).toEqual(expect.any(Number));
     const summary = summaryOf(reports);
     expect(summary?.verdict).toBe("pass");
     expect(summary?.restorable?.source).toBe("backup");
@@ -158,6 +162,11 @@ describe("vitest --project <service> with rejoin", () => {
     expect(cases.filter((c) => c.skipped).map((c) => c.name)).toEqual(["catches up", "consistent after catch-up"]);
     expect(cases.filter((c) => c.classname.startsWith("shop.shop")).every((c) => !c.failure && !c.skipped)).toBe(true);
     expect(summaryOf(reports)?.rejoin).toMatchObject({ failure: "purged-binlogs", catchUpMs: null });
+    // Allure files it under its own category, not under "Restored data differs from the baseline".
+    const categories = JSON.parse(readFileSync(join(reports, "allure-results", "categories.json"), "utf8")) as { name: string; traceRegex?: string }[];
+    const trace = allureResults(reports).find((r) => r.name === "replication starts")?.statusDetails?.trace ?? "";
+    expect(categories[0]?.name).toBe("Replica rebuild failed (rejoin)");
+    expect(trace).toMatch(new RegExp(categories[0]?.traceRegex ?? "$^"));
     expect(leftovers()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);
   });
