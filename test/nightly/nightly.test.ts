@@ -105,7 +105,7 @@ describe("a nightly run of three services", () => {
     expect(restore?.properties.timings).toMatch(/^locate \d+ms, provision .*start .*verify .*; total /);
     expect(restore?.timeSeconds).toBeGreaterThan(0.3);
     expect(merged.cases.find((c) => c.classname === "beta" && c.name === "restore")?.failureBody).toMatch(/command: mariadb-backup --prepare .*\nexit code: \d+\n/);
-    const key = (s: Summary) => s.services.map((x) => ({ ...x, verifiedAt: "", backup: x.backup && { ...x.backup, ageMs: 0 }, rtoMs: x.rtoMs !== null, verifyMs: x.verifyMs !== null, steps: x.steps.map((st) => [st.step, st.ok, st.bytes]) }));
+    const key = (s: Summary) => s.services.map((x) => ({ ...x, verifiedAt: "", backup: x.backup && { ...x.backup, ageMs: 0 }, rtoMs: x.rtoMs !== null, rpoMs: x.rpoMs !== null, verifyMs: x.verifyMs !== null, steps: x.steps.map((st) => [st.step, st.ok, st.bytes]) }));
     expect(key(summary(merged))).toEqual(key(summary(whole)));
     // allure-vitest ran in the shards (steps and labels recorded into meta) and again at the merge (results written).
     const byName = (run: Run) => allureResults(run).map((r) => `${r.fullName}: ${r.status} [${r.labels.find((l) => l.name === "service")?.value}]`).sort();
