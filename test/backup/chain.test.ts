@@ -32,8 +32,14 @@ async function waitForCheckpoint(db: Db, lsn: number): Promise<void> {
 /** The same service in a store of its own (a copy of `store`), for damage that must not touch the real one. */
 function isolatedCopy(service: Service, store: string): { service: Service; store: string; remove(): void } {
   const copy = mkdtempSync(join(tmpdir(), "restoretest-chaincopy-"));
-  cpSync(join(store, service.name), join(copy, service.name), { recursive: true });
-  return { service: { ...service, backup: { ...service.backup, store: copy } }, store: copy, remove: () => rmSync(copy, { recursive: true, force: true }) };
+  const remove = () => rmSync(copy, { recursive: true, force: true });
+  try {
+    cpSync(join(store, service.name), join(copy, service.name), { recursive: true });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { service: { ...service, backup: { ...service.backup, store: copy } }, store: copy, remove };
 }
 
 describe("backup chains on a source under a write load", () => {
