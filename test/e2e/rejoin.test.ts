@@ -18,6 +18,17 @@ const REJOIN_TESTS = ["replication starts", "catches up", "consistent after catc
 
 const store = testStore();
 const config = join(store.path, "services.yaml");
+// The replication password services.yaml names: it must not appear in any report (subprocesses inherit it).
+const REPL_PASSWORD = "e2e-repl-secret-9f3k2";
+process.env.RESTORETEST_E2E_REPL_PASSWORD = REPL_PASSWORD;
+
+/** Every file under `dir` whose content holds `text`. */
+function filesHolding(dir: string, text: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((f) => readFileSync(f).includes(text));
+}
 
 async function runSuite(reports: string): Promise<{ exitCode: number; cases: ParsedCase[]; output: string }> {
   const run = await execa("npx", ["vitest", "run", "--project", "shop"], {
@@ -77,6 +88,8 @@ beforeAll(async () => {
       "    backup:",
       `      store: ${join(store.path, "store")}`,
       "    rejoin:",
+      "      user: repl_e2e",
+      "      password: ${RESTORETEST_E2E_REPL_PASSWORD}",
       "      catchUpTimeout: 2m",
       "",
     ].join("\n"),
@@ -118,6 +131,10 @@ describe("vitest --project <service> with rejoin", () => {
     expect(summary?.rejoin).toMatchObject({ failure: null, tablesCompared: 5, consistentAt: expect.stringMatching(/^mysql-bin\.\d+:\d+$/) });
     expect(summary?.rejoin?.catchUpMs).toEqual(expect.any(Number));
     expect((summary?.rejoin?.backlogBytes as number) > 0, "the sandbox's changes are the backlog").toBe(true);
+    // Nor in the store: backups, binlogs and the kept source's datadir (which holds only its hash).
+    expect(filesHolding(reports, REPL_PASSWORD)).toEqual([]);
+    expect(filesHolding(join(store.path, "store"), REPL_PASSWORD)).toEqual([]);
+    expect(output).not.toContain(REPL_PASSWORD);
     expect(leftovers()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);
   });
