@@ -13,9 +13,20 @@ export interface TestStore {
   remove(): void;
 }
 
+/**
+ * A store directory, made on first use: a describe block whose tests a `-t` filter skips never runs its afterAll, and
+ * must not leave a directory behind either.
+ */
 export function testStore(): TestStore {
-  const path = mkdtempSync(join(tmpdir(), "restoretest-store-"));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  let path: string | undefined;
+  return {
+    get path() {
+      return (path ??= mkdtempSync(join(tmpdir(), "restoretest-store-")));
+    },
+    remove: () => {
+      if (path) rmSync(path, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The YAML of a one-service file for the small seed; `extra` is indented YAML added under the service. */
