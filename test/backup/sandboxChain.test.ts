@@ -8,27 +8,15 @@ import { parseServices } from "../../src/config/load.ts";
 import { startKeptSourceSandbox } from "../../src/hosts/sourceSandbox.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { redFindings } from "../faults/catalog.ts";
-import { SMALL_SEED, testStore } from "../support/services.ts";
+import { testServiceYaml, testStore } from "../support/services.ts";
 
-const CHANGES = join(import.meta.dirname, "../support/changes-small");
 
 describe("a kept sandbox source with backup.policy: incremental", () => {
   const store = testStore();
   afterAll(() => store.remove());
 
   it("takes a full, then an incremental after a job died with the source up, and the chain verifies green", async () => {
-    const yaml = [
-      "services:",
-      "  shop:",
-      "    source:",
-      "      sandbox:",
-      `        seed: ${SMALL_SEED}`,
-      `        changes: ${CHANGES}`,
-      "    databases: [shop]",
-      "    backup:",
-      `      store: ${store.path}`,
-      "      policy: incremental",
-    ].join("\n");
+    const yaml = testServiceYaml(store.path, "      policy: incremental", "shop", { changes: true });
     const [service] = parseServices(yaml, join(store.path, "services.yaml"));
     if (!service) throw new Error("no service");
     const lines: string[] = [];

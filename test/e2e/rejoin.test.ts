@@ -10,10 +10,9 @@ import { loadServices, findService } from "../../src/config/load.ts";
 import { startKeptSourceSandbox } from "../../src/hosts/sourceSandbox.ts";
 import { interruptSuite } from "../support/interrupt.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
-import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+import { sandboxServers, testServiceYaml, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CHANGES = resolve(import.meta.dirname, "../support/changes-small");
 const REJOIN_TESTS = ["replication starts", "catches up", "consistent after catch-up"];
 
 const store = testStore();
@@ -75,25 +74,8 @@ const summaryOf = (reports: string) =>
 const leftovers = () => readdirSync(tmpdir()).filter((d) => /^restoretest-(restore|source)-shop/.test(d));
 
 beforeAll(async () => {
-  writeFileSync(
-    config,
-    [
-      "services:",
-      "  shop:",
-      "    source:",
-      "      sandbox:",
-      `        seed: ${SMALL_SEED}`,
-      `        changes: ${CHANGES}`,
-      "    databases: [shop]",
-      "    backup:",
-      `      store: ${join(store.path, "store")}`,
-      "    rejoin:",
-      "      user: repl_e2e",
-      "      password: ${RESTORETEST_E2E_REPL_PASSWORD}",
-      "      catchUpTimeout: 2m",
-      "",
-    ].join("\n"),
-  );
+  const rejoin = ["    rejoin:", "      user: repl_e2e", "      password: ${RESTORETEST_E2E_REPL_PASSWORD}", "      catchUpTimeout: 2m"];
+  writeFileSync(config, testServiceYaml(join(store.path, "store"), rejoin.join("\n"), "shop", { changes: true }));
   await runBackupJob(findService(loadServices(config), "shop"));
 }, 180_000);
 

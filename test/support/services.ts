@@ -29,14 +29,20 @@ export function testStore(): TestStore {
   };
 }
 
-/** The YAML of a one-service file for the small seed; `extra` is indented YAML added under the service. */
-export function testServiceYaml(store: string, extra = "", name = "shop"): string {
+export const SMALL_CHANGES = resolve(import.meta.dirname, "changes-small");
+
+/**
+ * The YAML of a one-service file for the small seed; `extra` is indented YAML added under the service (after the
+ * `backup:` block's `store:`, so lines indented by 6 continue that block). `changes`: the sandbox's writes between jobs.
+ */
+export function testServiceYaml(store: string, extra = "", name = "shop", options: { changes?: boolean } = {}): string {
   return [
     "services:",
     `  ${name}:`,
     "    source:",
     "      sandbox:",
     `        seed: ${SMALL_SEED}`,
+    ...(options.changes ? [`        changes: ${SMALL_CHANGES}`] : []),
     "    databases: [shop]",
     "    backup:",
     `      store: ${store}`,
