@@ -72,6 +72,8 @@ export class RejoinStage {
   private source: RejoinSource | undefined;
   private restored: Restored | undefined;
   private startedAt = 0;
+  /** What replication errors are named against: set once replication is configured. */
+  private context: Parameters<typeof statusProblem>[1] | undefined;
   private writes: Promise<unknown> | undefined;
   private writesError: Error | undefined;
   private closed = false;
@@ -124,7 +126,6 @@ export class RejoinStage {
     if (restored.to) throw new RejoinError("unsupported", "a point-in-time restore cannot rejoin replication: it ends before the source's present");
     const start = startPoint(restored.manifest, this.settings);
     const source = (this.source = await openRejoinSource(this.service, this.log));
-    const context = { source: source.description, user: source.user, start };
     const logs = await this.sourceBinlogs();
     if (logs) {
       const problem = binlogProblem(start, logs, {
@@ -137,36 +138,29 @@ export class RejoinStage {
     const serverId = chooseServerId(await serverIds(source.monitor), this.settings.serverId, source.description);
     this.log(`${this.service.name}: replicating from ${source.description} at ${describeStart(start)} as server-id ${serverId}`);
     this.startedAt = performance.now();
+    this.context = { source: source.description, user: source.user, start };
     await startReplication(restored.db, source, start, serverId);
     // A live source keeps being written while the replica joins (the sandbox's changes; a real server's own traffic).
     this.writes = source.applyChanges().catch((error: unknown) => {
       this.writesError = error as Error;
     });
-    const deadline = Date.now() + this.settings.startTimeout;
-    for (;;) {
-      const status = await this.status();
-      const problem = statusProblem(status, context);
-      if (problem) throw problem;
-      // "Waiting for master to send event": connected, registered and reading the binlog from the position.
-      if (status.ioRunning === "Yes" && status.sqlRunning === "Yes" && (/waiting for master to send event/i.test(status.ioState) || status.readPosition > 0)) {
-        return { source: source.description, serverId, start, durationMs: performance.now() - this.startedAt };
-      }
-      if (Date.now() > deadline) {
-        throw new RejoinError(
+    // "Waiting for master to send event": connected, registered and reading the binlog from the position.
+    await this.waitFor(
+      this.settings.startTimeout,
+      (status) => status.ioRunning === "Yes" && status.sqlRunning === "Yes" && (/waiting for master to send event/i.test(status.ioState) || status.readPosition > 0),
+      (status) =>
+        new RejoinError(
           "not-started",
           `replication from ${source.description} did not start within ${formatDuration(this.settings.startTimeout)}: I/O thread ${status.ioRunning} ` +
             `(${status.ioState || "no state"}), SQL thread ${status.sqlRunning}`,
-        );
-      }
-      await sleep(this.pollMs);
-    }
+        ),
+    );
+    return { source: source.description, serverId, start, durationMs: performance.now() - this.startedAt };
   }
 
   private async doCatchUp(): Promise<RejoinCaughtUp> {
     const source = this.source!;
-    const started = this.started ? await this.started : undefined;
-    const context = { source: source.description, user: source.user, start: started!.start };
-    const deadline = Date.now() + this.settings.catchUpTimeout;
+    const start = this.context!.start;
     // The sandbox's changes are part of the backlog; a real source's traffic goes on regardless.
     await atMost(this.writes, this.settings.catchUpTimeout);
     if (this.writesError) throw new Error(`writing the sandbox's changes to the source failed: ${this.writesError.message}`);
@@ -174,44 +168,42 @@ export class RejoinStage {
     if (!target) throw new RejoinError("no-position", `the source ${source.description} has no binary log (log_bin is off): it cannot be replicated from`);
     const samples: LagSample[] = [];
     const first = await this.sourceBinlogs();
-    const backlogBytes = first ? bytesBetween(first, started!.start, target) : undefined;
-    for (;;) {
-      const status = await this.status();
-      const problem = statusProblem(status, context);
-      if (problem) throw problem;
-      const head = await binlogPosition(source.monitor);
-      const logs = await this.sourceBinlogs();
-      const executed = { file: status.execFile, position: status.execPosition };
-      samples.push({
-        atMs: performance.now() - this.startedAt,
-        secondsBehind: status.secondsBehind,
-        bytesBehind: logs && head && status.execFile ? bytesBetween(logs, executed, head) : undefined,
-      });
-      if (status.execFile && comparePositions(executed, target) >= 0) {
-        return { durationMs: performance.now() - this.startedAt, target, backlogBytes, samples };
-      }
-      if (Date.now() > deadline) {
+    const backlogBytes = first ? bytesBetween(first, start, target) : undefined;
+    const executed = (status: ReplicaStatus) => ({ file: status.execFile, position: status.execPosition });
+    await this.waitFor(
+      this.settings.catchUpTimeout,
+      async (status) => {
+        // The source's head is the end of its newest binlog: SHOW BINARY LOGS gives both the files and the head.
+        const logs = await this.sourceBinlogs();
+        const newest = logs?.at(-1);
+        const head = newest && { file: newest.name, position: newest.size };
+        samples.push({
+          atMs: performance.now() - this.startedAt,
+          secondsBehind: status.secondsBehind,
+          bytesBehind: logs && head && status.execFile ? bytesBetween(logs, executed(status), head) : undefined,
+        });
+        return status.execFile !== "" && comparePositions(executed(status), target) >= 0;
+      },
+      (status) => {
         const behind = samples.at(-1);
-        throw new RejoinError(
+        return new RejoinError(
           "not-caught-up",
-          `the replica did not catch up within ${formatDuration(this.settings.catchUpTimeout)}: it has executed up to ${describePosition(executed)}, ` +
+          `the replica did not catch up within ${formatDuration(this.settings.catchUpTimeout)}: it has executed up to ${describePosition(executed(status))}, ` +
             `the source was at ${describePosition(target)} when catch-up began` +
             (behind?.bytesBehind !== undefined ? `; still ${behind.bytesBehind} bytes behind` : "") +
             (behind?.secondsBehind !== null && behind?.secondsBehind !== undefined ? `, ${behind.secondsBehind} s behind the source` : ""),
         );
-      }
-      await sleep(this.pollMs);
-    }
+      },
+    );
+    return { durationMs: performance.now() - this.startedAt, target, backlogBytes, samples };
   }
 
   private async doConsistent(): Promise<RejoinConsistent> {
     const source = this.source!;
     const restored = this.restored!;
-    const started = (await this.started)!;
-    const context = { source: source.description, user: source.user, start: started.start };
     const began = performance.now();
     await stopReplication(restored.db);
-    await this.waitStopped();
+    await this.waitFor(10_000, (status) => status.sqlRunning === "No" && status.ioRunning === "No", () => new RejoinError("not-started", "replication did not stop within 10 s"));
     // The source's tables inside one consistent snapshot, and the binlog position that snapshot is at (the baseline's
     // own method, so MyISAM tables are read under the same brief lock); the replica is then stopped exactly there.
     this.log(`${this.service.name}: capturing the source's checksums in a consistent snapshot`);
@@ -229,22 +221,18 @@ export class RejoinStage {
     const at = snapshot.position;
     if (!at) throw new RejoinError("no-position", `the source ${source.description} has no binary log position`);
     await replicateUntil(restored.db, at.file, at.position);
-    const deadline = Date.now() + this.settings.catchUpTimeout;
-    for (;;) {
-      const status = await this.status();
-      const problem = statusProblem(status, context);
-      if (problem) throw problem;
-      const executed = { file: status.execFile, position: status.execPosition };
-      if (status.sqlRunning === "No") {
-        if (comparePositions(executed, at) !== 0) {
-          throw new RejoinError("inconsistent", `the replica stopped at ${describePosition(executed)} instead of the source's snapshot position ${describePosition(at)}`);
-        }
-        break;
-      }
-      if (Date.now() > deadline) {
-        throw new RejoinError("not-caught-up", `the replica did not reach ${describePosition(at)} within ${formatDuration(this.settings.catchUpTimeout)} (at ${describePosition(executed)})`);
-      }
-      await sleep(this.pollMs);
+    const stoppedAt = await this.waitFor(
+      this.settings.catchUpTimeout,
+      (status) => status.sqlRunning === "No",
+      (status) =>
+        new RejoinError(
+          "not-caught-up",
+          `the replica did not reach ${describePosition(at)} within ${formatDuration(this.settings.catchUpTimeout)} (at ${status.execFile}:${status.execPosition})`,
+        ),
+    );
+    const executed = { file: stoppedAt.execFile, position: stoppedAt.execPosition };
+    if (comparePositions(executed, at) !== 0) {
+      throw new RejoinError("inconsistent", `the replica stopped at ${describePosition(executed)} instead of the source's snapshot position ${describePosition(at)}`);
     }
     await stopReplication(restored.db);
     const verification = await captureRestored(restored.db, snapshot, REJOIN_CHECKS, options, this.service.verify.concurrency);
@@ -274,13 +262,24 @@ export class RejoinStage {
     return status;
   }
 
-  private async waitStopped(): Promise<void> {
-    for (let i = 0; i < 200; i++) {
+  /**
+   * Poll SHOW SLAVE STATUS until `done` says so, returning that status; a replication error throws its named failure
+   * at once, and the deadline throws `late(last status)`.
+   */
+  private async waitFor(
+    timeoutMs: number,
+    done: (status: ReplicaStatus) => boolean | Promise<boolean>,
+    late: (status: ReplicaStatus) => RejoinError,
+  ): Promise<ReplicaStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
       const status = await this.status();
-      if (status.sqlRunning === "No" && status.ioRunning === "No") return;
-      await sleep(50);
+      const problem = statusProblem(status, this.context!);
+      if (problem) throw problem;
+      if (await done(status)) return status;
+      if (Date.now() > deadline) throw late(status);
+      await sleep(this.pollMs);
     }
-    throw new RejoinError("not-started", "replication did not stop within 10 s");
   }
 
   /** SHOW BINARY LOGS on the source, or undefined when the monitor user may not list them. */

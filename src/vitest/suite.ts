@@ -181,12 +181,17 @@ function defineRejoinTests(
   const settings = service.rejoin!;
   const meta = { classname: `${service.name}.rejoin`, service: service.name };
   const record: RejoinRecord = { startMs: null, catchUpMs: null, backlogBytes: null, consistentAt: null, tablesCompared: null, failure: null };
-  /** Run one rejoin aspect: its failure is the test's, named and masked; the record goes to summary.json either way. */
-  const aspect = async <T>(ctx: TestContext, step: string, body: () => Promise<T>): Promise<T> => {
+  /**
+   * Run one rejoin aspect: its failure is the test's, named and masked; `fill` adds its result to the record, which goes
+   * to summary.json either way.
+   */
+  const aspect = async <T>(ctx: TestContext, step: string, body: () => Promise<T>, fill: (result: T) => void): Promise<T> => {
     await labels(service.name);
     await allure.label("check", "rejoin");
     try {
-      return await new RestoreWatch(service.name, ctx.task).phase(step, body);
+      const result = await new RestoreWatch(service.name, ctx.task).phase(step, body);
+      fill(result);
+      return result;
     } catch (error) {
       record.failure ??= (error as { failure?: string }).failure ?? "error";
       throw new RejoinFailure(maskSecrets((error as Error).message));
@@ -210,19 +215,17 @@ function defineRejoinTests(
       await run.verified(ctx);
       const restored = await run.restoreOnce(ctx);
       await allure.description("The restored server is pointed at the source from the backup's position and both replication threads run.");
-      const started = await aspect(ctx, "rejoin: start", () => stage.start(restored));
-      record.startMs = Math.round(started.durationMs);
-      ctx.task.meta.rejoin = { ...record };
+      const started = await aspect(ctx, "rejoin: start", () => stage.start(restored), (r) => (record.startMs = Math.round(r.durationMs)));
       ctx.annotate(`from ${started.source} at ${describeStart(started.start)} (${started.start.origin}), server-id ${started.serverId}`, "replication");
     });
 
     test("catches up", { meta, timeout: settings.catchUpTimeout + 120_000 }, async (ctx) => {
       await after(ctx, run.restoreOnce(ctx).then((r) => stage.start(r)), "replication did not start");
       await allure.description("The replica executes everything the source had written when catch-up began, within rejoin.catchUpTimeout.");
-      const caught = await aspect(ctx, "rejoin: catch-up", () => stage.catchUp());
-      record.catchUpMs = Math.round(caught.durationMs);
-      record.backlogBytes = caught.backlogBytes ?? null;
-      ctx.task.meta.rejoin = { ...record };
+      const caught = await aspect(ctx, "rejoin: catch-up", () => stage.catchUp(), (r) => {
+        record.catchUpMs = Math.round(r.durationMs);
+        record.backlogBytes = r.backlogBytes ?? null;
+      });
       const backlog = caught.backlogBytes === undefined ? "" : `, ${caught.backlogBytes} bytes of binlog`;
       const summary = `caught up in ${formatDuration(caught.durationMs)} to ${caught.target.file}:${caught.target.position}${backlog}`;
       ctx.annotate(summary, "catch-up");
@@ -233,10 +236,10 @@ function defineRejoinTests(
     test("consistent after catch-up", { meta, timeout: settings.catchUpTimeout + service.verify.timeout }, async (ctx) => {
       await after(ctx, stage.catchUp(), "the replica did not catch up");
       await allure.description("Replica and source stopped at one binlog position (the source's consistent snapshot): every table's checksum and row count are equal.");
-      const consistent = await aspect(ctx, "rejoin: compare", () => stage.consistent());
-      record.consistentAt = `${consistent.at.file}:${consistent.at.position}`;
-      record.tablesCompared = consistent.tables;
-      ctx.task.meta.rejoin = { ...record };
+      const consistent = await aspect(ctx, "rejoin: compare", () => stage.consistent(), (r) => {
+        record.consistentAt = `${r.at.file}:${r.at.position}`;
+        record.tablesCompared = r.tables;
+      });
       ctx.annotate(`${consistent.tables} tables equal at ${record.consistentAt}`, "consistency");
     });
   });
