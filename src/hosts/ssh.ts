@@ -142,7 +142,9 @@ class SshTarget implements Target {
         callback(null, chunk);
       },
     });
-    tar.stdout.pipe(counter);
+    // tar feeds the counter only once the remote tar's channel reads from it: progress counts bytes handed to a
+    // running command, and a connection lost after the first report is always "lost while running".
+    counter.once("resume", () => tar.stdout.pipe(counter));
     const extract = `mkdir -p ${q(remotePath)} && tar -xf - -C ${q(remotePath)} --no-same-owner`;
     let tarKilled = false;
     const remoteError = await this.conn
