@@ -184,8 +184,6 @@ async function restoreBench(env: Env, store: string): Promise<void> {
   // Warm the page cache first so the copies below compare work, not which one read the disk first.
   await runCommand("cp", ["-a", data, copy]);
   rmSync(copy, { recursive: true, force: true });
-  const cp = await time(() => runCommand("cp", ["-a", data, copy]));
-  rmSync(copy, { recursive: true, force: true });
   const reflink = await time(() => runCommand("cp", ["-a", "--reflink=auto", data, copy]));
   rmSync(copy, { recursive: true, force: true });
   const staging = join(work.path, "staging");
@@ -208,12 +206,21 @@ async function restoreBench(env: Env, store: string): Promise<void> {
     return { ms: steps.reduce((n, s) => n + s.durationMs, 0), steps: steps.map((s) => `${s.step} ${fmt(s.durationMs)}`).join(", ") };
   };
   const middle = <T extends { ms: number }>(xs: T[]): T => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)] as T;
-  const warm = middle([await restoreOnce(), await restoreOnce(), await restoreOnce()]);
+  // Warm: cp -a and restoretest alternately, 5 each, so both see the same state of the page cache and the disk.
+  const warmCp: number[] = [];
+  const warmTool: { ms: number; steps: string }[] = [];
+  for (let i = 0; i < 5; i++) {
+    warmCp.push(await time(() => runCommand("cp", ["-a", data, copy])));
+    rmSync(copy, { recursive: true, force: true });
+    warmTool.push(await restoreOnce());
+  }
+  const cp = [...warmCp].sort((a, b) => a - b)[2] as number;
+  const warm = middle(warmTool);
   // Cold: the nightly case, the backup store not in the page cache. Both contenders start from dropped caches, alternately.
   const coldCp: number[] = [];
   const coldTool: { ms: number; steps: string }[] = [];
   let coldError: string | undefined;
-  for (let i = 0; i < 3 && !coldError; i++) {
+  for (let i = 0; i < 5 && !coldError; i++) {
     try {
       await dropCaches();
       const into = createWorkDir("bench-cold");
@@ -229,8 +236,8 @@ async function restoreBench(env: Env, store: string): Promise<void> {
     }
   }
   log(`\nrestore of (a): backup ${(meta.bytes / 1e6).toFixed(0)} MB`);
-  log(`  WARM page cache (the backup was just read; median of 3 restores):`);
-  log(`    cp -a of the backup (the physical floor)               ${fmt(cp)}`);
+  log(`  WARM page cache (the backup was just read; median of 5, alternating):`);
+  log(`    cp -a of the backup (the physical floor)               ${fmt(cp)}  (runs: ${warmCp.map(fmt).join(", ")})`);
   log(`    cp -a --reflink=auto (what the local transfer runs)    ${fmt(reflink)}${reflink < cp / 3 ? "  (this filesystem clones: no bytes copied)" : ""}`);
   log(`    raw: cp + --prepare + --copy-back + start              ${fmt(rawTotal)}  (${Object.entries(raw).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")})`);
   log(`    restoretest restore phase                              ${fmt(warm.ms)}  (${warm.steps})`);

@@ -58,7 +58,7 @@ interface ToolBase {
   readPosition(backupDir: string): Position | null;
 }
 
-/** A physical backup: files copied from the datadir, made consistent by `prepare`, moved into an empty datadir. */
+/** A physical backup: files copied from the datadir, copied into the restored server's datadir and made consistent there by `prepare`. */
 export interface PhysicalBackupTool extends ToolBase {
   kind: "physical";
   /**
@@ -66,8 +66,6 @@ export interface PhysicalBackupTool extends ToolBase {
    * `more`: further incrementals follow (XtraBackup must then not roll back uncommitted transactions yet).
    */
   prepareCommand(backupDir: string, options?: { incrementalDir?: string; more?: boolean }): CommandSpec;
-  /** Move the prepared files into an empty datadir (same filesystem: renames, no second copy). */
-  moveBackCommand(backupDir: string, datadir: string): CommandSpec;
   readCheckpoints(backupDir: string): Checkpoints | null;
 }
 
@@ -170,8 +168,6 @@ function physicalTool(spec: {
         ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : []),
       ],
     }),
-    // Moved, not copied: the staging copy is thrown away anyway, and a second copy would need twice the disk.
-    moveBackCommand: (backupDir, datadir) => ({ file: spec.binary, args: ["--move-back", `--target-dir=${backupDir}`, `--datadir=${datadir}`] }),
     versionCommand: () => ({ file: spec.binary, args: ["--version"] }),
     readPosition(backupDir) {
       const text = readFirstExisting(backupDir, spec.binlogInfoFiles);

@@ -9,9 +9,9 @@ export interface Target {
   description: string;
   /** The target's own directory: everything of this restore lives below it and goes with destroy(). */
   workDir: string;
-  /** Where the backup is copied and prepared. */
+  /** Where a logical dump is copied before it is loaded. */
   stagingDir: string;
-  /** Where the restored server's data lives (empty until copy-back). */
+  /** Where the restored server's data lives: a physical backup is copied here and prepared in place. */
   datadir: string;
   /** Run a program on the target. */
   exec(file: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult>;

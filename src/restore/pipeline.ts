@@ -1,5 +1,5 @@
-// The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → copy-back → start → replay, each
-// step timed (the RTO).
+// The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → start → replay, each step timed
+// (the RTO). A physical backup is copied once, straight into the target's datadir, and prepared there.
 import type { Manifest } from "../baseline/manifest.ts";
 import { markInUse } from "../backup/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
@@ -16,8 +16,8 @@ import { maskSecrets } from "../lifecycle/secrets.ts";
 import { locateRestore, replayFilesDir, type LocatedRestore, type RestorePoint } from "./locate.ts";
 import { replayScript } from "./replay.ts";
 
-// `apply-incremental` runs once per incremental of the chain; `load` replaces `copy-back` for a logical dump.
-export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "copy-back", "start", "load", "replay"] as const;
+// `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
+export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "start", "load", "replay"] as const;
 export type RestoreStepName = (typeof RESTORE_STEPS)[number];
 
 export interface StepTiming {
@@ -168,8 +168,10 @@ export async function restoreService(service: Service, options: RestoreOptions =
     const binlogDir = `${t.workDir}/binlogs`;
     const incrementals = chain.slice(1).map((link, i) => ({ link, dir: `${t.workDir}/incremental-${i + 1}-${link.id}` }));
     await step("transfer", async (record) => {
-      // The chain's full goes to staging, where it is prepared; each incremental to a directory of its own.
-      record.bytes = await t.putDirectory((chain[0] ?? backup).dataDir, t.stagingDir, { onProgress: (bytes) => (record.bytes = bytes) });
+      // A physical chain's full goes straight into the datadir, where it is prepared and the server then starts: the data
+      // is copied once (no --copy-back or --move-back). Each incremental gets a directory of its own; a dump goes to staging.
+      const into = tool.kind === "physical" ? t.datadir : t.stagingDir;
+      record.bytes = await t.putDirectory((chain[0] ?? backup).dataDir, into, { onProgress: (bytes) => (record.bytes = bytes) });
       for (const inc of incrementals) record.bytes += await t.putDirectory(inc.link.dataDir, inc.dir);
       if (replay) {
         const files = replayFilesDir(located);
@@ -183,22 +185,17 @@ export async function restoreService(service: Service, options: RestoreOptions =
     await releaseChain();
     if (tool.kind === "physical") {
       await step("prepare", async (record) => {
-        const c = tool.prepareCommand(t.stagingDir, { more: incrementals.length > 0 });
+        const c = tool.prepareCommand(t.datadir, { more: incrementals.length > 0 });
         record.command = describeCommand(c.file, c.args);
         await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
       });
       for (const [i, inc] of incrementals.entries()) {
         await step("apply-incremental", async (record) => {
-          const c = tool.prepareCommand(t.stagingDir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
+          const c = tool.prepareCommand(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
           record.command = describeCommand(c.file, c.args);
           await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
         });
       }
-      await step("copy-back", async (record) => {
-        const c = tool.moveBackCommand(t.stagingDir, t.datadir);
-        record.command = describeCommand(c.file, c.args);
-        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
-      });
     } else {
       await step("prepare", async (record) => {
         const c = tool.initializeCommand(t.datadir);

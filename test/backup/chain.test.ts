@@ -96,12 +96,11 @@ describe("backup chains on a source under a write load", () => {
         "prepare",
         "apply-incremental",
         "apply-incremental",
-        "copy-back",
         "start",
         "replay",
       ]);
       expect(restored.steps.find((s) => s.step === "apply-incremental")?.command).toMatch(
-        new RegExp(`^mariadb-backup --prepare --target-dir=\\S+/staging --incremental-dir=\\S+/incremental-1-${chain[1]?.meta.id}$`),
+        new RegExp(`^mariadb-backup --prepare --target-dir=\\S+/datadir --incremental-dir=\\S+/incremental-1-${chain[1]?.meta.id}$`),
       );
       // The snapshot baseline is after the newest link: binlogs were replayed.
       expect(restored.steps.find((s) => s.step === "replay")?.command).toMatch(/mariadb-binlog --start-position=\d+ --stop-position=\d+ /);

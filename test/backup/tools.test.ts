@@ -18,19 +18,18 @@ describe("xtrabackup (Percona XtraBackup 8, MySQL 8)", () => {
 
   it("prepares a chain with --apply-log-only on every step but the last", () => {
     // full + 2 incrementals, in the order the pipeline runs them
-    expect(cmd(xtrabackup.prepareCommand("/r/staging", { more: true }))).toBe("xtrabackup --prepare --apply-log-only --target-dir=/r/staging");
-    expect(cmd(xtrabackup.prepareCommand("/r/staging", { incrementalDir: "/r/incremental-1-b2", more: true }))).toBe(
-      "xtrabackup --prepare --apply-log-only --target-dir=/r/staging --incremental-dir=/r/incremental-1-b2",
+    expect(cmd(xtrabackup.prepareCommand("/r/datadir", { more: true }))).toBe("xtrabackup --prepare --apply-log-only --target-dir=/r/datadir");
+    expect(cmd(xtrabackup.prepareCommand("/r/datadir", { incrementalDir: "/r/incremental-1-b2", more: true }))).toBe(
+      "xtrabackup --prepare --apply-log-only --target-dir=/r/datadir --incremental-dir=/r/incremental-1-b2",
     );
-    expect(cmd(xtrabackup.prepareCommand("/r/staging", { incrementalDir: "/r/incremental-2-b3", more: false }))).toBe(
-      "xtrabackup --prepare --target-dir=/r/staging --incremental-dir=/r/incremental-2-b3",
+    expect(cmd(xtrabackup.prepareCommand("/r/datadir", { incrementalDir: "/r/incremental-2-b3", more: false }))).toBe(
+      "xtrabackup --prepare --target-dir=/r/datadir --incremental-dir=/r/incremental-2-b3",
     );
     // a lone full
-    expect(cmd(xtrabackup.prepareCommand("/r/staging"))).toBe("xtrabackup --prepare --target-dir=/r/staging");
+    expect(cmd(xtrabackup.prepareCommand("/r/datadir"))).toBe("xtrabackup --prepare --target-dir=/r/datadir");
   });
 
-  it("moves the prepared files into the empty datadir, reads its own info files and replays with the MySQL clients", () => {
-    expect(cmd(xtrabackup.moveBackCommand("/r/staging", "/r/datadir"))).toBe("xtrabackup --move-back --target-dir=/r/staging --datadir=/r/datadir");
+  it("reports its version, starts mysqld and replays with the MySQL clients", () => {
     expect(cmd(xtrabackup.versionCommand())).toBe("xtrabackup --version");
     expect(xtrabackup.flavor).toEqual({ client: "mysql", binlog: "mysqlbinlog", server: { binary: "mysqld", extraArgs: ["--loose-mysqlx=OFF"] } });
     expect(replayScript({ files: ["binlog.000007"], startPosition: 157, stopPosition: 900 }, "/r/binlogs", "/r/mysqld.sock", xtrabackup.flavor)).toBe(
@@ -44,9 +43,9 @@ describe("mariadb-backup", () => {
     expect(cmd(mariabackup.backupCommand({ targetDir: "/s/b2/data", optionFile: "/w/c.cnf", datadir: "/d", incrementalBaseDir: "/s/b1/data" }))).toBe(
       "mariadb-backup --defaults-extra-file=/w/c.cnf --backup --target-dir=/s/b2/data --incremental-basedir=/s/b1/data --datadir=/d",
     );
-    expect(cmd(mariabackup.prepareCommand("/r/staging", { more: true }))).toBe("mariadb-backup --prepare --target-dir=/r/staging");
-    expect(cmd(mariabackup.prepareCommand("/r/staging", { incrementalDir: "/r/incremental-1-b2", more: false }))).toBe(
-      "mariadb-backup --prepare --target-dir=/r/staging --incremental-dir=/r/incremental-1-b2",
+    expect(cmd(mariabackup.prepareCommand("/r/datadir", { more: true }))).toBe("mariadb-backup --prepare --target-dir=/r/datadir");
+    expect(cmd(mariabackup.prepareCommand("/r/datadir", { incrementalDir: "/r/incremental-1-b2", more: false }))).toBe(
+      "mariadb-backup --prepare --target-dir=/r/datadir --incremental-dir=/r/incremental-1-b2",
     );
   });
 });
@@ -68,9 +67,9 @@ describe("dump", () => {
     expect(cmd(dump.initializeCommand("/r/datadir"))).toBe(
       "mariadb-install-db --no-defaults --datadir=/r/datadir --user=root --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve",
     );
-    expect(dump.loadCommand("/r/staging", "/r/mysqld.sock").args[1]).toBe(
-      "mariadb --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode --default-character-set=utf8mb4 < /r/staging/dump.sql && " +
-        "mariadb --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode --default-character-set=utf8mb4 mysql < /r/staging/events.sql",
+    expect(dump.loadCommand("/r/datadir", "/r/mysqld.sock").args[1]).toBe(
+      "mariadb --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode --default-character-set=utf8mb4 < /r/datadir/dump.sql && " +
+        "mariadb --no-defaults --socket=/r/mysqld.sock -uroot --binary-mode --default-character-set=utf8mb4 mysql < /r/datadir/events.sql",
     );
   });
 });

@@ -77,7 +77,7 @@ describe("vitest --project <service>", () => {
     expect(names.sort()).toEqual(expected.sort());
     expect(cases.every((c) => !c.failure && !c.skipped)).toBe(true);
     const restore = cases.find((c) => c.name === "restore");
-    expect(restore?.properties.timings).toMatch(/^locate \d+ms, provision .*transfer .*prepare .*copy-back .*start .*replay .*verify .*; total /);
+    expect(restore?.properties.timings).toMatch(/^locate \d+ms, provision .*transfer .*prepare .*start .*replay .*verify .*; total /);
     // Allure: one result per test, labelled for filtering, with the restore steps timed.
     const results = readdirSync(join(v.reports, "allure-results"))
       .filter((f) => f.endsWith("-result.json"))
@@ -86,7 +86,7 @@ describe("vitest --project <service>", () => {
     const checksum = results.find((r) => r.name === "checksum" && label(r, "table") === "orders");
     expect(checksum && [label(checksum, "service"), label(checksum, "database"), label(checksum, "check")]).toEqual(["shop", "shop", "checksum"]);
     const restoreResult = results.find((r) => r.name === "restore");
-    expect(restoreResult?.steps.map((s) => s.name)).toEqual(["locate", "provision", "transfer", "prepare", "copy-back", "start", "replay", "capture restored state"]);
+    expect(restoreResult?.steps.map((s) => s.name)).toEqual(["locate", "provision", "transfer", "prepare", "start", "replay", "capture restored state"]);
     expect(restoreDirs()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);
   });

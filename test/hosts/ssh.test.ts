@@ -62,6 +62,8 @@ beforeAll(async () => {
   // Assigned before the backup runs, so afterAll stops it whatever happens next.
   const started = startSshd();
   const backup = runBackupJob(testService(store.path));
+  // Handled at once: a backup failing before sshd is up must fail this hook, not surface as an unhandled rejection.
+  backup.catch(() => undefined);
   sshd = await started;
   await backup;
 }, 120_000);
@@ -182,7 +184,7 @@ describe("ssh provider", () => {
   it("reports a server that cannot start on the host with the tail of its error log", async () => {
     const target = await new SshProvider(hostConfig()).create("shop");
     try {
-      // No copy-back happened: the datadir does not exist.
+      // Nothing was transferred: the datadir does not exist.
       const error = await rejection(target.startServer());
       expect(error).toBeInstanceOf(ServerStartError);
       expect(error.message).toMatch(new RegExp(`^mariadbd on ${sshd.user}@127\\.0\\.0\\.1:${sshd.port} exited with code \\d+ during start-up\nserver error log \\(last lines\\):\n`));

@@ -111,7 +111,7 @@ describe("a nightly run of three services", () => {
     const byName = (run: Run) => allureResults(run).map((r) => `${r.fullName}: ${r.status} [${r.labels.find((l) => l.name === "service")?.value}]`).sort();
     expect(byName(merged)).toEqual(byName(whole));
     const steps = (run: Run) => allureResults(run).find((r) => r.fullName.endsWith("#alpha restore"))?.steps.map((s) => s.name);
-    expect(steps(merged)).toEqual(["locate", "provision", "transfer", "prepare", "copy-back", "start", "replay", "capture restored state"]);
+    expect(steps(merged)).toEqual(["locate", "provision", "transfer", "prepare", "start", "replay", "capture restored state"]);
     expect(steps(merged)).toEqual(steps(whole));
     expect(await leftovers()).toEqual([]);
   });

@@ -29,7 +29,6 @@ describe("cleanup on signals", () => {
   const cases: [string, "SIGINT" | "SIGTERM"][] = [
     ["transfer", "SIGINT"],
     ["prepare", "SIGTERM"],
-    ["copy-back", "SIGINT"],
     ["start", "SIGTERM"],
     ["replay", "SIGINT"],
   ];
