@@ -313,7 +313,8 @@ async function main(): Promise<void> {
     dir: work.path,
     datadir,
     tcp: false,
-    extraArgs: ["--innodb-buffer-pool-size=4G", "--innodb-log-file-size=1G", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200", "--table-open-cache=20000", "--innodb-open-files=20000"],
+    // The restored server's MyISAM mmap (sandbox.ts), so every contender reads MyISAM as verify does after a restore.
+    extraArgs: ["--loose-myisam-use-mmap=ON", "--innodb-buffer-pool-size=4G", "--innodb-log-file-size=1G", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200", "--table-open-cache=20000", "--innodb-open-files=20000"],
   });
   const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), { user: server.user, password: server.password, socket: server.socket });
   const db = await server.connect({ poolSize: CONCURRENCY + 2 });

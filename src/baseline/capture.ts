@@ -36,7 +36,7 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
   const tablesByDb = new Map<string, TableInfo[]>();
   for (const name of databases) tablesByDb.set(name, await listTables(db, name));
   const baseTables = [...tablesByDb.values()].flat().filter((t) => t.type === "BASE TABLE");
-  const tasks = (tables: TableInfo[]): CaptureTask[] => tables.map((t) => ({ database: t.database, table: t.name, sizeBytes: t.sizeBytes }));
+  const tasks = (tables: TableInfo[]): CaptureTask[] => tables.map((t) => ({ database: t.database, table: t.name, sizeBytes: t.sizeBytes, engine: t.engine }));
   const tChecks = tableChecks(options.checks);
   const dChecks = databaseChecks(options.checks);
   const pool: Queryable[] = Array.from({ length: options.concurrency }, () => db);
@@ -117,7 +117,7 @@ async function captureInSnapshot(
   let position: BinlogPosition | null;
   const plain = baseTables.filter((t) => !TRANSACTIONAL.has(t.engine ?? ""));
   const transactional = baseTables.filter((t) => TRANSACTIONAL.has(t.engine ?? ""));
-  const asTasks = (tables: TableInfo[]) => tables.map((t) => ({ database: t.database, table: t.name, sizeBytes: t.sizeBytes }));
+  const asTasks = (tables: TableInfo[]) => tables.map((t) => ({ database: t.database, table: t.name, sizeBytes: t.sizeBytes, engine: t.engine }));
   try {
     for (let i = 0; i < concurrency; i++) snapshots.push(await db.session());
     await lock.query("FLUSH TABLES WITH READ LOCK");

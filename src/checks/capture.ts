@@ -4,6 +4,7 @@ import type { CheckOptions, DatabaseCheck, TableCheck, TableRef } from "./types.
 
 export interface CaptureTask extends TableRef {
   sizeBytes: number;
+  engine?: string | null;
   /** The baseline's values by check name (on the restored server only). */
   baseline?: Record<string, unknown>;
 }
@@ -59,7 +60,7 @@ export async function captureTableChecks(
     const scan = shareScan ? { indexCountsChecked } : undefined;
     const row: Record<string, Captured> = {};
     for (const check of runOrder) {
-      row[check.name] = await timed(() => check.capture(session, t, { sizeBytes: t.sizeBytes, options, baseline: t.baseline?.[check.name], scan }));
+      row[check.name] = await timed(() => check.capture(session, t, { sizeBytes: t.sizeBytes, engine: t.engine, options, baseline: t.baseline?.[check.name], scan }));
     }
     out.set(tableKey(t), Object.fromEntries(checks.map((c) => [c.name, row[c.name] as Captured])));
   });

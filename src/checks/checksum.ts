@@ -14,14 +14,26 @@ const Chunk = z.strictObject({
   crc: z.string(),
 });
 
+const RowSum = z.strictObject({ rows: z.number().int().nonnegative(), sum: z.string() });
+
 const Schema = z.strictObject({
-  /** CHECKSUM TABLE of the whole table; null where it cannot be trusted (generated columns): the chunks decide. */
+  /** CHECKSUM TABLE of the whole table; null where it cannot be trusted (generated columns) or is not taken (rowSum). */
   checksum: z.string().nullable(),
+  /**
+   * MyISAM and Aria tables: COUNT(*) and SUM of a per-row CRC32 of the whole table, instead of CHECKSUM TABLE. Their
+   * CHECKSUM TABLE reads one row per system call; a SELECT reads through the server's read cache (measured 17–20×
+   * faster, 1M rows 4.5 s → 0.23 s). SUM, not BIT_XOR: two equal rows changed alike must not cancel out.
+   */
+  rowSum: RowSum.optional(),
   chunks: z
     .strictObject({ key: z.array(z.string()), list: z.array(Chunk) })
     .optional(),
 });
 type Value = z.infer<typeof Schema>;
+type RowSumValue = z.infer<typeof RowSum>;
+
+/** Engines whose whole-table value is the row sum (see Schema.rowSum). */
+const ROW_SUM_ENGINES = new Set(["MyISAM", "Aria"]);
 type ChunkValue = z.infer<typeof Chunk>;
 
 /** `(a, b) > (x, y)` written out so the optimizer uses the primary key for a range (row constructors may not). */
@@ -71,14 +83,31 @@ async function boundaries(db: Queryable, t: TableRef, key: string[], rows: numbe
   return bounds;
 }
 
-/** COUNT(*) and BIT_XOR of a per-row CRC32 over every stored column (NULL-safe, as pt-table-checksum does). */
-async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds: { lower: string | null; upper: string | null }[]): Promise<ChunkValue[]> {
+/** One row's text over every stored column, NULL-safe (as pt-table-checksum does): what the row hashes hash. */
+async function rowText(db: Queryable, t: TableRef): Promise<string> {
   const stored = (await listColumns(db, t.database, t.table)).filter((c) => !c.generated);
   const columns = stored.map((c) => quoteIdent(c.name));
   // CONCAT_WS skips NULLs, so a bitmask of the nullable columns' NULLs keeps (NULL, 'a') apart from ('a', NULL);
   // NOT NULL columns need no marker, which keeps the per-row cost near CHECKSUM TABLE's.
   const nullable = stored.filter((c) => c.nullable).map((c, i) => `(ISNULL(${quoteIdent(c.name)}) << ${i % 63})`);
-  const rowText = `CONCAT_WS('#', ${[...columns, ...(nullable.length ? [nullable.join(" | ")] : [])].join(", ")})`;
+  return `CONCAT_WS('#', ${[...columns, ...(nullable.length ? [nullable.join(" | ")] : [])].join(", ")})`;
+}
+
+/** The whole table's row sum; its count also serves the checks that need the row count. */
+async function rowSum(db: Queryable, t: TableRef, context: TableCaptureContext<unknown>): Promise<RowSumValue> {
+  const [row] = await db.query<{ n: string | number; s: string | number | null }>(
+    `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${await rowText(db, t)})), 0) AS s FROM ${qualifiedName(t.database, t.table)}`,
+  );
+  const value = { rows: Number(row?.n ?? 0), sum: String(row?.s ?? 0) };
+  if (context.scan) context.scan.rows = value.rows;
+  return value;
+}
+
+const sameSum = (a: RowSumValue | undefined, b: RowSumValue | undefined) => a !== undefined && b !== undefined && a.rows === b.rows && a.sum === b.sum;
+
+/** COUNT(*) and BIT_XOR of the per-row CRC32 in each primary-key range. */
+async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds: { lower: string | null; upper: string | null }[]): Promise<ChunkValue[]> {
+  const text = await rowText(db, t);
   const out: ChunkValue[] = [];
   for (const { lower, upper } of bounds) {
     const conditions: { sql: string; params: unknown[] }[] = [];
@@ -86,7 +115,7 @@ async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds:
     if (upper) conditions.push(notAfter(key, JSON.parse(upper) as unknown[]));
     const where = conditions.length ? conditions.map((c) => c.sql).join(" AND ") : "1";
     const [row] = await db.query<{ n: string | number; crc: string | number | null }>(
-      `SELECT COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${rowText})), 0) AS crc FROM ${qualifiedName(t.database, t.table)} WHERE ${where}`,
+      `SELECT COUNT(*) AS n, COALESCE(BIT_XOR(CRC32(${text})), 0) AS crc FROM ${qualifiedName(t.database, t.table)} WHERE ${where}`,
       conditions.flatMap((c) => c.params),
     );
     out.push({ lower, upper, rows: Number(row?.n ?? 0), crc: String(row?.crc ?? 0) });
@@ -124,11 +153,17 @@ function describeRange(key: string[], c: { lower: string | null; upper: string |
 export const checksum: TableCheck<Value> = {
   name: "checksum",
   scope: "table",
-  description: "the content of every row equals the baseline's (CHECKSUM TABLE; big tables also keep per-primary-key-range checksums to locate a difference)",
+  description: "the content of every row equals the baseline's (CHECKSUM TABLE, or a row sum for MyISAM/Aria; big tables also keep per-primary-key-range checksums to locate a difference)",
   scan: "produces",
   schema: Schema,
   async capture(db, t, context) {
     const planned = context.baseline?.chunks;
+    if (context.baseline?.rowSum) {
+      // The baseline's way: the row sum; the per-range pass runs only to locate a difference.
+      const sum = await rowSum(db, t, context);
+      if (sameSum(sum, context.baseline.rowSum) || !planned) return { checksum: null, rowSum: sum };
+      return { checksum: null, rowSum: sum, chunks: { key: planned.key, list: await chunkChecksums(db, t, planned.key, planned.list) } };
+    }
     if (planned) {
       const measure = async () => ({ key: planned.key, list: await chunkChecksums(db, t, planned.key, planned.list) });
       if (context.baseline?.checksum === null) return { checksum: null, chunks: await measure() };
@@ -150,18 +185,31 @@ export const checksum: TableCheck<Value> = {
     if ((await listColumns(db, t.database, t.table)).some((c) => c.generated)) {
       return { checksum: null, chunks: { key, list: await chunkChecksums(db, t, key, await ranges()) } };
     }
+    if (ROW_SUM_ENGINES.has(context.engine ?? "")) {
+      const sum = await rowSum(db, t, context);
+      if (big && key.length > 0) return { checksum: null, rowSum: sum, chunks: { key, list: await chunkChecksums(db, t, key, await ranges()) } };
+      return { checksum: null, rowSum: sum };
+    }
     const whole = await wholeChecksum(db, t, context);
     if (big && key.length > 0) return { checksum: whole, chunks: { key, list: await chunkChecksums(db, t, key, await ranges()) } };
     return { checksum: whole };
   },
   compare(expected, actual, t) {
+    const describeSum = (v: RowSumValue | undefined) => (v ? `${v.rows} rows with row sum ${v.sum}` : "no row sum");
+    if (expected.rowSum && sameSum(expected.rowSum, actual.rowSum)) return { ok: true, summary: describeSum(actual.rowSum) };
     if (expected.checksum !== null && expected.checksum === actual.checksum) return { ok: true, summary: `checksum ${actual.checksum}` };
     if (expected.chunks && actual.chunks) {
       const key = expected.chunks.key;
       const diverging = expected.chunks.list
         .map((e, i) => ({ e, a: actual.chunks?.list[i] }))
         .filter(({ e, a }) => !a || a.rows !== e.rows || a.crc !== e.crc);
-      if (diverging.length === 0 && expected.checksum === null) return { ok: true, summary: `${expected.chunks.list.length} chunks equal` };
+      if (diverging.length === 0 && expected.checksum === null && !expected.rowSum) return { ok: true, summary: `${expected.chunks.list.length} chunks equal` };
+      if (diverging.length === 0 && expected.rowSum) {
+        return {
+          ok: false,
+          message: `${t.database}.${t.table} has ${describeSum(actual.rowSum)}, baseline ${describeSum(expected.rowSum)}, yet every primary-key range's rows match: never green`,
+        };
+      }
       if (diverging.length === 0) {
         // Every row matches but the table checksum does not: a difference in how rows are stored, never green.
         return {
@@ -177,6 +225,14 @@ export const checksum: TableCheck<Value> = {
       return {
         ok: false,
         message: `table data differs from the baseline in ${diverging.length} of ${expected.chunks.list.length} primary-key ranges of ${t.database}.${t.table}:\n${lines.join("\n")}${more}`,
+      };
+    }
+    if (expected.rowSum) {
+      return {
+        ok: false,
+        message: `table data differs from the baseline: ${t.database}.${t.table} has ${describeSum(actual.rowSum)}, baseline ${describeSum(expected.rowSum)}`,
+        expected: describeSum(expected.rowSum),
+        actual: describeSum(actual.rowSum),
       };
     }
     if (expected.checksum === actual.checksum) return { ok: true, summary: `checksum ${actual.checksum}` };

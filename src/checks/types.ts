@@ -42,6 +42,8 @@ export interface TableScan {
 
 export interface TableCaptureContext<T> {
   sizeBytes: number;
+  /** The table's storage engine, where known (information_schema.TABLES.ENGINE). */
+  engine?: string | null;
   options: CheckOptions;
   /** On the restored server: the baseline's value, so the same chunk boundaries are measured. */
   baseline?: T;

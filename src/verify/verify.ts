@@ -22,7 +22,7 @@ export async function captureRestored(db: Db, manifest: Manifest, checks: readon
   for (const d of manifest.databases) for (const t of await listTableNames(db, d.name)) present.add(tableKey({ database: d.name, table: t.name }));
   const tasks = baseTables(manifest)
     .filter(({ database, table }) => present.has(tableKey({ database, table: table.name })))
-    .map(({ database, table }) => ({ database, table: table.name, sizeBytes: table.sizeBytes, baseline: table.checks }));
+    .map(({ database, table }) => ({ database, table: table.name, sizeBytes: table.sizeBytes, engine: table.engine, baseline: table.checks }));
   const sessions: Queryable[] = Array.from({ length: concurrency }, () => db);
   const tables = await captureTableChecks(sessions, tasks, tableChecks(checks), options);
   const databases = await captureDatabaseChecks(db, manifest.databases.map((d) => d.name), databaseChecks(checks));

@@ -1,0 +1,153 @@
+// MyISAM and Aria tables are compared by a row sum (COUNT(*) + SUM(CRC32(row))) instead of CHECKSUM TABLE, which reads
+// their rows one system call each. Every fault the checksum exists to catch still turns it red, and two faults that
+// weaker whole-table values miss (equal rows changed alike; a live checksum's data file changed on disk) do too.
+import { openSync, closeSync, writeSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { captureBaseline } from "../../src/baseline/capture.ts";
+import type { Manifest } from "../../src/baseline/manifest.ts";
+import { DEFAULT_CHECK_OPTIONS, type CheckOptions } from "../../src/checks/types.ts";
+import type { Db } from "../../src/db/connection.ts";
+import { checksumTable } from "../../src/db/introspect.ts";
+import { createWorkDir, installDatadir, startServer, type StartedServer, type WorkDir } from "../../src/hosts/sandbox.ts";
+import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
+
+let work: WorkDir;
+let server: StartedServer;
+let db: Db;
+
+const TABLES = [
+  "CREATE TABLE s.fixed (id INT PRIMARY KEY, a INT NOT NULL, c DATETIME) ENGINE=MyISAM",
+  "INSERT INTO s.fixed SELECT seq, seq % 13, '2026-01-01' + INTERVAL seq MINUTE FROM s.seq_1_to_3000",
+  "CREATE TABLE s.dyn (id INT PRIMARY KEY, name VARCHAR(40), note TEXT) ENGINE=MyISAM",
+  "INSERT INTO s.dyn SELECT seq, IF(seq % 5 = 0, NULL, CONCAT('n', seq)), REPEAT('t', seq % 30) FROM s.seq_1_to_3000",
+  // No key: rows 1..50 twice each.
+  "CREATE TABLE s.dup (v VARCHAR(10) NOT NULL) ENGINE=MyISAM",
+  "INSERT INTO s.dup SELECT CONCAT('v', seq) FROM s.seq_1_to_50",
+  "INSERT INTO s.dup SELECT CONCAT('v', seq) FROM s.seq_1_to_50",
+  "CREATE TABLE s.aria (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=Aria",
+  "INSERT INTO s.aria SELECT seq, CONCAT('a', seq) FROM s.seq_1_to_1000",
+  // A live checksum: CHECKSUM TABLE answers from the header the server keeps up to date, not from the data file.
+  "CREATE TABLE s.live (id INT PRIMARY KEY, v CHAR(20) NOT NULL) ENGINE=MyISAM CHECKSUM=1",
+  "INSERT INTO s.live SELECT seq, CONCAT('live-', seq) FROM s.seq_1_to_2000",
+  "CREATE TABLE s.inno (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+  "INSERT INTO s.inno SELECT seq, seq FROM s.seq_1_to_1000",
+];
+
+beforeAll(async () => {
+  work = createWorkDir("row-sum");
+  const datadir = join(work.path, "datadir");
+  await installDatadir(datadir);
+  server = await startServer({ dir: work.path, datadir, tcp: false });
+  db = await server.connect({ poolSize: 2 });
+  await db.query("CREATE DATABASE s");
+  for (const sql of TABLES) await db.query(sql);
+}, 120_000);
+
+afterAll(async () => {
+  await db?.close();
+  await server?.stop();
+  await work?.remove();
+});
+
+const CHECKS = ["checksum", "rowCount", "integrity"];
+
+function baseline(options: CheckOptions = DEFAULT_CHECK_OPTIONS): Promise<Manifest> {
+  return captureBaseline(db, { service: "row-sum", databases: ["s"], checks: CHECKS, options, concurrency: 2, mode: "quiescent" });
+}
+
+function stored(manifest: Manifest, table: string): Record<string, unknown> {
+  return manifest.databases[0]?.tables.find((t) => t.name === table)?.checks.checksum as Record<string, unknown>;
+}
+
+async function checksumFinding(manifest: Manifest, table: string, options: CheckOptions = DEFAULT_CHECK_OPTIONS): Promise<string> {
+  const restored = await captureRestored(db, manifest, CHECKS, options, 2);
+  const f = tableFinding(restored, { database: "s", table }, "checksum");
+  return f.ok ? "green" : f.message;
+}
+
+/** Run `change`, then put the table back exactly as it was (same rows, same live checksum). */
+async function withChange(table: string, change: string[], fn: () => Promise<void>): Promise<void> {
+  await db.query(`CREATE TABLE s.saved_${table} AS SELECT * FROM s.${table}`);
+  try {
+    for (const sql of change) await db.query(sql);
+    await fn();
+  } finally {
+    await db.query(`DELETE FROM s.${table}`);
+    await db.query(`INSERT INTO s.${table} SELECT * FROM s.saved_${table}`);
+    await db.query(`DROP TABLE s.saved_${table}`);
+  }
+}
+
+describe("the row sum of MyISAM and Aria tables", () => {
+  it("replaces CHECKSUM TABLE in the baseline for MyISAM and Aria only, and a clean copy is green", async () => {
+    const manifest = await baseline();
+    for (const table of ["fixed", "dyn", "dup", "aria", "live"]) {
+      expect(stored(manifest, table), table).toMatchObject({ checksum: null, rowSum: { rows: expect.any(Number), sum: expect.stringMatching(/^\d+$/) } });
+    }
+    expect(stored(manifest, "fixed")).toMatchObject({ rowSum: { rows: 3000 } });
+    expect(stored(manifest, "inno")).toEqual({ checksum: expect.stringMatching(/^\d+$/) });
+    for (const table of ["fixed", "dyn", "dup", "aria", "live", "inno"]) expect(await checksumFinding(manifest, table), table).toBe("green");
+  });
+
+  it("a changed row is red, naming the counts and sums, never the row", async () => {
+    const manifest = await baseline();
+    await withChange("fixed", ["UPDATE s.fixed SET a = 987654 WHERE id = 17"], async () => {
+      expect(await checksumFinding(manifest, "fixed")).toMatch(/^table data differs from the baseline: s\.fixed has 3000 rows with row sum \d+, baseline 3000 rows with row sum \d+$/);
+      expect(await checksumFinding(manifest, "fixed")).not.toContain("987654");
+    });
+  });
+
+  it("NULL changed to an empty string is red (NULL-safe row text)", async () => {
+    const manifest = await baseline();
+    await withChange("dyn", ["UPDATE s.dyn SET name = '' WHERE id = 10"], async () => {
+      expect(await checksumFinding(manifest, "dyn")).toMatch(/^table data differs from the baseline: s\.dyn has 3000 rows/);
+    });
+  });
+
+  it("a deleted Aria row is red with both row counts", async () => {
+    const manifest = await baseline();
+    await withChange("aria", ["DELETE FROM s.aria WHERE id = 500"], async () => {
+      expect(await checksumFinding(manifest, "aria")).toMatch(/s\.aria has 999 rows with row sum \d+, baseline 1000 rows with row sum \d+$/);
+    });
+  });
+
+  it("two equal rows changed alike are red: a sum, where an XOR of row hashes would cancel out", async () => {
+    const manifest = await baseline();
+    const xor = async () => (await db.query<{ x: string }>("SELECT BIT_XOR(CRC32(v)) AS x FROM s.dup"))[0]?.x;
+    const before = await xor();
+    await withChange("dup", ["UPDATE s.dup SET v = 'changed' WHERE v = 'v7'"], async () => {
+      // The premise: both copies of v7 changed, the XOR of the row hashes is unchanged.
+      expect(await xor()).toBe(before);
+      expect(await checksumFinding(manifest, "dup")).toMatch(/^table data differs from the baseline: s\.dup has 100 rows/);
+    });
+  });
+
+  it("a live-checksum table whose data file changed on disk is red, where CHECKSUM TABLE still answers the old value", async () => {
+    const manifest = await baseline();
+    const header = await checksumTable(db, "s", "live");
+    await db.query("FLUSH TABLES s.live");
+    const file = join(server.datadir, "s", "live.MYD");
+    const at = Math.floor(statSync(file).size / 2);
+    const fd = openSync(file, "r+");
+    writeSync(fd, Buffer.from("ZZZZ"), 0, 4, at);
+    closeSync(fd);
+    await db.query("FLUSH TABLES s.live");
+    // The premise: the header's live checksum does not see the file change.
+    expect(await checksumTable(db, "s", "live")).toBe(header);
+    expect(await checksumFinding(manifest, "live")).toMatch(/^table data differs from the baseline: s\.live has 2000 rows with row sum \d+, baseline 2000 rows with row sum \d+$/);
+    await db.query("DROP TABLE s.live");
+  });
+
+  it("a big MyISAM table keeps its ranges: a changed row is localised to one", async () => {
+    const options = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1000 };
+    const manifest = await baseline(options);
+    expect(stored(manifest, "fixed")).toMatchObject({ checksum: null, rowSum: { rows: 3000 }, chunks: { key: ["id"] } });
+    expect(await checksumFinding(manifest, "fixed", options)).toBe("green");
+    await withChange("fixed", ["UPDATE s.fixed SET a = a + 1 WHERE id = 1500"], async () => {
+      expect(await checksumFinding(manifest, "fixed", options)).toBe(
+        "table data differs from the baseline in 1 of 4 primary-key ranges of s.fixed:\n  id in (1000, 2000]: same row count, content differs",
+      );
+    });
+  });
+});
