@@ -31,10 +31,10 @@ const Schema = z.strictObject({
 });
 type Value = z.infer<typeof Schema>;
 type RowSumValue = z.infer<typeof RowSum>;
+type ChunkValue = z.infer<typeof Chunk>;
 
 /** Engines whose whole-table value is the row sum (see Schema.rowSum). */
 const ROW_SUM_ENGINES = new Set(["MyISAM", "Aria"]);
-type ChunkValue = z.infer<typeof Chunk>;
 
 /** `(a, b) > (x, y)` written out so the optimizer uses the primary key for a range (row constructors may not). */
 function after(key: string[], values: unknown[]): { sql: string; params: unknown[] } {

@@ -3,18 +3,13 @@
 // weaker whole-table values miss (equal rows changed alike; a live checksum's data file changed on disk) do too.
 import { openSync, closeSync, writeSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { captureBaseline } from "../../src/baseline/capture.ts";
 import type { Manifest } from "../../src/baseline/manifest.ts";
 import { DEFAULT_CHECK_OPTIONS, type CheckOptions } from "../../src/checks/types.ts";
-import type { Db } from "../../src/db/connection.ts";
 import { checksumTable } from "../../src/db/introspect.ts";
-import { createWorkDir, installDatadir, startServer, type StartedServer, type WorkDir } from "../../src/hosts/sandbox.ts";
 import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
-
-let work: WorkDir;
-let server: StartedServer;
-let db: Db;
+import { useSandboxDb } from "../support/sandboxDb.ts";
 
 const TABLES = [
   "CREATE TABLE s.fixed (id INT PRIMARY KEY, a INT NOT NULL, c DATETIME) ENGINE=MyISAM",
@@ -34,26 +29,12 @@ const TABLES = [
   "INSERT INTO s.inno SELECT seq, seq FROM s.seq_1_to_1000",
 ];
 
-beforeAll(async () => {
-  work = createWorkDir("row-sum");
-  const datadir = join(work.path, "datadir");
-  await installDatadir(datadir);
-  server = await startServer({ dir: work.path, datadir, tcp: false });
-  db = await server.connect({ poolSize: 2 });
-  await db.query("CREATE DATABASE s");
-  for (const sql of TABLES) await db.query(sql);
-}, 120_000);
-
-afterAll(async () => {
-  await db?.close();
-  await server?.stop();
-  await work?.remove();
-});
+const sandbox = useSandboxDb("row-sum", TABLES);
 
 const CHECKS = ["checksum", "rowCount", "integrity"];
 
 function baseline(options: CheckOptions = DEFAULT_CHECK_OPTIONS): Promise<Manifest> {
-  return captureBaseline(db, { service: "row-sum", databases: ["s"], checks: CHECKS, options, concurrency: 2, mode: "quiescent" });
+  return captureBaseline(sandbox.db, { service: "row-sum", databases: ["s"], checks: CHECKS, options, concurrency: 2, mode: "quiescent" });
 }
 
 function stored(manifest: Manifest, table: string): Record<string, unknown> {
@@ -61,21 +42,21 @@ function stored(manifest: Manifest, table: string): Record<string, unknown> {
 }
 
 async function checksumFinding(manifest: Manifest, table: string, options: CheckOptions = DEFAULT_CHECK_OPTIONS): Promise<string> {
-  const restored = await captureRestored(db, manifest, CHECKS, options, 2);
+  const restored = await captureRestored(sandbox.db, manifest, CHECKS, options, 2);
   const f = tableFinding(restored, { database: "s", table }, "checksum");
   return f.ok ? "green" : f.message;
 }
 
 /** Run `change`, then put the table back exactly as it was (same rows, same live checksum). */
 async function withChange(table: string, change: string[], fn: () => Promise<void>): Promise<void> {
-  await db.query(`CREATE TABLE s.saved_${table} AS SELECT * FROM s.${table}`);
+  await sandbox.db.query(`CREATE TABLE s.saved_${table} AS SELECT * FROM s.${table}`);
   try {
-    for (const sql of change) await db.query(sql);
+    for (const sql of change) await sandbox.db.query(sql);
     await fn();
   } finally {
-    await db.query(`DELETE FROM s.${table}`);
-    await db.query(`INSERT INTO s.${table} SELECT * FROM s.saved_${table}`);
-    await db.query(`DROP TABLE s.saved_${table}`);
+    await sandbox.db.query(`DELETE FROM s.${table}`);
+    await sandbox.db.query(`INSERT INTO s.${table} SELECT * FROM s.saved_${table}`);
+    await sandbox.db.query(`DROP TABLE s.saved_${table}`);
   }
 }
 
@@ -114,7 +95,7 @@ describe("the row sum of MyISAM and Aria tables", () => {
 
   it("two equal rows changed alike are red: a sum, where an XOR of row hashes would cancel out", async () => {
     const manifest = await baseline();
-    const xor = async () => (await db.query<{ x: string }>("SELECT BIT_XOR(CRC32(v)) AS x FROM s.dup"))[0]?.x;
+    const xor = async () => (await sandbox.db.query<{ x: string }>("SELECT BIT_XOR(CRC32(v)) AS x FROM s.dup"))[0]?.x;
     const before = await xor();
     await withChange("dup", ["UPDATE s.dup SET v = 'changed' WHERE v = 'v7'"], async () => {
       // The premise: both copies of v7 changed, the XOR of the row hashes is unchanged.
@@ -125,18 +106,18 @@ describe("the row sum of MyISAM and Aria tables", () => {
 
   it("a live-checksum table whose data file changed on disk is red, where CHECKSUM TABLE still answers the old value", async () => {
     const manifest = await baseline();
-    const header = await checksumTable(db, "s", "live");
-    await db.query("FLUSH TABLES s.live");
-    const file = join(server.datadir, "s", "live.MYD");
+    const header = await checksumTable(sandbox.db, "s", "live");
+    await sandbox.db.query("FLUSH TABLES s.live");
+    const file = join(sandbox.server.datadir, "s", "live.MYD");
     const at = Math.floor(statSync(file).size / 2);
     const fd = openSync(file, "r+");
     writeSync(fd, Buffer.from("ZZZZ"), 0, 4, at);
     closeSync(fd);
-    await db.query("FLUSH TABLES s.live");
+    await sandbox.db.query("FLUSH TABLES s.live");
     // The premise: the header's live checksum does not see the file change.
-    expect(await checksumTable(db, "s", "live")).toBe(header);
+    expect(await checksumTable(sandbox.db, "s", "live")).toBe(header);
     expect(await checksumFinding(manifest, "live")).toMatch(/^table data differs from the baseline: s\.live has 2000 rows with row sum \d+, baseline 2000 rows with row sum \d+$/);
-    await db.query("DROP TABLE s.live");
+    await sandbox.db.query("DROP TABLE s.live");
   });
 
   it("a big MyISAM table keeps its ranges: a changed row is localised to one", async () => {

@@ -1,22 +1,16 @@
 // Checks that share a scan: rowCount and indexes take the row count from the checksum's CHECKSUM TABLE scan, counted
 // by the server on the same session, instead of reading every row again; a count that cannot be proven falls back to
 // COUNT(*), and a row deleted or inserted on the restored server still turns rowCount red.
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { captureBaseline } from "../../src/baseline/capture.ts";
 import type { Manifest } from "../../src/baseline/manifest.ts";
 import { captureTableChecks } from "../../src/checks/capture.ts";
 import { tableChecks } from "../../src/checks/index.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
-import type { Db, Queryable, Row, Session } from "../../src/db/connection.ts";
+import type { Queryable, Row, Session } from "../../src/db/connection.ts";
 import { checksumTableCountingRows } from "../../src/db/introspect.ts";
-import { createWorkDir, installDatadir, startServer, type StartedServer, type WorkDir } from "../../src/hosts/sandbox.ts";
 import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
-import { sandboxServers } from "../support/services.ts";
-
-let work: WorkDir;
-let server: StartedServer;
-let db: Db;
+import { useSandboxDb } from "../support/sandboxDb.ts";
 
 // Big enough (over 1 MiB) that the checksum counts its scan rather than leaving the count to COUNT(*).
 const TABLES = [
@@ -37,26 +31,10 @@ const TABLES = [
   "ANALYZE TABLE s.inno, s.myi",
 ];
 
-beforeAll(async () => {
-  work = createWorkDir("shared-scan");
-  const datadir = join(work.path, "datadir");
-  await installDatadir(datadir);
-  server = await startServer({ dir: work.path, datadir, tcp: false });
-  db = await server.connect({ poolSize: 2 });
-  await db.query("CREATE DATABASE s");
-  for (const sql of TABLES) await db.query(sql);
-}, 120_000);
-
-afterAll(async () => {
-  await db?.close();
-  await server?.stop();
-  await work?.remove();
-  // This file's own server is gone (other files' servers may run at the same time).
-  expect(server ? (await sandboxServers()).filter((l) => l.startsWith(`${server.pid} `)) : []).toEqual([]);
-});
+const sandbox = useSandboxDb("shared-scan", TABLES);
 
 async function count(table: string): Promise<number> {
-  const [row] = await db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM s.${table}`);
+  const [row] = await sandbox.db.query<{ n: string }>(`SELECT COUNT(*) AS n FROM s.${table}`);
   return Number(row?.n);
 }
 
@@ -74,7 +52,7 @@ function recording(session: Session): Queryable & { sql: string[] } {
 }
 
 async function captureOn(table: string, checks: string[], sizeBytes = 64 * 1024 * 1024) {
-  const session = await db.session();
+  const session = await sandbox.db.session();
   try {
     const spy = recording(session);
     const out = await captureTableChecks([spy], [{ database: "s", table, sizeBytes }], tableChecks(checks), DEFAULT_CHECK_OPTIONS);
@@ -96,7 +74,7 @@ const ALL = ["checksum", "definition", "rowCount", "integrity", "indexes"];
 describe("the row count from the checksum's scan", () => {
   it("CHECKSUM TABLE's scan is counted exactly: InnoDB, MyISAM with deleted records, an empty table", async () => {
     for (const table of ["inno", "myi", "empty"]) {
-      const session = await db.session();
+      const session = await sandbox.db.session();
       try {
         expect(await checksumTableCountingRows(session, "s", table), table).toMatchObject({ rows: await count(table) });
       } finally {
@@ -107,7 +85,7 @@ describe("the row count from the checksum's scan", () => {
 
   it("a scan it cannot prove gives no count: a live checksum (no scan), a partitioned table (rows counted twice)", async () => {
     for (const table of ["live", "part"]) {
-      const session = await db.session();
+      const session = await sandbox.db.session();
       try {
         const r = await checksumTableCountingRows(session, "s", table);
         expect(r.checksum, table).not.toBeNull();
@@ -142,7 +120,7 @@ describe("the row count from the checksum's scan", () => {
   });
 
   it("a row deleted or inserted after the baseline turns rowCount red through the shared count (fault test)", async () => {
-    const manifest: Manifest = await captureBaseline(db, {
+    const manifest: Manifest = await captureBaseline(sandbox.db, {
       service: "shared-scan",
       databases: ["s"],
       checks: ALL,
@@ -153,12 +131,12 @@ describe("the row count from the checksum's scan", () => {
     const size = (table: string) => manifest.databases[0]?.tables.find((t) => t.name === table)?.sizeBytes ?? 0;
     expect(size("inno")).toBeGreaterThan(1024 * 1024);
     expect(size("myi")).toBeGreaterThan(1024 * 1024);
-    const clean = await captureRestored(db, manifest, ALL, DEFAULT_CHECK_OPTIONS, 2);
+    const clean = await captureRestored(sandbox.db, manifest, ALL, DEFAULT_CHECK_OPTIONS, 2);
     for (const table of ["inno", "myi"]) expect(tableFinding(clean, { database: "s", table }, "rowCount").ok, table).toBe(true);
 
-    await db.query("DELETE FROM s.inno WHERE id = 12345");
-    await db.query("INSERT INTO s.myi VALUES (20001, 'z')");
-    const faulty = await captureRestored(db, manifest, ALL, DEFAULT_CHECK_OPTIONS, 2);
+    await sandbox.db.query("DELETE FROM s.inno WHERE id = 12345");
+    await sandbox.db.query("INSERT INTO s.myi VALUES (20001, 'z')");
+    const faulty = await captureRestored(sandbox.db, manifest, ALL, DEFAULT_CHECK_OPTIONS, 2);
     const inno = tableFinding(faulty, { database: "s", table: "inno" }, "rowCount");
     const myi = tableFinding(faulty, { database: "s", table: "myi" }, "rowCount");
     expect(inno.ok ? "" : inno.message).toBe("row count differs: s.inno has 29999 rows, baseline 30000 (-1)");
