@@ -34,11 +34,17 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
+/** The middle element by `by` (the upper middle of an even count). */
+function middleOf<T>(xs: readonly T[], by: (x: T) => number): T {
+  return [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)] as T;
+}
+const mid = (xs: readonly number[]) => middleOf(xs, (x) => x);
+const middle = <T extends { ms: number }>(xs: readonly T[]): T => middleOf(xs, (x) => x.ms);
+
 async function median(runs: number, fn: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push(await time(fn));
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  return mid(times);
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
@@ -106,15 +112,14 @@ async function verifyBench(env: Env, ds: Dataset, label: string, runs: number, s
     for (const row of v.tables.values()) for (const [c, r] of Object.entries(row)) perCheck[c] = (perCheck[c] ?? 0) + r.durationMs;
     runsOf.push({ ms, perCheck });
   }
-  runsOf.sort((a, b) => a.ms - b.ms);
-  const mid = runsOf[Math.floor(runsOf.length / 2)] as (typeof runsOf)[number];
-  const tool = mid.ms;
+  const middleRun = middle(runsOf);
+  const tool = middleRun.ms;
   log(`\n${label}: ${ds.tables.length} tables, ~${(ds.bytes / 1e6).toFixed(0)} MB, concurrency ${CONCURRENCY}, median of ${runs}`);
   log(`  shell loop (mysqlcheck + 3 client processes per table)  ${fmt(shell)}${sample.length < ds.tables.length ? `  (measured on ${sample.length} tables: ${fmt(shellRaw)}, scaled)` : ""}`);
   log(`  raw primitives through mysql2 (the floor)               ${fmt(floor)}   CHECK + CHECKSUM + SHOW CREATE + COUNT(*) per table`);
   log(`  raw primitives without COUNT(*)                         ${fmt(floorNoCount)}   no COUNT(*) for tables ≥ 1 MiB, as restoretest (their count comes from the checksum's scan); restoretest also reads MyISAM by a row sum, not CHECKSUM TABLE`);
   log(`  restoretest verify                                      ${fmt(tool)}`);
-  log(`    per check, summed over tables (${CONCURRENCY} sessions): ${Object.entries(mid.perCheck).map(([c, ms]) => `${c} ${fmt(ms)}`).join(", ")}`);
+  log(`    per check, summed over tables (${CONCURRENCY} sessions): ${Object.entries(middleRun.perCheck).map(([c, ms]) => `${c} ${fmt(ms)}`).join(", ")}`);
   log(`  restoretest / floor                ${ratio(tool, floor)}   (target ≤ 1.15×: ${verdict(tool <= floor * 1.15)})`);
   log(`  restoretest / floor without COUNT  ${ratio(tool, floorNoCount)}   (informational)`);
   log(`  shell loop / restoretest           ${ratio(shell, tool)}   (target ≥ ${shellTarget}×: ${verdict(shell >= tool * shellTarget)})`);
@@ -146,7 +151,6 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
     plainRuns.push(await time(() => env.db.query(`CHECKSUM TABLE ${qualifiedName(ds.database, "big")}`)));
     nightlyRuns.push(await time(() => checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced, baseline })));
   }
-  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   const plain = mid(plainRuns);
   const nightly = mid(nightlyRuns);
   await env.db.query(`UPDATE ${qualifiedName(ds.database, "big")} SET a = a + 1 WHERE id = ?`, [Math.floor(ds.bytes / 60 / 2)]);
@@ -233,7 +237,6 @@ async function restoreBench(env: Env, store: string): Promise<void> {
       await into.remove();
     }
   };
-  const middle = <T extends { ms: number }>(xs: T[]): T => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)] as T;
   // Warm: cp -a and restoretest alternately, 5 each, so both see the same state of the page cache and the disk.
   const warmCp: number[] = [];
   const warmTool: { ms: number; steps: string }[] = [];
@@ -248,7 +251,7 @@ async function restoreBench(env: Env, store: string): Promise<void> {
     }
     warmTool.push(await restoreOnce());
   }
-  const cp = [...warmCp].sort((a, b) => a - b)[2] as number;
+  const cp = mid(warmCp);
   const warm = middle(warmTool);
   // Cold: the nightly case, the backup store not in the page cache. Both contenders start from dropped caches, alternately.
   const coldCp: number[] = [];
@@ -286,7 +289,7 @@ async function restoreBench(env: Env, store: string): Promise<void> {
   if (coldError || coldCp.length === 0) {
     log(`  COLD page cache: not measured (${coldError ?? "no run"}; dropping caches needs root)`);
   } else {
-    const cpCold = [...coldCp].sort((a, b) => a - b)[Math.floor(coldCp.length / 2)] as number;
+    const cpCold = mid(coldCp);
     const toolCold = middle(coldTool);
     log(`  COLD page cache (sync; echo 3 > /proc/sys/vm/drop_caches before each run; median of ${coldCp.length}, alternating):`);
     log(`    cp -a of the backup (the physical floor)               ${fmt(cpCold)}  (runs: ${coldCp.map(fmt).join(", ")})`);
