@@ -7,6 +7,7 @@ import { maxConcurrentRestores, serviceProject, toolProject } from "./src/vitest
 import { configPath, reportsDir } from "./src/vitest/paths.ts";
 import AllureEnvironmentReporter from "./src/vitest/allureEnvironment.ts";
 import JUnitReporter from "./src/vitest/junitReporter.ts";
+import MetricsReporter from "./src/vitest/metricsReporter.ts";
 import { progressSettings } from "./src/vitest/progress.ts";
 import ProgressReporter from "./src/vitest/progressReporter.ts";
 import ServiceSequencer from "./src/vitest/sequencer.ts";
@@ -31,6 +32,7 @@ export default defineConfig({
       new ProgressReporter(progress),
       new JUnitReporter({ outputFile: join(reports, "junit.xml") }),
       new SummaryReporter({ outputFile: join(reports, "summary.json") }),
+      new MetricsReporter({ outputFile: join(reports, "restoretest.prom"), configFile: configPath() }),
       ["allure-vitest/reporter", { resultsDir: allureResults }],
       new AllureEnvironmentReporter({ resultsDir: allureResults }),
       ...(blob ? [["blob", { outputFile: blob }] satisfies ["blob", object]] : []),

@@ -8,9 +8,12 @@ import { formatDuration } from "./config/duration.ts";
 import { findService, loadServices } from "./config/load.ts";
 import { disposeAll } from "./lifecycle/disposers.ts";
 import { maskSecrets } from "./lifecycle/secrets.ts";
+import { describeSweep, sweepRoots, sweepStaleRuns } from "./lifecycle/sweep.ts";
 import { describePoint, parseRestorePoint } from "./restore/locate.ts";
 import { restoreService } from "./restore/pipeline.ts";
-import { configPath } from "./vitest/paths.ts";
+import { gatherStatus } from "./status/gather.ts";
+import { formatStatus } from "./status/status.ts";
+import { configPath, reportsDir } from "./vitest/paths.ts";
 
 const USAGE = `usage: restoretest <command> [service] [--config services.yaml]
 
@@ -24,6 +27,9 @@ commands:
   binlogs <service> [--check]
                      copy the service's binlogs into <store>/<service>/binlogs/ until stopped (resumes where it
                      left off); --check reports whether the archive is contiguous from the oldest kept backup
+  status [--json]    the fleet: newest backup and age, chain, last verified and verdict, RTO, RPO, objective breaches
+                     (store + $RESTORETEST_REPORTS/summary.json, default reports/); --json prints the same as data
+  sweep              remove run directories (and stop servers) of runs that died without cleaning up; live runs' are kept
 `;
 
 interface Args {
@@ -33,6 +39,7 @@ interface Args {
   to?: string;
   keep: boolean;
   check: boolean;
+  json: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -41,6 +48,7 @@ function parseArgs(argv: string[]): Args {
   let to: string | undefined;
   let keep = false;
   let check = false;
+  let json = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--config") config = resolve(argv[++i] ?? "");
@@ -49,9 +57,10 @@ function parseArgs(argv: string[]): Args {
     else if (arg.startsWith("--to=")) to = arg.slice("--to=".length);
     else if (arg === "--keep") keep = true;
     else if (arg === "--check") check = true;
+    else if (arg === "--json") json = true;
     else rest.push(arg);
   }
-  return { command: rest[0], service: rest[1], config, to, keep, check };
+  return { command: rest[0], service: rest[1], config, to, keep, check, json };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -111,7 +120,9 @@ async function main(argv: string[]): Promise<number> {
           `OK restore ${service.name} ${r.chain.map((l) => l.id).join(" + ")} to ${to ? describePoint(to) : "the baseline's position"}: ${steps}; ` +
             `RPO ${r.rpoSeconds} s (newest restorable point: ${r.restorable.source} at ${r.restorable.at.toISOString()})`,
         );
-        log(`connect: ${r.backup.meta.tool === "xtrabackup" ? "mysql" : "mariadb"} --socket=${r.server.socket} -uroot   (read-only, no network, production data)`);
+        const client = r.backup.meta.tool === "xtrabackup" ? "mysql" : "mariadb";
+        const where = r.target.description.startsWith("local") ? "" : ` (on ${r.target.description})`;
+        log(`connect: ${client} --defaults-file=${r.server.clientOptionFile ?? "?"}${where}   (read-only, no network, production data; as the restore's own verifier account)`);
         if (args.keep) {
           log("kept: press Ctrl-C to destroy the restored server and every file of it");
           // Ctrl-C drains the disposer list (the restored server is on it) and exits.
@@ -135,6 +146,16 @@ async function main(argv: string[]): Promise<number> {
       // Runs until Ctrl-C (which drains the disposer list: mariadb-binlog and the lock) or an error it cannot retry.
       await copy.done;
       return 0;
+    }
+    case "status": {
+      const status = gatherStatus(services, resolve(reportsDir(), "summary.json"));
+      log(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      return 0;
+    }
+    case "sweep": {
+      const result = await sweepStaleRuns(sweepRoots(services));
+      describeSweep(result).forEach((line) => log(line));
+      return result.swept.some((d) => d.error) ? 1 : 0;
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}`);

@@ -1,11 +1,13 @@
 // The backup job: baseline and backup (full, or incremental on the chain's newest link) of one service, written to
 // the store as one complete unit under the service's lock, then retention.
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { captureBaseline } from "../baseline/capture.ts";
+import { checkOptions } from "../checks/options.ts";
 import type { Manifest } from "../baseline/manifest.ts";
-import type { CheckOptions } from "../checks/types.ts";
 import { planReplay } from "../restore/replay.ts";
+import { sweepBeforeRun } from "../lifecycle/sweep.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
@@ -25,6 +27,7 @@ import {
   type BackupMeta,
   type StoredBackup,
   backupLockPath,
+  writeDigestKey,
   directorySize,
   listBackups,
   newBackupId,
@@ -112,6 +115,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
   const tool = backupTool(service.backup.tool);
   const mode = service.backup.consistency;
   const store = resolve(service.backup.store);
+  // A backup host may never restore: its killed jobs' temp dirs (a client option file with the password) go here.
+  await sweepBeforeRun([service], log);
   const release = await acquireLock(backupLockPath(store, service.name), `backup of ${service.name}`, log);
   try {
     const listing = listBackups(store, service.name);
@@ -129,6 +134,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
     );
     if (decision.kind === "incremental" && source.fresh) decision = { kind: "full", reason: "the sandbox source was created by this job" };
     const base = decision.kind === "incremental" ? chain.at(-1) : undefined;
+    // Password hashes reach the manifest only as HMACs under this backup's own key (store.ts writeDigestKey).
+    const key = randomBytes(32);
     log(`taking a ${decision.kind} backup of ${service.name}: ${decision.reason}`);
     const baseline = (baselineMode: "quiescent" | "snapshot") => {
       log(`capturing baseline of ${service.name} (${baselineMode}: ${service.verify.checks.join(", ")})`);
@@ -139,6 +146,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         options: checkOptions(service),
         concurrency: service.verify.concurrency,
         mode: baselineMode,
+        server: { digestKey: key, logical: tool.kind === "logical" },
+        logical: tool.kind === "logical",
       });
     };
     const backup = async () => {
@@ -215,6 +224,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         binlogs,
         toolVersion: (version.stdout + version.stderr).trim().split("\n")[0] ?? "",
       };
+      writeDigestKey(dir, key);
       writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
       // backup.json last: its presence is what marks the backup complete.
       writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
@@ -231,6 +241,3 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
   }
 }
 
-export function checkOptions(service: Service): CheckOptions {
-  return { chunkMinBytes: service.verify.chunkMinSize, chunkRows: service.verify.chunkRows, extendedCheck: service.verify.extendedCheck };
-}

@@ -75,6 +75,23 @@ export function binlogArchiveDir(store: string, service: string): string {
   return join(serviceDir(store, service), BINLOG_ARCHIVE_DIR);
 }
 
+/**
+ * The key of the keyed digests that stand in for password hashes in a backup's manifest (`<backup>/digest.key`, mode
+ * 0600), new for every backup and kept beside it: a copy of the backup verifies anywhere. It protects nothing the backup
+ * itself does not already hold (its grant tables), and keeps hashes out of manifests, reports and messages.
+ */
+export const DIGEST_KEY_FILE = "digest.key";
+
+export function writeDigestKey(backupDir: string, key: Buffer): void {
+  writeFileSync(join(backupDir, DIGEST_KEY_FILE), `${key.toString("base64")}\n`, { mode: 0o600 });
+}
+
+/** The backup's digest key; undefined for a backup from before keys existed (its passwords cannot be compared). */
+export function readDigestKey(backupDir: string): Buffer | undefined {
+  const path = join(backupDir, DIGEST_KEY_FILE);
+  return existsSync(path) ? Buffer.from(readFileSync(path, "utf8").trim(), "base64") : undefined;
+}
+
 /** Write JSON atomically (temp file + rename) so readers never see half a file. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   const temp = `${path}.tmp-${process.pid}`;

@@ -1,9 +1,19 @@
 // Capturing a baseline manifest from a source server at one binlog position (quiescent, or inside a consistent snapshot).
-import { captureDatabaseChecks, captureTableChecks, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
-import { databaseChecks, tableChecks } from "../checks/index.ts";
-import type { CheckOptions, TableCheck } from "../checks/types.ts";
+import { captureDatabaseChecks, captureServerChecks, captureTableChecks, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
+import { assertCovered, SYSTEM_SCHEMAS, tableChecksFor } from "../checks/coverage.ts";
+import { databaseChecks, serverChecks, tableChecks } from "../checks/index.ts";
+import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCheck } from "../checks/types.ts";
 import type { Db, Queryable, Session } from "../db/connection.ts";
-import { binlogPosition, databaseExists, listDatabases, listTables, serverInfo, type BinlogPosition, type TableInfo } from "../db/introspect.ts";
+import {
+  binlogPosition,
+  databaseExists,
+  listDatabases,
+  listTables,
+  objectCounts,
+  serverInfo,
+  type BinlogPosition,
+  type TableInfo,
+} from "../db/introspect.ts";
 import { MANIFEST_VERSION, type Manifest } from "./manifest.ts";
 
 export interface BaselineOptions {
@@ -15,6 +25,14 @@ export interface BaselineOptions {
   concurrency: number;
   /** `quiescent`: nothing writes (verified by the binlog position not moving); `snapshot`: writes go on. */
   mode: "quiescent" | "snapshot";
+  /**
+   * The whole server as the service: the system schemas (whatever `databases` says) and the server-wide checks
+   * (accounts, settings), with what they need, and every object covered by a check (coverage.ts). Absent: only the
+   * databases' own objects with the checks asked for (the rejoin's comparison).
+   */
+  server?: ServerCaptureContext;
+  /** The backup is a logical dump: the restore rebuilds the system schemas, whose rows are then not compared. */
+  logical?: boolean;
 }
 
 /** Engines whose reads honour a consistent snapshot. */
@@ -26,29 +44,67 @@ function merge(into: Results, from: Results): void {
   for (const [key, row] of from) into.set(key, { ...(into.get(key) ?? {}), ...row });
 }
 
+interface Plan {
+  databases: { name: string; system: boolean; tables: TableInfo[] }[];
+  tasks: CaptureTask[];
+}
+
+/** What is captured, from the server's catalog: every object with the checks coverage.ts says apply, or a CoverageError. */
+async function planCapture(db: Db, options: BaselineOptions): Promise<Plan> {
+  const own = options.databases ?? (await listDatabases(db));
+  for (const name of own) {
+    if (!(await databaseExists(db, name))) throw new Error(`database "${name}" listed for service ${options.service} does not exist on ${db.description}`);
+  }
+  const system: string[] = [];
+  if (options.server) for (const name of SYSTEM_SCHEMAS) if (!own.includes(name) && (await databaseExists(db, name))) system.push(name);
+  const databases = [];
+  for (const name of [...own, ...system]) databases.push({ name, system: system.includes(name), tables: await listTables(db, name) });
+  const logical = { logical: options.logical === true };
+  // A backup's baseline covers every object; a comparison of some checks (the rejoin's) covers what it asks for.
+  if (options.server) {
+    const objects = [];
+    for (const d of databases) {
+      const counts = await objectCounts(db, d.name);
+      objects.push({ name: d.name, tables: d.tables.map((t) => ({ database: d.name, name: t.name, type: t.type, system: d.system })), ...counts });
+    }
+    assertCovered(objects, options.checks, true, logical);
+  }
+  const tasks = databases.flatMap((d) =>
+    d.tables
+      .filter((t) => t.type !== "VIEW")
+      .map((t) => ({
+        database: t.database,
+        table: t.name,
+        sizeBytes: t.sizeBytes,
+        engine: t.engine,
+        type: t.type,
+        checks: tableChecksFor({ database: d.name, name: t.name, type: t.type, system: d.system }, options.checks, logical),
+      })),
+  );
+  return { databases, tasks };
+}
+
 /** Capture the baseline. In `snapshot` mode the returned position is the snapshot's, which the restore replays to. */
 export async function captureBaseline(db: Db, options: BaselineOptions): Promise<Manifest> {
   const started = performance.now();
-  const databases = options.databases ?? (await listDatabases(db));
-  for (const name of databases) {
-    if (!(await databaseExists(db, name))) throw new Error(`database "${name}" listed for service ${options.service} does not exist on ${db.description}`);
-  }
-  const tablesByDb = new Map<string, TableInfo[]>();
-  for (const name of databases) tablesByDb.set(name, await listTables(db, name));
-  const baseTables = [...tablesByDb.values()].flat().filter((t) => t.type === "BASE TABLE");
-  const tasks = (tables: TableInfo[]): CaptureTask[] => tables.map((t) => ({ database: t.database, table: t.name, sizeBytes: t.sizeBytes, engine: t.engine }));
+  const plan = await planCapture(db, options);
+  const databases = plan.databases.map((d) => d.name);
   const tChecks = tableChecks(options.checks);
   const dChecks = databaseChecks(options.checks);
+  const sChecks = options.server ? serverChecks(options.checks) : [];
+  const serverContext = options.server ?? {};
   const pool: Queryable[] = Array.from({ length: options.concurrency }, () => db);
 
   let position: BinlogPosition | null;
   let tableResults: Results;
   let dbResults: Results;
+  let serverResults: Record<string, Captured>;
   let nonTransactional: Manifest["nonTransactional"];
   if (options.mode === "quiescent") {
     const before = await binlogPosition(db);
-    tableResults = await captureTableChecks(pool, tasks(baseTables), tChecks, options.options);
+    tableResults = await captureTableChecks(pool, plan.tasks, tChecks, options.options);
     dbResults = await captureDatabaseChecks(db, databases, dChecks);
+    serverResults = await captureServerChecks(db, sChecks, serverContext);
     position = await binlogPosition(db);
     if (JSON.stringify(before) !== JSON.stringify(position)) {
       throw new Error(
@@ -57,8 +113,8 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
       );
     }
   } else {
-    const snapshot = await captureInSnapshot(db, options.concurrency, databases, baseTables, tChecks, dChecks, options.options);
-    ({ position, tableResults, dbResults } = snapshot);
+    const snapshot = await captureInSnapshot(db, options.concurrency, databases, plan.tasks, { tChecks, dChecks, sChecks, serverContext }, options.options);
+    ({ position, tableResults, dbResults, serverResults } = snapshot);
     nonTransactional = snapshot.nonTransactional;
   }
 
@@ -72,15 +128,17 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
     consistency: options.mode,
     nonTransactional,
     checks: [...options.checks],
-    databases: databases.map((name) => ({
-      name,
-      checks: values(dbResults.get(name) ?? {}, name),
-      tables: (tablesByDb.get(name) ?? []).map((t) => ({
+    ...(sChecks.length ? { serverChecks: values(serverResults, "the server") } : {}),
+    databases: plan.databases.map((d) => ({
+      name: d.name,
+      ...(d.system ? { system: true } : {}),
+      checks: values(dbResults.get(d.name) ?? {}, d.name),
+      tables: d.tables.map((t) => ({
         name: t.name,
         type: t.type,
         engine: t.engine,
         sizeBytes: t.sizeBytes,
-        checks: t.type === "BASE TABLE" ? values(tableResults.get(tableKey({ database: name, table: t.name })) ?? {}, `${name}.${t.name}`) : {},
+        checks: t.type === "VIEW" ? {} : values(tableResults.get(tableKey({ database: d.name, table: t.name })) ?? {}, `${d.name}.${t.name}`),
       })),
     })),
   };
@@ -99,25 +157,26 @@ function values(row: Record<string, Captured>, where: string): Record<string, un
 
 /**
  * Hold FLUSH TABLES WITH READ LOCK just long enough to open N snapshot transactions at one binlog position and to
- * capture the non-transactional tables, then capture InnoDB tables inside the snapshots while writes go on.
+ * capture the non-transactional tables (and the server-wide checks: grant tables are not InnoDB), then capture InnoDB
+ * tables inside the snapshots while writes go on.
  */
 async function captureInSnapshot(
   db: Db,
   concurrency: number,
   databases: string[],
-  baseTables: TableInfo[],
-  tChecks: TableCheck[],
-  dChecks: ReturnType<typeof databaseChecks>,
+  tasks: CaptureTask[],
+  checks: { tChecks: TableCheck[]; dChecks: DatabaseCheck[]; sChecks: ServerCheck[]; serverContext: ServerCaptureContext },
   options: CheckOptions,
-): Promise<{ position: BinlogPosition | null; tableResults: Results; dbResults: Results; nonTransactional: Manifest["nonTransactional"] }> {
+): Promise<{ position: BinlogPosition | null; tableResults: Results; dbResults: Results; serverResults: Record<string, Captured>; nonTransactional: Manifest["nonTransactional"] }> {
+  const { tChecks, dChecks, sChecks, serverContext } = checks;
   const lock = await db.session();
   const snapshots: Session[] = [];
   const tableResults: Results = new Map();
   let dbResults: Results;
+  let serverResults: Record<string, Captured>;
   let position: BinlogPosition | null;
-  const plain = baseTables.filter((t) => !TRANSACTIONAL.has(t.engine ?? ""));
-  const transactional = baseTables.filter((t) => TRANSACTIONAL.has(t.engine ?? ""));
-  const asTasks = (tables: TableInfo[]) => tables.map((t) => ({ database: t.database, table: t.name, sizeBytes: t.sizeBytes, engine: t.engine }));
+  const plain = tasks.filter((t) => !TRANSACTIONAL.has(t.engine ?? ""));
+  const transactional = tasks.filter((t) => TRANSACTIONAL.has(t.engine ?? ""));
   try {
     for (let i = 0; i < concurrency; i++) snapshots.push(await db.session());
     await lock.query("FLUSH TABLES WITH READ LOCK");
@@ -125,25 +184,26 @@ async function captureInSnapshot(
       for (const s of snapshots) await s.query("START TRANSACTION WITH CONSISTENT SNAPSHOT");
       position = await binlogPosition(lock);
       // Writes are blocked here: what is captured now is exactly the state at `position`.
-      merge(tableResults, await captureTableChecks([lock], asTasks(plain), tChecks, options));
+      merge(tableResults, await captureTableChecks([lock], plain, tChecks, options));
       dbResults = await captureDatabaseChecks(lock, databases, dChecks);
+      serverResults = await captureServerChecks(lock, sChecks, serverContext);
     } finally {
       await lock.query("UNLOCK TABLES");
     }
     const inSnapshot = tChecks.filter((c) => !c.implicitCommit);
-    merge(tableResults, await captureTableChecks(snapshots, asTasks(transactional), inSnapshot, options));
+    merge(tableResults, await captureTableChecks(snapshots, transactional, inSnapshot, options));
     for (const s of snapshots) await s.query("COMMIT");
     // Checks that would end a snapshot (CHECK TABLE) run afterwards: their baseline value is informative only.
     const afterwards = tChecks.filter((c) => c.implicitCommit);
-    merge(tableResults, await captureTableChecks(snapshots, asTasks(transactional), afterwards, options));
+    merge(tableResults, await captureTableChecks(snapshots, transactional, afterwards, options));
   } finally {
     for (const s of snapshots) s.release();
     lock.release();
   }
   const nonTransactional = plain.length
-    ? { tables: plain.map((t) => `${t.database}.${t.name}`), capturedUnder: "FLUSH TABLES WITH READ LOCK at the snapshot's position" }
+    ? { tables: plain.map((t) => `${t.database}.${t.table}`), capturedUnder: "FLUSH TABLES WITH READ LOCK at the snapshot's position" }
     : undefined;
-  return { position, tableResults, dbResults, nonTransactional };
+  return { position, tableResults, dbResults, serverResults, nonTransactional };
 }
 
 function describe(p: { file: string; position: number } | null): string {

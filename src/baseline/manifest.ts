@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
-export const MANIFEST_VERSION = 1;
+/** 2: the system schemas (`system: true`) and server-wide checks (`serverChecks`); version 1 manifests still read. */
+export const MANIFEST_VERSION = 2;
 
 export const PositionSchema = z.strictObject({ file: z.string(), position: z.number().int().nonnegative(), gtid: z.string() });
 
@@ -17,7 +18,7 @@ const ObjectSchema = z.strictObject({
 });
 
 export const ManifestSchema = z.strictObject({
-  version: z.literal(MANIFEST_VERSION),
+  version: z.number().int().min(1).max(MANIFEST_VERSION),
   service: z.string(),
   capturedAt: z.string(),
   durationMs: z.number().nonnegative(),
@@ -33,9 +34,13 @@ export const ManifestSchema = z.strictObject({
     .strictObject({ masterLogFile: z.string(), execMasterLogPos: z.number().int(), gtidSlavePos: z.string() })
     .optional(),
   checks: z.array(z.string()),
+  /** Server-wide checks (accounts, server settings) by name; absent in manifests from before they existed. */
+  serverChecks: z.record(z.string(), z.unknown()).optional(),
   databases: z.array(
     z.strictObject({
       name: z.string(),
+      /** A stored schema of the server itself (mysql, sys), checked whatever `databases` says. */
+      system: z.boolean().optional(),
       /** Database-wide checks (tables, views, triggers, routines, events, database) by name. */
       checks: z.record(z.string(), z.unknown()),
       tables: z.array(ObjectSchema),

@@ -1,10 +1,14 @@
 // Capturing checks over many tables at once: one worker per session, biggest tables first.
 import { errorMessage, type Queryable } from "../db/connection.ts";
-import type { CheckOptions, DatabaseCheck, TableCheck, TableRef } from "./types.ts";
+import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCheck, TableRef } from "./types.ts";
 
 export interface CaptureTask extends TableRef {
   sizeBytes: number;
   engine?: string | null;
+  /** TABLE_TYPE (BASE TABLE, SYSTEM VERSIONED, SEQUENCE). */
+  type?: string;
+  /** The checks that apply to this table (coverage.ts); default every check given. */
+  checks?: readonly string[];
   /** The baseline's values by check name (on the restored server only). */
   baseline?: Record<string, unknown>;
 }
@@ -51,20 +55,28 @@ export async function captureTableChecks(
 ): Promise<Map<string, Record<string, Captured>>> {
   const ordered = [...tables].sort((a, b) => b.sizeBytes - a.sizeBytes);
   const out = new Map<string, Record<string, Captured>>();
-  // A check that scans the table anyway runs first and counts the rows it read, for the checks that need the count.
-  const shareScan = checks.some((c) => c.scan === "produces") && checks.some((c) => c.scan === "uses");
-  const indexCountsChecked = checks.some((c) => c.checksIndexCounts === true);
-  const runOrder = [...checks].sort((a, b) => Number(b.scan === "produces") - Number(a.scan === "produces"));
   await mapConcurrent(ordered, sessions.length, async (t, worker) => {
     const session = sessions[worker] as Queryable;
-    const scan = shareScan ? { indexCountsChecked } : undefined;
+    const own = t.checks ? checks.filter((c) => t.checks?.includes(c.name)) : checks;
+    // A check that scans the table anyway runs first and counts the rows it read, for the checks that need the count.
+    const shareScan = own.some((c) => c.scan === "produces") && own.some((c) => c.scan === "uses");
+    const scan = shareScan ? { indexCountsChecked: own.some((c) => c.checksIndexCounts === true) } : undefined;
+    const runOrder = [...own].sort((a, b) => Number(b.scan === "produces") - Number(a.scan === "produces"));
     const row: Record<string, Captured> = {};
     for (const check of runOrder) {
-      row[check.name] = await timed(() => check.capture(session, t, { sizeBytes: t.sizeBytes, engine: t.engine, options, baseline: t.baseline?.[check.name], scan }));
+      const context = { sizeBytes: t.sizeBytes, engine: t.engine, type: t.type, options, baseline: t.baseline?.[check.name], scan };
+      row[check.name] = await timed(() => check.capture(session, t, context));
     }
-    out.set(tableKey(t), Object.fromEntries(checks.map((c) => [c.name, row[c.name] as Captured])));
+    out.set(tableKey(t), Object.fromEntries(own.map((c) => [c.name, row[c.name] as Captured])));
   });
   return out;
+}
+
+/** Every server-wide check, once. */
+export async function captureServerChecks(db: Queryable, checks: readonly ServerCheck[], context: ServerCaptureContext): Promise<Record<string, Captured>> {
+  const row: Record<string, Captured> = {};
+  for (const check of checks) row[check.name] = await timed(() => check.capture(db, context));
+  return row;
 }
 
 /** Every database-wide check on every database. */

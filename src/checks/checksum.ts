@@ -1,7 +1,7 @@
 // checksum: every row's content equals the baseline's; big tables are compared per primary-key range so a failure says where.
 import { z } from "zod";
 import { onOneConnection, type Queryable } from "../db/connection.ts";
-import { checksumTable, checksumTableCountingRows, listColumns, primaryKey } from "../db/introspect.ts";
+import { checksumTable, checksumTableCountingRows, listColumns, primaryKey, rowSource } from "../db/introspect.ts";
 import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import type { TableCaptureContext, TableCheck, TableRef } from "./types.ts";
 
@@ -96,7 +96,7 @@ async function rowText(db: Queryable, t: TableRef): Promise<string> {
 /** The whole table's row sum; its count also serves the checks that need the row count. */
 async function rowSum(db: Queryable, t: TableRef, context: TableCaptureContext<unknown>): Promise<RowSumValue> {
   const [row] = await db.query<{ n: string | number; s: string | number | null }>(
-    `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${await rowText(db, t)})), 0) AS s FROM ${qualifiedName(t.database, t.table)}`,
+    `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${await rowText(db, t)})), 0) AS s FROM ${rowSource(t.database, t.table, context.type)}`,
   );
   const value = { rows: Number(row?.n ?? 0), sum: String(row?.s ?? 0) };
   if (context.scan) context.scan.rows = value.rows;

@@ -6,8 +6,10 @@ import { definition } from "./definition.ts";
 import { indexes } from "./indexes.ts";
 import { integrity } from "./integrity.ts";
 import { database, events, routines, tables, triggers, views } from "./objects.ts";
+import { accounts } from "./accounts.ts";
 import { rowCount } from "./rowCount.ts";
-import type { Check, DatabaseCheck, TableCheck } from "./types.ts";
+import { server } from "./settings.ts";
+import type { Check, DatabaseCheck, ServerCheck, TableCheck } from "./types.ts";
 
 export const CHECKS: Record<CheckName, Check> = {
   tables: tables as DatabaseCheck,
@@ -22,6 +24,8 @@ export const CHECKS: Record<CheckName, Check> = {
   integrity: integrity as TableCheck,
   indexes: indexes as TableCheck,
   autoIncrement: autoIncrement as TableCheck,
+  accounts: accounts as ServerCheck,
+  server: server as ServerCheck,
 };
 
 export function check(name: string): Check {
@@ -38,4 +42,8 @@ export function databaseChecks(names: readonly string[]): DatabaseCheck[] {
   return names.map(check).filter((c): c is DatabaseCheck => c.scope === "database");
 }
 
-export type { Check, DatabaseCheck, Finding, TableCheck, TableRef } from "./types.ts";
+export function serverChecks(names: readonly string[]): ServerCheck[] {
+  return names.map(check).filter((c): c is ServerCheck => c.scope === "server");
+}
+
+export type { Check, DatabaseCheck, Finding, ServerCheck, TableCheck, TableRef } from "./types.ts";

@@ -26,13 +26,13 @@ export const indexes: TableCheck<Value> = {
   async capture(db, t, context) {
     // Each index's count is compared with the table's rows: the checksum's full scan counted them when it ran (the
     // clustered index for InnoDB, the data file for MyISAM), else COUNT(*).
-    const tableRows = context.scan?.rows ?? (await countRows(db, t.database, t.table));
+    const tableRows = context.scan?.rows ?? (await countRows(db, t.database, t.table, context.type));
     const defs = await listIndexes(db, t.database, t.table);
     const out: Value["indexes"] = [];
     for (const d of defs) {
       const first = d.columns[0]?.column;
       const scannable = d.type === "BTREE" && first;
-      out.push({ ...d, rows: scannable ? await countThroughIndex(db, t.database, t.table, d.name, first) : null });
+      out.push({ ...d, rows: scannable ? await countThroughIndex(db, t.database, t.table, d.name, first, context.type) : null });
     }
     return { tableRows, indexes: out };
   },

@@ -16,7 +16,7 @@ export const rowCount: TableCheck<z.infer<typeof Schema>> = {
     // a second full pass for COUNT(*) would read the same rows again. Taken only where CHECK TABLE runs too, which fails
     // unless every index holds exactly that many entries, so nothing COUNT(*) could see through an index is lost.
     if (context.scan?.rows !== undefined && context.scan.indexCountsChecked) return { rows: context.scan.rows };
-    return { rows: await countRows(db, t.database, t.table) };
+    return { rows: await countRows(db, t.database, t.table, context.type) };
   },
   compare(expected, actual, t) {
     if (expected.rows === actual.rows) return { ok: true, summary: `${actual.rows} rows` };

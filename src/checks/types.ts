@@ -44,6 +44,8 @@ export interface TableCaptureContext<T> {
   sizeBytes: number;
   /** The table's storage engine, where known (information_schema.TABLES.ENGINE). */
   engine?: string | null;
+  /** information_schema.TABLES.TABLE_TYPE (BASE TABLE, SYSTEM VERSIONED, SEQUENCE), where known. */
+  type?: string;
   options: CheckOptions;
   /** On the restored server: the baseline's value, so the same chunk boundaries are measured. */
   baseline?: T;
@@ -78,4 +80,27 @@ export interface DatabaseCheck<T = unknown> {
   compare(expected: T, actual: T, database: string): Finding;
 }
 
-export type Check = TableCheck | DatabaseCheck;
+/** What a server-wide capture needs beyond the connection. */
+export interface ServerCaptureContext {
+  /**
+   * Key of the keyed digest that stands in for every password hash (HMAC-SHA256): hashes never reach the manifest, a
+   * report or a message, yet a changed password is still seen. Absent: passwords cannot be compared (named, red).
+   */
+  digestKey?: Buffer;
+  /** Accounts this tool made itself on the restored server (the verifier), left out of every comparison. */
+  ignoreAccounts?: readonly { user: string; host: string }[];
+  /** The backup is a logical dump: its restore creates the accounts anew, so they are compared as SHOW CREATE USER / SHOW GRANTS render them. */
+  logical?: boolean;
+}
+
+/** A property of the whole server: its accounts and grants, its settings. */
+export interface ServerCheck<T = unknown> {
+  name: string;
+  scope: "server";
+  description: string;
+  schema: z.ZodType<T>;
+  capture(db: Queryable, context: ServerCaptureContext): Promise<T>;
+  compare(expected: T, actual: T): Finding;
+}
+
+export type Check = TableCheck | DatabaseCheck | ServerCheck;

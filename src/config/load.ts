@@ -8,10 +8,12 @@ import { z } from "zod";
 import {
   BackupSchema,
   CHECK_NAMES,
+  MetricsSchema,
   RestoreSchema,
   ServicesFileSchema,
   SourceSchema,
   VerifySchema,
+  type MetricsSettings,
   type Service,
 } from "./schema.ts";
 
@@ -60,6 +62,42 @@ function sortByLine(problems: ConfigProblem[]): ConfigProblem[] {
 /** Reads and validates a services.yaml file; relative paths in it are taken from the file's directory. */
 export function loadServices(file: string, env: Record<string, string | undefined> = process.env): Service[] {
   return parseServices(readConfigFile(file), file, env);
+}
+
+/** What the metrics reporter takes from services.yaml: the `metrics` block and which services the file defines. */
+export interface MetricsConfig {
+  metrics: MetricsSettings | undefined;
+  services: string[];
+}
+
+/**
+ * The `metrics` block (its variables substituted) and the service names, reporting only the block's own problems: a
+ * service's problems are its project's to report, and must not take the other services' metrics down with it.
+ */
+export function loadMetricsConfig(file: string, env: Record<string, string | undefined> = process.env): MetricsConfig {
+  return parseMetricsConfig(readConfigFile(file), file, env);
+}
+
+/** loadMetricsConfig on services.yaml text; `file` is used in messages. Throws ConfigError. */
+export function parseMetricsConfig(text: string, file: string, env: Record<string, string | undefined> = process.env): MetricsConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const ctx: FileContext = { file, doc, lines, originals: new Map(), envProblemPaths: new Set() };
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((error) => yamlProblem(ctx, error)));
+  const inBlock = (problem: ConfigProblem) => problem.keyPath === "metrics" || problem.keyPath.startsWith("metrics.");
+  const problems = substituteVariables(ctx, env).filter(inBlock);
+  const raw: unknown = doc.toJS();
+  const result = MetricsSchema.optional().safeParse(valueAt(raw, ["metrics"]));
+  if (!result.success) {
+    const located = result.error.issues.map((issue) => ({ issue, keyPath: ["metrics", ...toKeyPath(issue.path)] }));
+    problems.push(...located.flatMap((l) => describeIssue(ctx, raw, l)).filter((p) => !ctx.envProblemPaths.has(p.keyPath)));
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  const pushgateway = result.data?.pushgateway;
+  // A basic-auth password in the URL is a secret like any other: scrubbed from every message this process prints.
+  if (pushgateway) registerSecret(decodeURIComponent(new URL(pushgateway).password));
+  const services = valueAt(raw, ["services"]);
+  return { metrics: result.data, services: isRecord(services) ? Object.keys(services) : [] };
 }
 
 function readConfigFile(file: string): string {

@@ -41,6 +41,8 @@ export const CHECK_NAMES = [
   "integrity",
   "indexes",
   "autoIncrement",
+  "accounts",
+  "server",
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
@@ -160,6 +162,11 @@ const RestoreSchema = z.strictObject({
   ssh: SshHostSchema.optional(),
   /** Required when provider is command. */
   command: CommandHooksSchema.optional(),
+  /**
+   * The service's own server option file on the restore host (for `command`, the file your configure hook writes):
+   * the restored server starts with it instead of the source's settings from the baseline. Safety overrides still apply.
+   */
+  optionsFile: z.string().startsWith("/", "must be an absolute path on the restore host").optional(),
 });
 
 const VerifySchema = z.strictObject({
@@ -232,8 +239,26 @@ export const ServiceInputSchema = Overridable.extend({
   rejoin: RejoinSchema.optional(),
 });
 
+/** A Pushgateway's address: http(s), optionally with a path prefix and `user:password@` for basic auth. */
+const PushgatewayUrl = z.string().superRefine((text, ctx) => {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (url && (url.protocol === "http:" || url.protocol === "https:") && !url.search && !url.hash) return;
+  const expected = 'an http:// or https:// URL like "http://pushgateway:9091", without ?query or #fragment';
+  // A malformed value may still carry a password: then it is not repeated in the message.
+  if (text.includes("@")) ctx.addIssue({ code: "custom", message: `expected ${expected} (the value is not shown: it may hold a password)` });
+  else ctx.addIssue({ code: "custom", message: `expected ${expected}`, params: { expected } });
+});
+
+/** Where each run's Prometheus metrics go besides reports/restoretest.prom (docs/metrics.md). */
+export const MetricsSchema = z.strictObject({
+  /** Each service's metrics are PUT to `<pushgateway>/metrics/job/<job>/service/<service>` after every run. */
+  pushgateway: PushgatewayUrl.optional(),
+  job: z.string().min(1).default("restoretest"),
+});
+
 export const ServicesFileSchema = z.strictObject({
   defaults: Overridable.optional(),
+  metrics: MetricsSchema.optional(),
   services: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "service names use letters, digits, - and _"), ServiceInputSchema),
 });
 
@@ -244,6 +269,7 @@ export type ServerSourceConfig = z.infer<typeof ServerSource>;
 export type SshHostSettings = z.infer<typeof SshHostSchema>;
 export type CommandHooks = z.infer<typeof CommandHooksSchema>;
 export type RejoinSettings = z.infer<typeof RejoinSchema>;
+export type MetricsSettings = z.infer<typeof MetricsSchema>;
 
 /** A service after defaults are merged: what every other module receives. */
 export interface Service {

@@ -117,8 +117,13 @@ export async function showCreateTable(db: Queryable, database: string, table: st
   return text;
 }
 
-export async function countRows(db: Queryable, database: string, table: string): Promise<number> {
-  const rows = await db.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM ${qualifiedName(database, table)}`);
+/** A table to read from; a system-versioned table with its history rows (what CHECKSUM TABLE reads too). */
+export function rowSource(database: string, table: string, type?: string): string {
+  return `${qualifiedName(database, table)}${type === "SYSTEM VERSIONED" ? " FOR SYSTEM_TIME ALL" : ""}`;
+}
+
+export async function countRows(db: Queryable, database: string, table: string, type?: string): Promise<number> {
+  const rows = await db.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM ${rowSource(database, table, type)}`);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -171,10 +176,10 @@ export async function listIndexes(db: Queryable, database: string, table: string
 }
 
 /** Rows reachable through one B-tree index (FORCE INDEX, a range over its first column: never answered from table metadata). */
-export async function countThroughIndex(db: Queryable, database: string, table: string, index: string, firstColumn: string): Promise<number> {
+export async function countThroughIndex(db: Queryable, database: string, table: string, index: string, firstColumn: string, type?: string): Promise<number> {
   const col = quoteIdent(firstColumn);
   const rows = await db.query<{ n: string | number }>(
-    `SELECT COUNT(*) AS n FROM ${qualifiedName(database, table)} FORCE INDEX (${quoteIdent(index)}) WHERE ${col} IS NULL OR ${col} IS NOT NULL`,
+    `SELECT COUNT(*) AS n FROM ${rowSource(database, table, type)} FORCE INDEX (${quoteIdent(index)}) WHERE ${col} IS NULL OR ${col} IS NOT NULL`,
   );
   return Number(rows[0]?.n ?? 0);
 }
@@ -263,8 +268,8 @@ export async function listRoutines(db: Queryable, database: string): Promise<Sch
 }
 
 /**
- * Events from mysql.event itself: SHOW CREATE EVENT refuses to run while the event scheduler is disabled, as it is
- * on a restored server started with --skip-grant-tables.
+ * Events from mysql.event itself: SHOW CREATE EVENT refuses to run while the event scheduler is disabled (as it was on
+ * restored servers started with --skip-grant-tables), and the rows say more (created, starts, status).
  */
 export async function listEvents(db: Queryable, database: string): Promise<SchemaObject[]> {
   const rows = await db.query<Record<string, string | number | null>>(
@@ -290,3 +295,57 @@ export async function databaseCharset(db: Queryable, database: string): Promise<
   if (!row) throw new Error(`database ${database} does not exist`);
   return { charset: row.cs, collation: row.co };
 }
+
+/** The settings that change what stored data means, as the server reports them (all as text). */
+export interface ServerSettings {
+  version: string;
+  lower_case_table_names: string;
+  character_set_server: string;
+  collation_server: string;
+  sql_mode: string;
+  innodb_page_size: string;
+  explicit_defaults_for_timestamp: string;
+  default_storage_engine: string;
+  time_zone: string;
+  system_time_zone: string;
+  /** "yes" when mysql.time_zone_name has rows (named zones such as Europe/Berlin work), else "no". */
+  time_zone_tables_loaded: string;
+}
+
+export async function serverSettings(db: Queryable): Promise<ServerSettings> {
+  const [row] = await db.query<Record<string, unknown>>(
+    `SELECT VERSION() AS version, @@lower_case_table_names AS lower_case_table_names,
+            @@GLOBAL.character_set_server AS character_set_server, @@GLOBAL.collation_server AS collation_server,
+            @@GLOBAL.sql_mode AS sql_mode, @@innodb_page_size AS innodb_page_size,
+            @@GLOBAL.explicit_defaults_for_timestamp AS explicit_defaults_for_timestamp,
+            @@GLOBAL.default_storage_engine AS default_storage_engine, @@GLOBAL.time_zone AS time_zone,
+            @@system_time_zone AS system_time_zone`,
+  );
+  const [tz] = await db.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM mysql.time_zone_name");
+  const text = (name: string) => String(row?.[name] ?? "");
+  return {
+    version: text("version"),
+    lower_case_table_names: text("lower_case_table_names"),
+    character_set_server: text("character_set_server"),
+    collation_server: text("collation_server"),
+    sql_mode: text("sql_mode"),
+    innodb_page_size: text("innodb_page_size"),
+    explicit_defaults_for_timestamp: text("explicit_defaults_for_timestamp"),
+    default_storage_engine: text("default_storage_engine"),
+    time_zone: text("time_zone"),
+    system_time_zone: text("system_time_zone"),
+    time_zone_tables_loaded: Number(tz?.n ?? 0) > 0 ? "yes" : "no",
+  };
+}
+
+/** How many triggers, routines and events a database holds (for the coverage rule: each needs a check). */
+export async function objectCounts(db: Queryable, database: string): Promise<{ triggers: number; routines: number; events: number }> {
+  const [row] = await db.query<{ triggers: string | number; routines: string | number; events: string | number }>(
+    `SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) AS triggers,
+            (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) AS routines,
+            (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS events`,
+    [database, database, database],
+  );
+  return { triggers: Number(row?.triggers ?? 0), routines: Number(row?.routines ?? 0), events: Number(row?.events ?? 0) };
+}
+

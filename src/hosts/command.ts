@@ -94,7 +94,7 @@ export class CommandProvider implements HostProvider {
       hookRuns: this.runs,
       exec: (file, args, options) => ssh.exec(file, args, options),
       putDirectory: (localPath, remotePath, options) => ssh.putDirectory(localPath, remotePath, options),
-      startServer: (flavor) => ssh.startServer(flavor),
+      startServer: (flavor, options) => ssh.startServer(flavor, options),
       destroy: () =>
         (destroyed ??= (async () => {
           // The hook runs whatever happened on the host: it is what removes the host itself.

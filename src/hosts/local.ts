@@ -2,7 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { runCommand } from "../process/command.ts";
-import { createWorkDir, startServer, type StartedServer } from "./sandbox.ts";
+import { createWorkDir, newVerifierAccount, startServer, type StartedServer } from "./sandbox.ts";
 import type { HostProvider, Target } from "./types.ts";
 import { directorySize } from "../backup/store.ts";
 
@@ -29,13 +29,16 @@ export class LocalProvider implements HostProvider {
         options?.onProgress?.(bytes);
         return bytes;
       },
-      async startServer(flavor) {
+      async startServer(flavor, options = {}) {
         server = await startServer({
-          ...(flavor ? { binary: flavor.binary, extraArgs: [...flavor.extraArgs] } : {}),
+          ...(flavor ? { binary: flavor.binary } : {}),
+          extraArgs: [...(flavor?.extraArgs ?? []), ...(options.extraArgs ?? [])],
           dir: work.path,
           datadir,
           tcp: false,
-          skipGrantTables: true,
+          verifier: options.verifier ?? newVerifierAccount(),
+          settings: options.settings,
+          defaultsFile: options.defaultsFile,
           readOnly: true,
           startTimeoutMs,
         });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
+import { recordOwner } from "../lifecycle/owner.ts";
 import { registerSecret } from "../lifecycle/secrets.ts";
 import { runCommand, tail } from "../process/command.ts";
 
@@ -29,6 +30,8 @@ export function createWorkDir(prefix: string, base?: string): WorkDir {
   mkdirSync(parent, { recursive: true });
   const path = mkdtempSync(join(parent, `restoretest-${prefix.replace(/[^\w-]/g, "_")}-`));
   chmodSync(path, 0o700);
+  // A SIGKILL of the whole process tree skips every disposer: the next run's sweep goes by this record.
+  recordOwner(path);
   const remove = registerDisposer(`directory ${path}`, () => rmSync(path, { recursive: true, force: true }));
   return { path, remove };
 }
@@ -57,10 +60,79 @@ export async function installDatadir(datadir: string): Promise<void> {
   );
 }
 
+/**
+ * The account a restored server is verified through: made by `--init-file` at start, after the server has loaded the
+ * backup's own grant tables exactly as a normal start does, and left out of every comparison. Its password is random
+ * per restore; the server still listens on nothing but its socket.
+ */
+export interface VerifierAccount {
+  user: string;
+  host: "localhost";
+  password: string;
+}
+
+export function newVerifierAccount(): VerifierAccount {
+  const password = randomBytes(18).toString("base64url");
+  registerSecret(password);
+  return { user: `restoretest_verifier_${randomBytes(4).toString("hex")}`, host: "localhost", password };
+}
+
+/** The init file's statements (they run before the server accepts connections; the file is mode 0600 and removed with the restore). */
+export function verifierInitSql(v: VerifierAccount): string {
+  const account = `'${v.user}'@'${v.host}'`;
+  // PROXY too (not part of ALL): a dump's accounts include proxy grants, which only a holder of it may give. The init
+  // file's session may not GRANT PROXY, so the row goes in as mysql_install_db writes root's, then the ACL reloads.
+  return (
+    `CREATE USER ${account} IDENTIFIED BY '${v.password}';\nGRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION;\n` +
+    `INSERT INTO mysql.proxies_priv (Host, User, Proxied_host, Proxied_user, With_grant, Grantor) VALUES ('${v.host}', '${v.user}', '%', '', 1, '');\n` +
+    "FLUSH PRIVILEGES;\n"
+  );
+}
+
+/** Where a server in `dir` finds its verifier's init file, and a client option file for people (restore drills). */
+export function verifierFiles(dir: string): { initFile: string; clientFile: string } {
+  return { initFile: join(dir, "verifier-init.sql"), clientFile: join(dir, "client.cnf") };
+}
+
+/** A client option file's text (mode 0600 where written): passwords never go on a command line. */
+export function clientOptions(options: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
+  const lines = ["[client]", `user=${options.user}`];
+  if (options.password) lines.push(`password=${options.password}`);
+  if (options.socket) lines.push(`socket=${options.socket}`);
+  if (options.host) lines.push(`host=${options.host}`);
+  if (options.port) lines.push(`port=${options.port}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What a failed or half-failed start says about the privilege tables, from the server's error log: the lines that name
+ * the table, and what they mean. Undefined when the log says nothing about them.
+ */
+export function privilegeTableTrouble(log: string): string | undefined {
+  const lines = log
+    .split("\n")
+    .filter((l) => /privilege tables|Missing system table|ERROR: \d+ |Table 'mysql\.|mysql\/\w+\.(MAI|MAD|MYI|MYD|ibd)|init[_-]file/i.test(l))
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\d\s+\d+:\d\d:\d\d\s+\d+\s+/, "").trim());
+  if (lines.length === 0) return undefined;
+  const view = lines.some((l) => /'mysql\.user' is not of type 'TABLE'/.test(l))
+    ? "\nmysql.user is a view over mysql.global_priv on MariaDB: the account table mysql.global_priv is missing or unreadable in this backup."
+    : "";
+  return `the restored server's privilege tables do not load as a normal start loads them: a server started from this backup cannot authenticate the service's accounts.\n${[...new Set(lines)].map((l) => `  ${l}`).join("\n")}${view}`;
+}
+
 export interface ServerSpec {
   /** Directory owning the socket, pid file, error log and tmpdir. */
   dir: string;
   datadir: string;
+  /**
+   * A restored server: starts with its grant tables loaded, verified through this account (made by --init-file).
+   * Implies no TCP.
+   */
+  verifier?: VerifierAccount;
+  /** The source's settings as startup options (src/checks/settings.ts startupOptions); default utf8mb4. */
+  settings?: readonly string[];
+  /** The service's own option file (restore.optionsFile) instead of --no-defaults and `settings`; the safety overrides still win. */
+  defaultsFile?: string;
   /** Listen on a free 127.0.0.1 port as well as the socket. */
   tcp: boolean;
   /** Binary logging (a source needs it for positions; a restored server does not). */
@@ -82,9 +154,13 @@ export interface StartedServer {
   port: number | undefined;
   datadir: string;
   errorLog: string;
-  /** Credentials that work on this server (root over the socket). */
+  /** Credentials that work on this server (root over the socket, or a restored server's verifier account). */
   user: string;
   password: string | undefined;
+  /** A restored server's verifier account: left out of the accounts comparison. */
+  verifier?: { user: string; host: string };
+  /** A client option file for this server's credentials, on the host it runs on (restore drills print it). */
+  clientOptionFile?: string;
   connect(options?: { database?: string; poolSize?: number }): Promise<Db>;
   errorLogTail(lines?: number): string;
   stop(): Promise<void>;
@@ -103,24 +179,30 @@ export function serverFiles(dir: string): { socket: string; pidFile: string; err
 export function serverArgs(spec: ServerSpec, port: number | undefined): string[] {
   const files = serverFiles(spec.dir);
   const args = [
-    "--no-defaults",
+    // --defaults-file must come first; what follows on the command line wins over the file.
+    spec.defaultsFile ? `--defaults-file=${spec.defaultsFile}` : "--no-defaults",
     `--datadir=${spec.datadir}`,
     `--socket=${files.socket}`,
     `--pid-file=${files.pidFile}`,
     `--log-error=${files.errorLog}`,
     `--tmpdir=${files.tmpdir}`,
     "--user=root",
-    "--character-set-server=utf8mb4",
-    "--collation-server=utf8mb4_unicode_ci",
+    ...(spec.defaultsFile ? [] : (spec.settings ?? ["--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"])),
     // A restored copy of a replica must never reconnect to production or fire events.
     "--skip-slave-start",
     "--event-scheduler=OFF",
     "--skip-name-resolve",
-    "--innodb-buffer-pool-size=256M",
-    // MyISAM's key cache and Aria's page cache are allocated and initialised whole at start (128 MB each by default):
-    // ~150 ms of every start, for caches a throwaway server barely uses (MyISAM index reads fall back on the page cache).
-    "--key-buffer-size=8M",
-    "--loose-aria-pagecache-buffer-size=8M",
+    // A service's option file names its own files: a restored copy writes none of them outside its directory.
+    // Its memory sizing is the service's too (the restore host is sized for it); without one, a lean throwaway server.
+    ...(spec.defaultsFile
+      ? ["--skip-log-bin", "--general-log=OFF", "--slow-query-log=OFF", `--relay-log=${join(spec.dir, "relay-bin")}`, `--innodb-log-group-home-dir=${spec.datadir}`, `--innodb-undo-directory=${spec.datadir}`, "--innodb-data-home-dir="]
+      : [
+          "--innodb-buffer-pool-size=256M",
+          // MyISAM's key cache and Aria's page cache are allocated and initialised whole at start (128 MB each by default):
+          // ~150 ms of every start, for caches a throwaway server barely uses (MyISAM index reads fall back on the page cache).
+          "--key-buffer-size=8M",
+          "--loose-aria-pagecache-buffer-size=8M",
+        ]),
     "--max-connections=64",
     `--server-id=${spec.serverId ?? 1 + (randomBytes(3).readUIntBE(0, 3) % 1_000_000)}`,
   ];
@@ -128,6 +210,7 @@ export function serverArgs(spec: ServerSpec, port: number | undefined): string[]
   else args.push("--skip-networking");
   if (spec.logBin) args.push(`--log-bin=${join(spec.dir, "binlog", "mysql-bin")}`, "--binlog-format=ROW");
   if (spec.skipGrantTables) args.push("--skip-grant-tables");
+  if (spec.verifier) args.push(`--init-file=${verifierFiles(spec.dir).initFile}`);
   // A read-only server (a restored copy) maps MyISAM data files instead of reading them with one pread per row:
   // CHECKSUM TABLE of a fixed-length MyISAM table measured 22× faster (3.5 s → 0.16 s for 2M rows), same checksum.
   if (spec.readOnly) args.push("--read-only", "--loose-myisam-use-mmap=ON");
@@ -143,7 +226,12 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
   const { socket, errorLog } = files;
   mkdirSync(files.tmpdir, { recursive: true });
   if (spec.logBin) mkdirSync(join(spec.dir, "binlog"), { recursive: true });
-  const tcp = spec.tcp && !spec.skipGrantTables;
+  const tcp = spec.tcp && !spec.skipGrantTables && !spec.verifier;
+  const verifier = spec.verifier ? verifierFiles(spec.dir) : undefined;
+  if (spec.verifier && verifier) {
+    writeFileSync(verifier.initFile, verifierInitSql(spec.verifier), { mode: 0o600 });
+    writeFileSync(verifier.clientFile, clientOptions({ user: spec.verifier.user, password: spec.verifier.password, socket }), { mode: 0o600 });
+  }
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = tcp ? await freePort() : undefined;
@@ -179,11 +267,26 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
         lastError = error as Error;
         continue;
       }
-      throw new ServerStartError(`${(error as Error).message}\nserver error log (last lines):\n${log}`);
+      const trouble = privilegeTableTrouble(log);
+      throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${(error as Error).message}\nserver error log (last lines):\n${log}`);
     }
-    const user = "root";
+    let user = "root";
     let password: string | undefined;
-    if (!spec.skipGrantTables) {
+    if (spec.verifier && verifier) {
+      ({ user, password } = spec.verifier);
+      try {
+        await (await Db.connect({ socketPath: socket, user, password, poolSize: 1 })).close();
+      } catch (error) {
+        const log = logTail(60);
+        await stopAndRemove();
+        throw new ServerStartError(
+          `${privilegeTableTrouble(log) ?? "the restored server's privilege system did not accept the verifier account made at start"}\n` +
+            `(${(error as Error).message})\nserver error log (last lines):\n${tail(log, 30)}`,
+        );
+      } finally {
+        rmSync(verifier.initFile, { force: true });
+      }
+    } else if (!spec.skipGrantTables) {
       // A random root password per sandbox: nothing else on this machine can log in to it.
       password = randomBytes(18).toString("base64url");
       registerSecret(password);
@@ -204,6 +307,7 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
       errorLog,
       user,
       password,
+      ...(spec.verifier && verifier ? { verifier: { user: spec.verifier.user, host: spec.verifier.host }, clientOptionFile: verifier.clientFile } : {}),
       connect: (options = {}) => Db.connect({ socketPath: socket, user, password, database: options.database, poolSize: options.poolSize }),
       errorLogTail: logTail,
       stop: stopAndRemove,
@@ -254,11 +358,6 @@ function spawnReaper(serverPid: number, dir: string): ChildProcess {
 
 /** Write a client option file (mode 0600) so passwords never appear on a command line. */
 export function writeClientOptionFile(path: string, options: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
-  const lines = ["[client]", `user=${options.user}`];
-  if (options.password) lines.push(`password=${options.password}`);
-  if (options.socket) lines.push(`socket=${options.socket}`);
-  if (options.host) lines.push(`host=${options.host}`);
-  if (options.port) lines.push(`port=${options.port}`);
-  writeFileSync(path, `${lines.join("\n")}\n`, { mode: 0o600 });
+  writeFileSync(path, clientOptions(options), { mode: 0o600 });
   return path;
 }

@@ -2,15 +2,27 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import type { ServerFlavor } from "../backup/tool.ts";
 import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { CommandError, describeCommand, runCommand, tail, type CommandOptions, type CommandResult } from "../process/command.ts";
-import { MARIADB, ServerStartError, serverArgs, serverFiles, type ServerSpec, type StartedServer } from "./sandbox.ts";
+import {
+  clientOptions,
+  MARIADB,
+  newVerifierAccount,
+  privilegeTableTrouble,
+  ServerStartError,
+  serverArgs,
+  serverFiles,
+  verifierFiles,
+  verifierInitSql,
+  type ServerSpec,
+  type StartedServer,
+} from "./sandbox.ts";
 import { shellQuote as q, SshConnection, SshError, type SshEndpoint, type Watchdog } from "./sshConnection.ts";
-import type { HostProvider, Target } from "./types.ts";
+import type { HostProvider, RestoredServerOptions, Target } from "./types.ts";
 
 export interface SshHostConfig extends SshEndpoint {
   /** Absolute directory on the host under which each restore gets its own mktemp directory. */
@@ -185,13 +197,30 @@ class SshTarget implements Target {
     return local.bytes;
   }
 
-  async startServer(flavor?: ServerFlavor): Promise<StartedServer> {
+  async startServer(flavor?: ServerFlavor, options: RestoredServerOptions = {}): Promise<StartedServer> {
     const binary = flavor?.binary ?? MARIADB.server;
     if (this.server) throw new Error(`a server is already running for ${this.description}`);
-    const spec: ServerSpec = { dir: this.dir, datadir: this.datadir, tcp: false, skipGrantTables: true, readOnly: true, startTimeoutMs: this.options.startTimeoutMs, extraArgs: [...(flavor?.extraArgs ?? [])] };
+    const verifier = options.verifier ?? newVerifierAccount();
+    const spec: ServerSpec = {
+      dir: this.dir,
+      datadir: this.datadir,
+      tcp: false,
+      verifier,
+      settings: options.settings,
+      defaultsFile: options.defaultsFile,
+      readOnly: true,
+      startTimeoutMs: this.options.startTimeoutMs,
+      extraArgs: [...(flavor?.extraArgs ?? []), ...(options.extraArgs ?? [])],
+    };
     const files = serverFiles(this.dir);
+    const verifierPaths = verifierFiles(this.dir);
     const label = this.conn.label;
     const run = (script: string, describe: string) => this.conn.run(script, `ssh ${label} ${describe}`, { timeoutMs: this.timeoutMs });
+    // Written through stdin, mode 0600: the verifier's password never appears on a command line on either host.
+    const writeFile = (path: string, text: string) =>
+      this.conn.run(`umask 077 && cat > ${q(path)}`, `ssh ${label} write ${path}`, { timeoutMs: this.timeoutMs, stdin: Readable.from([text]) });
+    await writeFile(verifierPaths.initFile, verifierInitSql(verifier));
+    await writeFile(verifierPaths.clientFile, clientOptions({ user: verifier.user, password: verifier.password, socket: files.socket }));
     // A wrapper shell waits for mariadbd: it reaps it the moment it exits (no zombie left to init) and records the exit code.
     // What the server prints before its error log is open (a missing datadir, a bad option) goes to server.out.
     const wrapper = `${binary} "$@" </dev/null >server.out 2>&1 & echo $! > server.pid; wait $!; echo $? > server.exit`;
@@ -212,7 +241,8 @@ class SshTarget implements Target {
     const fail = async (message: string): Promise<never> => {
       const log = await logTail();
       await run(stopServerScript(this.dir, 5), `stop ${binary} in ${this.dir}`).catch(() => undefined);
-      throw new ServerStartError(`${message}\nserver error log (last lines):\n${log}`);
+      const trouble = message.includes("privilege") ? undefined : privilegeTableTrouble(log);
+      throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${message}\nserver error log (last lines):\n${log}`);
     };
     if (!Number.isInteger(pid) || pid <= 0) return fail(`${binary} on ${label} did not start: no pid recorded`);
     const timeoutMs = spec.startTimeoutMs ?? 60_000;
@@ -222,7 +252,8 @@ class SshTarget implements Target {
         socketPath: files.socket,
         via: `ssh ${label}`,
         stream: () => this.conn.socketStream(files.socket),
-        user: "root",
+        user: verifier.user,
+        password: verifier.password,
         database: options.database,
         poolSize: options.poolSize,
         connectTimeoutMs: options.connectTimeoutMs,
@@ -244,12 +275,16 @@ class SshTarget implements Target {
         answered = true;
       } catch (error) {
         if (this.conn.closed) throw error;
-        // Access denied means it answers: the grant tables are in force after all.
-        if (/Access denied/.test((error as Error).message)) answered = true;
-        else await new Promise((r) => setTimeout(r, 100));
+        // It answers, but the account made at start is unknown: the grant tables did not load (the log says which).
+        if (/Access denied/.test((error as Error).message)) {
+          const log = await logTail(60);
+          return fail(`${privilegeTableTrouble(log) ?? "the restored server's privilege system did not accept the verifier account made at start"}\n(${(error as Error).message})`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
     }
     if (!answered) return fail(`${binary} on ${label} did not answer on ${files.socket} within ${Math.round(timeoutMs / 1000)}s`);
+    await run(`rm -f ${q(verifierPaths.initFile)}`, `rm ${verifierPaths.initFile}`);
     let lastLog = await logTail();
     const stop = async () => {
       lastLog = (await logTail()) || lastLog;
@@ -262,8 +297,10 @@ class SshTarget implements Target {
       port: undefined,
       datadir: this.datadir,
       errorLog: files.errorLog,
-      user: "root",
-      password: undefined,
+      user: verifier.user,
+      password: verifier.password,
+      verifier: { user: verifier.user, host: verifier.host },
+      clientOptionFile: verifierPaths.clientFile,
       connect: (options = {}) => connect(options),
       // The host's log is read at start-up and at stop; this is the copy from the latest read.
       errorLogTail: (lines = 30) => tail(lastLog, lines),

@@ -1,7 +1,19 @@
 // The seam between the restore pipeline and where a restore happens: a provider creates a Target, a Target is destroyed.
 import type { CommandOptions, CommandResult } from "../process/command.ts";
 import type { ServerFlavor } from "../backup/tool.ts";
-import type { StartedServer } from "./sandbox.ts";
+import type { StartedServer, VerifierAccount } from "./sandbox.ts";
+
+/** How a restored server starts: the service's settings and the account it is verified through. */
+export interface RestoredServerOptions {
+  /** The source's settings as startup options (from the baseline). */
+  settings?: readonly string[];
+  /** restore.optionsFile: the service's own option file on the restore host, instead of `settings`. */
+  defaultsFile?: string;
+  /** Made at start by --init-file; default a new one. */
+  verifier?: VerifierAccount;
+  /** Appended last (the fault catalog starts a server that differs from the source). */
+  extraArgs?: readonly string[];
+}
 
 /** A throwaway place to restore into. Everything it holds is production data: destroy() removes all of it. */
 export interface Target {
@@ -18,10 +30,11 @@ export interface Target {
   /** Copy a local directory tree onto the target; returns bytes copied. */
   putDirectory(localPath: string, remotePath: string, options?: { onProgress?: (bytes: number) => void }): Promise<number>;
   /**
-   * Start the restored server on `datadir`: inert (no replication, no events, no TCP from elsewhere). `flavor`: the
+   * Start the restored server on `datadir` as the service starts: its grant tables loaded, the source's settings (or
+   * the service's option file), and inert on top (no network, read-only, no replication, no events). `flavor`: the
    * server of the backup's own flavour (mysqld for an xtrabackup backup); default MariaDB's.
    */
-  startServer(flavor?: ServerFlavor): Promise<StartedServer>;
+  startServer(flavor?: ServerFlavor, options?: RestoredServerOptions): Promise<StartedServer>;
   /** Stop the server and remove every file of the restore. Idempotent; also runs on Ctrl-C. */
   destroy(): Promise<void>;
   /** User hooks run to make (and later remove) this target, with their output: for the report. Filled as they run. */

@@ -1,15 +1,14 @@
 // The rejoin stage: after verification, the restored server replicates from the source, from the backup's position,
 // catches up, and is compared with the source at a position both reach. Always ends with replication stopped.
 import { captureBaseline } from "../baseline/capture.ts";
-import { baseTables } from "../baseline/manifest.ts";
-import { checkOptions } from "../backup/job.ts";
+import { checkOptions } from "../checks/options.ts";
 import type { Service } from "../config/schema.ts";
 import { formatDuration } from "../config/duration.ts";
 import { binaryLogs, binlogPosition, type BinlogPosition } from "../db/introspect.ts";
 import { binlogRetention, forgetSource, replicaStatus, replicateUntil, serverIds, startReplication, stopReplication, type ReplicaStatus } from "../db/replication.ts";
 import type { Restored } from "../restore/pipeline.ts";
 import { comparePositions } from "../restore/replay.ts";
-import { captureRestored, tableFinding } from "../verify/verify.ts";
+import { allFindings, captureRestored } from "../verify/verify.ts";
 import {
   binlogProblem,
   bytesBetween,
@@ -212,7 +211,9 @@ export class RejoinStage {
     const options = { ...checkOptions(this.service), chunkMinBytes: Number.POSITIVE_INFINITY };
     const snapshot = await captureBaseline(source.monitor, {
       service: this.service.name,
-      databases: restored.manifest.databases.map((d) => d.name),
+      // The service's databases: the system schemas are the restored server's own (its grant tables hold the verifier
+      // account, replication writes its state), and were compared with the baseline before it joined.
+      databases: restored.manifest.databases.filter((d) => !d.system).map((d) => d.name),
       checks: REJOIN_CHECKS,
       options,
       concurrency: this.service.verify.concurrency,
@@ -236,14 +237,8 @@ export class RejoinStage {
     }
     await stopReplication(restored.db);
     const verification = await captureRestored(restored.db, snapshot, REJOIN_CHECKS, options, this.service.verify.concurrency);
-    const tables = baseTables(snapshot);
-    const differences: string[] = [];
-    for (const { database, table } of tables) {
-      for (const name of REJOIN_CHECKS) {
-        const finding = tableFinding(verification, { database, table: table.name }, name);
-        if (!finding.ok) differences.push(`${database}.${table.name}: ${finding.message}`);
-      }
-    }
+    const tables = verification.plan.databases.reduce((n, d) => n + d.tables.length, 0);
+    const differences = allFindings(verification).flatMap(({ database, table, finding }) => (finding.ok ? [] : [`${database}.${table}: ${finding.message}`]));
     if (differences.length > 0) {
       const list = differences.slice(0, 20).map((d) => `  - ${d}`);
       if (differences.length > 20) list.push(`  … and ${differences.length - 20} more`);
@@ -253,7 +248,7 @@ export class RejoinStage {
           "Replication applied without error, so the restored data differed from the source's before it joined (rows the changes since did not touch).",
       );
     }
-    return { at, tables: tables.length, durationMs: performance.now() - began };
+    return { at, tables, durationMs: performance.now() - began };
   }
 
   private async status(): Promise<ReplicaStatus> {

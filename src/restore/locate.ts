@@ -9,6 +9,7 @@ import { binlogArchiveDir, newestBackup, listBackups, type StoredBackup } from "
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
+import { recordOwner } from "../lifecycle/owner.ts";
 import { binlogDatetime, comparePositions, planReplay, planReplayToTime, type ReplayPlan } from "./replay.ts";
 
 /** Where a point-in-time restore stops: a time, or a binlog position. */
@@ -140,6 +141,7 @@ export function replayFilesDir(located: LocatedRestore): { dir: string; remove()
   if (located.binlogDir === located.backup.binlogDir) return { dir: located.binlogDir, remove: async () => undefined };
   // Dot-named beside the archive: the store's listing skips it, and a hard link needs the same filesystem.
   const dir = mkdtempSync(join(dirname(located.binlogDir), ".replay-"));
+  recordOwner(dir);
   const remove = registerDisposer(`directory ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   try {
     for (const file of files) {

@@ -3,7 +3,9 @@
 import type { Manifest } from "../baseline/manifest.ts";
 import { markInUse } from "../backup/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
-import type { StoredBackup } from "../backup/store.ts";
+import { readBackupMyCnf, startupOptions } from "../checks/settings.ts";
+import type { ServerCaptureContext } from "../checks/types.ts";
+import { readDigestKey, type StoredBackup } from "../backup/store.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { CommandProvider } from "../hosts/command.ts";
@@ -11,8 +13,9 @@ import { LocalProvider } from "../hosts/local.ts";
 import { SshProvider } from "../hosts/ssh.ts";
 import type { StartedServer } from "../hosts/sandbox.ts";
 import type { HostProvider, Target } from "../hosts/types.ts";
-import { CommandError, describeCommand } from "../process/command.ts";
+import { CommandError, describeCommand, shellQuote } from "../process/command.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
+import { sweepBeforeRun } from "../lifecycle/sweep.ts";
 import { locateRestore, replayFilesDir, type LocatedRestore, type RestorePoint } from "./locate.ts";
 import { replayScript } from "./replay.ts";
 
@@ -73,6 +76,8 @@ export interface Restored {
   target: Target;
   server: StartedServer;
   db: Db;
+  /** What the server-wide checks need to read it: the store's digest key, and the verifier account to leave out. */
+  serverContext: ServerCaptureContext;
   steps: StepTiming[];
   /** Close connections, stop the server, remove every restored file. Idempotent. */
   destroy(): Promise<void>;
@@ -102,6 +107,8 @@ export interface RestoreOptions {
   poolSize?: number;
   /** Restore to a point in time: the newest chain before it, then binlogs up to it (archive first, else the backup's own). */
   to?: RestorePoint;
+  /** Appended to the restored server's command line (the fault catalog starts one that differs from the source). */
+  serverArgs?: readonly string[];
 }
 
 export function providerFor(service: Service): HostProvider {
@@ -124,6 +131,9 @@ export function providerFor(service: Service): HostProvider {
 export async function restoreService(service: Service, options: RestoreOptions = {}): Promise<Restored> {
   const log = options.log ?? (() => undefined);
   const runStep = options.runStep ?? ((_step, body) => body());
+  // Every nightly path (the suite and its shards, `restoretest verify` and `restore`) passes here: directories and
+  // servers of runs killed before their cleanup could run are swept first, outside the timed steps.
+  await sweepBeforeRun([service], options.log);
   const steps: StepTiming[] = [];
   const startedAt = Date.now();
   let target: Target | undefined;
@@ -187,13 +197,13 @@ export async function restoreService(service: Service, options: RestoreOptions =
       await step("prepare", async (record) => {
         const c = tool.prepareCommand(t.datadir, { more: incrementals.length > 0 });
         record.command = describeCommand(c.file, c.args);
-        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
       });
       for (const [i, inc] of incrementals.entries()) {
         await step("apply-incremental", async (record) => {
           const c = tool.prepareCommand(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
           record.command = describeCommand(c.file, c.args);
-          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
         });
       }
     } else {
@@ -203,18 +213,27 @@ export async function restoreService(service: Service, options: RestoreOptions =
         await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
       });
     }
-    server = await step("start", () => t.startServer(tool.flavor.server));
-    const socket = server.socket;
+    // The service's settings: its own option file, or the source's values recorded at baseline time.
+    const settings = startupOptions(manifest.serverChecks?.server as Record<string, string> | undefined, readBackupMyCnf((chain[0] ?? backup).dataDir));
+    server = await step("start", () =>
+      t.startServer(tool.flavor.server, { settings, defaultsFile: service.restore.optionsFile, extraArgs: options.serverArgs }),
+    );
+    const started = server;
+    // The client option file of the verifier account the server was started with (on the restore host).
+    const clientOptionFile = (): string => {
+      if (!started.clientOptionFile) throw new Error(`the restored server on ${t.description} has no client option file for its verifier account`);
+      return started.clientOptionFile;
+    };
     if (tool.kind === "logical") {
       await step("load", async (record) => {
-        const c = tool.loadCommand(t.stagingDir, socket);
+        const c = tool.loadCommand(t.stagingDir, clientOptionFile());
         record.command = c.args.at(-1);
         await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
       });
     }
     await step("replay", async (record) => {
       if (!replay) return;
-      const script = replayScript(replay, binlogDir, socket, tool.flavor);
+      const script = replayScript(replay, binlogDir, clientOptionFile(), tool.flavor);
       record.command = script.replace(/^set -o pipefail; /, "");
       await t.exec("bash", ["-c", script], { timeoutMs: service.restore.timeout });
     });
@@ -231,6 +250,11 @@ export async function restoreService(service: Service, options: RestoreOptions =
       target: t,
       server,
       db,
+      serverContext: {
+        digestKey: readDigestKey(backup.dir),
+        ignoreAccounts: server.verifier ? [server.verifier] : [],
+        logical: tool.kind === "logical",
+      },
       steps,
       destroy: () => (destroyed ??= db.close().catch(() => undefined).then(() => t.destroy())),
     };
@@ -239,4 +263,25 @@ export async function restoreService(service: Service, options: RestoreOptions =
     await target?.destroy();
     throw error;
   }
+}
+
+/**
+ * mariadb-backup's Aria recovery fails without naming the table ("Got error 176 when executing record …"): aria_chk on
+ * the prepared copy names it, so the message says which table of the backup is damaged. Always rethrows.
+ */
+async function explainAriaFailure(t: Target, error: unknown): Promise<never> {
+  if (!(error instanceof CommandError) || !/Aria (recovery|log apply) failed/i.test(error.stderrTail)) throw error;
+  const check = await t
+    .exec("sh", ["-c", `cd ${shellQuote(t.datadir)} && aria_chk --check --silent */*.MAI 2>&1; true`], { timeoutMs: 120_000 })
+    .catch(() => undefined);
+  const damaged = [...new Set([...(check?.stdout ?? "").matchAll(/Aria table '([^']+)\.MAI' is corrupted/g)].map((m) => (m[1] as string).replace("/", ".")))];
+  if (damaged.length === 0) throw error;
+  throw new CommandError(
+    error.command,
+    error.exitCode,
+    error.signal,
+    error.timedOut,
+    `${error.stderrTail}\naria_chk on the backup's copy, after the failed recovery, finds damaged: ${damaged.join(", ")} (the first is where recovery stopped; take a new backup and CHECK TABLE these on the source)`,
+    error.durationMs,
+  );
 }

@@ -75,8 +75,11 @@ export function planReplayToTime(backup: Position, time: Date, available: readon
   return { files: fileRange(backup.file, last, available, what), startPosition: backup.position, stopDatetime: binlogDatetime(time) };
 }
 
-/** The shell line that pipes the planned binlog events into the restored server over its socket (pipefail: either side failing fails it). */
-export function replayScript(plan: ReplayPlan, binlogDir: string, socket: string, flavor: { binlog: string; client: string }): string {
+/**
+ * The shell line that pipes the planned binlog events into the restored server (pipefail: either side failing fails it),
+ * through the client option file that holds its socket and verifier account (no password on a command line).
+ */
+export function replayScript(plan: ReplayPlan, binlogDir: string, clientOptionFile: string, flavor: { binlog: string; client: string }): string {
   const files = plan.files.map((f) => shellQuote(`${binlogDir}/${f}`)).join(" ");
   const stop =
     plan.stopDatetime !== undefined
@@ -88,6 +91,6 @@ export function replayScript(plan: ReplayPlan, binlogDir: string, socket: string
   const tz = plan.stopDatetime !== undefined ? "TZ=UTC " : "";
   return (
     `set -o pipefail; ${tz}${flavor.binlog} --start-position=${plan.startPosition}${stop} ${files}` +
-    ` | ${flavor.client} --no-defaults --socket=${shellQuote(socket)} -uroot --binary-mode`
+    ` | ${flavor.client} --defaults-file=${shellQuote(clientOptionFile)} --binary-mode`
   );
 }

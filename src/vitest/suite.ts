@@ -4,7 +4,7 @@ import { afterAll, describe, test, type TestContext } from "vitest";
 import { readManifest, type Manifest } from "../baseline/manifest.ts";
 import { markVerified, newestBackup, type StoredBackup } from "../backup/store.ts";
 import { check } from "../checks/index.ts";
-import { checkOptions } from "../backup/job.ts";
+import { checkOptions } from "../checks/options.ts";
 import type { Finding } from "../checks/types.ts";
 import { findService, loadServices } from "../config/load.ts";
 import type { Service } from "../config/schema.ts";
@@ -13,7 +13,7 @@ import { maskSecrets } from "../lifecycle/secrets.ts";
 import { RejoinStage } from "../rejoin/stage.ts";
 import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
-import { captureRestored, databaseFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { configPath } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
 import type { RejoinRecord } from "./meta.ts";
@@ -90,7 +90,7 @@ export function defineRestoreSuite(serviceName: string): void {
   const verifyOnce = (ctx: TestContext): Promise<Verification> =>
     (verification ??= restoreOnce(ctx).then((r) =>
       allure.step("capture restored state", () =>
-        (watch as RestoreWatch).phase("verify", () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency)),
+        (watch as RestoreWatch).phase("verify", () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext)),
       ),
     ));
   /** The verification, or a skip when the restore failed (the restore test carries the reason). */
@@ -142,26 +142,34 @@ export function defineRestoreSuite(serviceName: string): void {
     });
 
     if ("error" in located) return;
-    const checks = service.verify.checks.map(check);
-    for (const database of located.manifest.databases) {
-      // vitest fails a describe without tests ("No test found in suite"): only when database-wide checks are configured.
-      if (checks.some((c) => c.scope === "database")) describe(database.name, () => {
-        for (const c of checks.filter((c) => c.scope === "database")) {
-          test(c.name, { meta: { classname: `${service.name}.${database.name}`, service: service.name } }, async (ctx) => {
-            await labels(service.name, database.name, undefined, c.name);
-            await allure.description(c.description);
-            await report(databaseFinding(await verified(ctx), database.name, c.name));
+    // What is tested follows from the manifest (every object the catalog reported, with the checks coverage.ts gave it).
+    const plan = planTests(located.manifest, service.verify.checks);
+    const classname = (...parts: string[]) => ({ classname: [service.name, ...parts].join("."), service: service.name });
+    for (const name of plan.server) {
+      test(name, { meta: classname(name) }, async (ctx) => {
+        await labels(service.name, undefined, undefined, name);
+        await allure.description(check(name).description);
+        await report(serverFinding(await verified(ctx), name));
+      });
+    }
+    for (const database of plan.databases) {
+      // vitest fails a describe without tests ("No test found in suite"): only where checks apply.
+      if (database.checks.length) describe(database.name, () => {
+        for (const name of database.checks) {
+          test(name, { meta: classname(database.name) }, async (ctx) => {
+            await labels(service.name, database.name, undefined, name);
+            await allure.description(check(name).description);
+            await report(databaseFinding(await verified(ctx), database.name, name));
           });
         }
       });
-      for (const table of database.tables.filter((t) => t.type === "BASE TABLE")) {
+      for (const table of database.tables.filter((t) => t.checks.length)) {
         describe(`${database.name}.${table.name}`, () => {
-          for (const c of checks.filter((c) => c.scope === "table")) {
-            const meta = { classname: `${service.name}.${database.name}.${table.name}`, service: service.name };
-            test(c.name, { meta }, async (ctx) => {
-              await labels(service.name, database.name, table.name, c.name);
-              await allure.description(c.description);
-              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, c.name));
+          for (const name of table.checks) {
+            test(name, { meta: classname(database.name, table.name) }, async (ctx) => {
+              await labels(service.name, database.name, table.name, name);
+              await allure.description(check(name).description);
+              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, name));
             });
           }
         });

@@ -137,12 +137,24 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
   return { version: SUMMARY_VERSION, generatedAt: now.toISOString(), services: services.sort((a, b) => a.service.localeCompare(b.service)) };
 }
 
+const runSummaries = new WeakMap<ReadonlyArray<TestModule>, Summary>();
+
+/**
+ * The run's summary, made once per run end: vitest hands every reporter the same modules array, so summary.json and the
+ * metrics (src/vitest/metricsReporter.ts) are built from one set of records, to the millisecond.
+ */
+export function runSummary(modules: ReadonlyArray<TestModule>): Summary {
+  let summary = runSummaries.get(modules);
+  if (!summary) runSummaries.set(modules, (summary = SummarySchema.parse(buildSummary(modules))));
+  return summary;
+}
+
 /** vitest reporter writing `outputFile` (atomically: a dashboard polling it never reads half a file). */
 export default class SummaryReporter implements Reporter {
   constructor(private readonly options: { outputFile: string }) {}
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    const summary = SummarySchema.parse(buildSummary(modules));
+    const summary = runSummary(modules);
     mkdirSync(dirname(this.options.outputFile), { recursive: true });
     const temp = `${this.options.outputFile}.tmp-${process.pid}`;
     writeFileSync(temp, `${JSON.stringify(summary, null, 2)}\n`);

@@ -104,7 +104,7 @@ describe("backup chains on a source under a write load", () => {
       );
       // The snapshot baseline is after the newest link: binlogs were replayed.
       expect(restored.steps.find((s) => s.step === "replay")?.command).toMatch(/mariadb-binlog --start-position=\d+ --stop-position=\d+ /);
-      expect(Object.fromEntries(await redFindings(restored.db, restored.manifest, service))).toEqual({});
+      expect(Object.fromEntries(await redFindings(restored, service))).toEqual({});
       expect(restored.rpoSeconds).toBeGreaterThanOrEqual(0);
       expect(restored.restorable.source).toBe("backup");
       await annotate(`${restored.steps.map((s) => `${s.step} ${Math.round(s.durationMs)}ms`).join(", ")}; RPO ${restored.rpoSeconds}s`, "timings");
@@ -147,7 +147,7 @@ describe("backup chains on a source under a write load", () => {
       try {
         const restored = await restoreService(copy.service);
         try {
-          const red = await redFindings(restored.db, restored.manifest, copy.service);
+          const red = await redFindings(restored, copy.service);
           outcome = red.size > 0 ? `red: ${[...red.keys()].join(", ")}` : "green";
         } catch (error) {
           outcome = `verification failed: ${(error as Error).message}`;

@@ -44,7 +44,7 @@ describe("a kept sandbox source with backup.policy: incremental", () => {
     try {
       expect(restored.steps.map((s) => s.step)).toContain("apply-incremental");
       expect(restored.steps.find((s) => s.step === "replay")?.command).toMatch(/--stop-position=/);
-      expect(Object.fromEntries(await redFindings(restored.db, restored.manifest, service))).toEqual({});
+      expect(Object.fromEntries(await redFindings(restored, service))).toEqual({});
     } finally {
       await restored.destroy();
     }

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, findService, loadServices, parseServices } from "../../src/config/load.ts";
+import { ConfigError, findService, loadMetricsConfig, loadServices, parseMetricsConfig, parseServices } from "../../src/config/load.ts";
 import type { Service } from "../../src/config/schema.ts";
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
@@ -87,8 +87,8 @@ describe("value problems", () => {
 `;
     expect(messageOf(text)).toBe(
       [
-        'services.yaml:8 services.blog.verify.checks[1]: unknown check "rowcount", did you mean "rowCount"? (known checks: tables, views, triggers, routines, events, database, checksum, definition, rowCount, integrity, indexes, autoIncrement)',
-        'services.yaml:9 services.blog.verify.checks[2]: unknown check "speed" (known checks: tables, views, triggers, routines, events, database, checksum, definition, rowCount, integrity, indexes, autoIncrement)',
+        'services.yaml:8 services.blog.verify.checks[1]: unknown check "rowcount", did you mean "rowCount"? (known checks: tables, views, triggers, routines, events, database, checksum, definition, rowCount, integrity, indexes, autoIncrement, accounts, server)',
+        'services.yaml:9 services.blog.verify.checks[2]: unknown check "speed" (known checks: tables, views, triggers, routines, events, database, checksum, definition, rowCount, integrity, indexes, autoIncrement, accounts, server)',
       ].join("\n"),
     );
   });
@@ -124,7 +124,7 @@ describe("key problems", () => {
       tiemout: 10m
 `;
     expect(messageOf(text)).toBe(
-      'services.yaml:6 services.blog.restore.tiemout: unknown key "tiemout", did you mean "timeout"? (known keys: command, provider, ssh, timeout, workDir)',
+      'services.yaml:6 services.blog.restore.tiemout: unknown key "tiemout", did you mean "timeout"? (known keys: command, optionsFile, provider, ssh, timeout, workDir)',
     );
   });
 
@@ -135,7 +135,7 @@ services:
     source:
       user: backup
 `;
-    expect(messageOf(text)).toBe('services.yaml:1 colour: unknown key "colour" (known keys: defaults, services)');
+    expect(messageOf(text)).toBe('services.yaml:1 colour: unknown key "colour" (known keys: defaults, metrics, services)');
   });
 
   it("reports a missing required key at its parent's line", () => {
@@ -406,7 +406,7 @@ services:
     });
     expect(blog?.restore).toEqual({ provider: "local", timeout: 1_800_000 });
     expect(blog?.verify).toEqual({
-      checks: ["tables", "views", "triggers", "routines", "events", "database", "checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"],
+      checks: ["tables", "views", "triggers", "routines", "events", "database", "checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement", "accounts", "server"],
       timeout: 600_000,
       concurrency: 2,
       chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false,
@@ -742,5 +742,80 @@ describe("rejoin", () => {
     expect(byName.off?.rejoin).toBeUndefined();
     const { maskSecrets } = await import("../../src/lifecycle/secrets.ts");
     expect(maskSecrets("repl-pass-7731 reader-pass-0042")).toBe("***** *****");
+  });
+});
+
+describe("metrics", () => {
+  const SERVICES = "services:\n  blog:\n    source: {user: backup}\n  shop:\n    source: {user: backup, password: \"${SHOP_PASSWORD}\"}\n";
+  /** Both readers of the block report its problems alike: the whole-file loader and the metrics reporter's. */
+  const bothMessages = (text: string, env: Record<string, string | undefined> = {}) => [
+    configError(() => parseServices(text, "services.yaml", { SHOP_PASSWORD: "x", ...env })).message,
+    configError(() => parseMetricsConfig(text, "services.yaml", env)).message,
+  ];
+
+  it("reads the Pushgateway URL and the job, by default restoretest, with the names of the services", () => {
+    const text = `metrics:\n  pushgateway: http://127.0.0.1:9091\n${SERVICES}`;
+    expect(parseMetricsConfig(text, "services.yaml", {})).toEqual({
+      metrics: { pushgateway: "http://127.0.0.1:9091", job: "restoretest" },
+      services: ["blog", "shop"],
+    });
+    expect(parseServices(text, "services.yaml", { SHOP_PASSWORD: "x" }).map((s) => s.name)).toEqual(["blog", "shop"]);
+    const withJob = `metrics: {pushgateway: "https://gw.example/prefix/", job: nightly}\n${SERVICES}`;
+    expect(parseMetricsConfig(withJob, "services.yaml", {}).metrics).toEqual({ pushgateway: "https://gw.example/prefix/", job: "nightly" });
+    expect(parseMetricsConfig(SERVICES, "services.yaml", {})).toEqual({ metrics: undefined, services: ["blog", "shop"] });
+  });
+
+  it("says what a bad URL should look like, at its line, from both readers", () => {
+    for (const url of ["ftp://gw:9091", "gateway:9091", "http://gw:9091/?x=1"]) {
+      expect(bothMessages(`${SERVICES}metrics:\n  pushgateway: "${url}"\n`)).toEqual(
+        Array(2).fill(`services.yaml:7 metrics.pushgateway: expected an http:// or https:// URL like "http://pushgateway:9091", without ?query or #fragment, got "${url}"`),
+      );
+    }
+    expect(bothMessages(`metrics:\n  pushgateway: 9091\n${SERVICES}`)).toEqual(Array(2).fill("services.yaml:2 metrics.pushgateway: expected a string, got 9091"));
+    expect(bothMessages(`metrics:\n  job: ""\n${SERVICES}`)).toEqual(Array(2).fill("services.yaml:2 metrics.job: must not be empty"));
+  });
+
+  it("does not repeat a malformed URL that may hold a password", () => {
+    const [message] = bothMessages(`metrics:\n  pushgateway: "htp://restoretest:hunter22@gw:9091"\n${SERVICES}`);
+    expect(message).toBe(
+      'services.yaml:2 metrics.pushgateway: expected an http:// or https:// URL like "http://pushgateway:9091", without ?query or #fragment (the value is not shown: it may hold a password)',
+    );
+  });
+
+  it("points at an unknown key, suggesting the near one, at the block and at the top level", () => {
+    expect(bothMessages(`metrics:\n  pushgateway: http://gw:9091\n  jbo: nightly\n${SERVICES}`)).toEqual(
+      Array(2).fill('services.yaml:3 metrics.jbo: unknown key "jbo", did you mean "job"? (known keys: job, pushgateway)'),
+    );
+    expect(configError(() => parseServices(`metric:\n  pushgateway: http://gw:9091\n${SERVICES}`, "services.yaml", { SHOP_PASSWORD: "x" })).message).toBe(
+      'services.yaml:1 metric: unknown key "metric", did you mean "metrics"? (known keys: defaults, metrics, services)',
+    );
+  });
+
+  it("substitutes variables in the URL, makes its password a secret, and names a variable that is not set", async () => {
+    const text = `metrics:\n  pushgateway: "https://restoretest:\${GW_PASSWORD}@gw.example:9443"\n${SERVICES}`;
+    const config = parseMetricsConfig(text, "services.yaml", { GW_PASSWORD: "gw-pass-8812" });
+    expect(config.metrics?.pushgateway).toBe("https://restoretest:gw-pass-8812@gw.example:9443");
+    const { maskSecrets } = await import("../../src/lifecycle/secrets.ts");
+    expect(maskSecrets("push as gw-pass-8812")).toBe("push as *****");
+    expect(bothMessages(text)).toEqual(Array(2).fill("services.yaml:2 metrics.pushgateway: environment variable GW_PASSWORD is not set"));
+  });
+
+  it("is not held up by a service's problem, which is that service's project's to report", () => {
+    // shop's password variable is unset: the whole-file loader says so, the metrics reader still has what it needs.
+    const text = `metrics:\n  pushgateway: http://gw:9091\n${SERVICES}`;
+    expect(configError(() => parseServices(text, "services.yaml", {})).message).toBe("services.yaml:7 services.shop.source.password: environment variable SHOP_PASSWORD is not set");
+    expect(parseMetricsConfig(text, "services.yaml", {}).metrics?.pushgateway).toBe("http://gw:9091");
+  });
+
+  it("reads the file next to where it is, and says when it does not exist", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "metrics-config-"));
+    try {
+      const file = path.join(dir, "services.yaml");
+      fs.writeFileSync(file, `metrics: {pushgateway: "http://gw:9091"}\n${SERVICES}`);
+      expect(loadMetricsConfig(file, {}).metrics?.pushgateway).toBe("http://gw:9091");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(configError(() => loadMetricsConfig("no-such-dir/services.yaml", {})).message).toMatch(/^no-such-dir\/services.yaml: file does not exist/);
   });
 });

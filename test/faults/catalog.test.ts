@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
-import { FAULTS, runFault } from "./catalog.ts";
+import { readManifest } from "../../src/baseline/manifest.ts";
+import { FAULTS, KIND_SAMPLES, namesObject, runFault } from "./catalog.ts";
 
 const store = testStore();
 const service = testService(store.path);
@@ -17,6 +19,16 @@ afterAll(async () => {
 });
 
 describe("fault catalog", () => {
+  it("has a removed and a damaged data file fault for every kind of table the seed's catalog reports", () => {
+    const manifest = readManifest(join(backupDir, "manifest.json"));
+    const kinds = new Set(
+      manifest.databases
+        .filter((d) => !d.system)
+        .flatMap((d) => d.tables.map((t) => (t.type === "VIEW" ? "VIEW" : `${t.type} ${t.engine}${/PARTITION BY/.test(JSON.stringify(t.checks.definition ?? "")) ? " partitioned" : ""}`))),
+    );
+    expect([...kinds].sort()).toEqual(KIND_SAMPLES.map((k) => k.kind).sort());
+  });
+
   it("a clean restore is all green", async () => {
     const result = await runFault(service, backupDir, undefined);
     expect(result.restoreError).toBeUndefined();
@@ -30,11 +42,13 @@ describe("fault catalog", () => {
         expect(result.restoreError).toMatch(fault.restoreFails);
       } else if (fault.notGreen) {
         expect(result.restoreError !== undefined || result.red.size > 0, "a damaged backup verified green").toBe(true);
+        if (fault.about) expect(namesObject(result, fault.about), `no test names ${fault.about}: ${result.restoreError ?? [...result.red.keys()].join(", ")}`).toBe(true);
       } else {
         expect(result.restoreError).toBeUndefined();
         expect([...result.red.keys()].sort()).toEqual([...(fault.red ?? [])].sort());
         // Every message names the table or database it is about.
         for (const [key, message] of result.red) expect(message).toContain(key.split(":")[0]?.split(".").at(-1));
+        if (fault.message) expect([...result.red.values()].join("\n")).toMatch(fault.message);
       }
     });
   }

@@ -1,14 +1,13 @@
 // The fault catalog: each fault restoretest exists to catch, how to inject it, and exactly which checks must go red.
-import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkOptions } from "../../src/backup/job.ts";
+import { checkOptions } from "../../src/checks/options.ts";
 import type { Manifest } from "../../src/baseline/manifest.ts";
-import { check } from "../../src/checks/index.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
-import { restoreService } from "../../src/restore/pipeline.ts";
-import { captureRestored, databaseFinding, tableFinding } from "../../src/verify/verify.ts";
+import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
+import { allFindings, captureRestored } from "../../src/verify/verify.ts";
 
 export interface Fault {
   name: string;
@@ -16,6 +15,8 @@ export interface Fault {
   restored?: string[];
   /** Damage done to a copy of the stored backup before the restore. */
   backup?: (backupDir: string) => void;
+  /** Options the restored server is started with, after the source's (a server that differs from the service). */
+  serverArgs?: string[];
   /** Edit of the copy's manifest (a baseline that does not match the backup). */
   manifest?: (m: Manifest) => void;
   /** Exactly these tests go red: `db.table:check` or `db:check`. */
@@ -24,6 +25,10 @@ export interface Fault {
   restoreFails?: RegExp;
   /** Or, where the damage's effect depends on the page hit: anything but all-green (restore failure or red checks). */
   notGreen?: true;
+  /** With notGreen: the restore error or some red test names this object. */
+  about?: string;
+  /** The red findings' messages (joined) say this: what a DBA reads must name the cause. */
+  message?: RegExp;
 }
 
 const TABLE_CHECKS = ["checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"];
@@ -43,6 +48,59 @@ function flipBytes(tablespace: string, page: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The files of one table or view in a copy's datadir (`.frm`, `.ibd`, `#P#` partitions, `.MYD`, `.MAD`, …). */
+function tableFiles(dir: string, database: string, table: string): string[] {
+  const data = join(dir, "data", database);
+  return readdirSync(data)
+    .filter((f) => f === `${table}.frm` || f.startsWith(`${table}.`) || f.startsWith(`${table}#P#`))
+    .map((f) => join(data, f));
+}
+
+/** The file that holds one table's rows: the data file, or the first partition's. */
+function dataFile(dir: string, database: string, table: string): string {
+  const files = tableFiles(dir, database, table).filter((f) => /\.(ibd|new|MYD|MAD)$/.test(f));
+  const file = files.sort()[0];
+  if (!file) throw new Error(`no data file of ${database}.${table} in ${dir}`);
+  return file;
+}
+
+/**
+ * Overwrite 64 bytes where one table's data is: an InnoDB tablespace's first index page (page 3, the clustered index's
+ * root, which holds a small table's rows), a view's query text, else the middle of the data file.
+ */
+function damage(path: string): void {
+  const size = statSync(path).size;
+  let offset = Math.max(0, Math.floor(size / 2) - 32);
+  if (/\.(ibd|new)$/.test(path)) offset = 3 * 16384 + 4000;
+  if (path.endsWith(".frm") && readFileSync(path, "latin1").startsWith("TYPE=VIEW")) offset = readFileSync(path, "latin1").indexOf("query=") + 20;
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * One object of every kind the test seed's catalog reports (information_schema.TABLES TABLE_TYPE, engine, partitioning):
+ * for each, its data file removed from the backup and damaged in it must not verify green, and a test must name it.
+ * test/faults/catalog.test.ts proves that every kind the seed's manifest holds is listed here.
+ */
+export const KIND_SAMPLES: { kind: string; table: string; dataFile: (dir: string) => string }[] = [
+  { kind: "BASE TABLE InnoDB", table: "order_tags", dataFile: (dir) => dataFile(dir, "shop", "order_tags") },
+  { kind: "BASE TABLE MyISAM", table: "audit", dataFile: (dir) => dataFile(dir, "shop", "audit") },
+  { kind: "BASE TABLE Aria", table: "notes", dataFile: (dir) => dataFile(dir, "shop", "notes") },
+  { kind: "BASE TABLE InnoDB partitioned", table: "events_log", dataFile: (dir) => dataFile(dir, "shop", "events_log") },
+  { kind: "SYSTEM VERSIONED InnoDB", table: "prices", dataFile: (dir) => dataFile(dir, "shop", "prices") },
+  { kind: "SEQUENCE InnoDB", table: "invoice_seq", dataFile: (dir) => dataFile(dir, "shop", "invoice_seq") },
+  { kind: "VIEW", table: "big_customers", dataFile: (dir) => join(dir, "data", "shop", "big_customers.frm") },
+];
+
+/** A grant table's files removed from the backup (the privilege system then does not load: the start step names it). */
+function grantTableMissing(table: string, red: string[]): Fault {
+  return { name: `grant table mysql.${table} missing from the backup`, backup: (dir) => tableFiles(dir, "mysql", table).forEach((f) => rmSync(f)), red };
 }
 
 export const FAULTS: Fault[] = [
@@ -84,11 +142,12 @@ export const FAULTS: Fault[] = [
     red: ["shop:triggers"],
   },
   { name: "trigger missing", restored: ["DROP TRIGGER shop.orders_audit"], red: ["shop:triggers"] },
-  { name: "routine missing", restored: ["DROP PROCEDURE shop.customer_orders"], red: ["shop:routines"] },
+  // Routines are rows of mysql.proc, whose data the system schema's checks compare too.
+  { name: "routine missing", restored: ["DROP PROCEDURE shop.customer_orders"], red: ["shop:routines", "mysql.proc:checksum", "mysql.proc:rowCount", "accounts"], message: /'shop_app'@'%': grant row mysql\.procs_priv Db=shop Routine_name=customer_orders Routine_type=PROCEDURE missing from the restore/ },
   {
     name: "routine changed",
     restored: ["DROP FUNCTION shop.order_count", "CREATE FUNCTION shop.order_count(cid INT UNSIGNED) RETURNS INT DETERMINISTIC RETURN 0"],
-    red: ["shop:routines"],
+    red: ["shop:routines", "mysql.proc:checksum"],
   },
   // DROP EVENT refuses while the scheduler is disabled (as on a restored server): remove its row as a lost restore would.
   { name: "event missing", restored: ["DELETE FROM mysql.event WHERE db = 'shop' AND name = 'purge_audit'"], red: ["shop:events"] },
@@ -115,6 +174,82 @@ export const FAULTS: Fault[] = [
     },
     notGreen: true,
   },
+  // The restored server must be the service: its accounts, its privilege tables, its settings, its system schema.
+  {
+    name: "account table mysql.global_priv missing from the backup",
+    backup: (dir) => tableFiles(dir, "mysql", "global_priv").forEach((f) => rmSync(f)),
+    restoreFails: /failed at step "start"[\s\S]*privilege tables do not load[\s\S]*mysql\.global_priv is missing or unreadable/,
+  },
+  {
+    name: "account table mysql.global_priv damaged in the backup",
+    backup: (dir) => damage(join(dir, "data", "mysql", "global_priv.MAD")),
+    // mariadb-backup's Aria recovery fails on it, without naming it: aria_chk names it in the message.
+    restoreFails: /failed at step "prepare"[\s\S]*Aria recovery failed[\s\S]*aria_chk on the backup's copy[^\n]*: mysql\.global_priv\b/,
+  },
+  {
+    name: "grant table mysql.db missing from the backup",
+    backup: (dir) => tableFiles(dir, "mysql", "db").forEach((f) => rmSync(f)),
+    restoreFails: /failed at step "start"[\s\S]*privilege tables do not load[\s\S]*Table 'mysql\.db' doesn't exist/,
+  },
+  {
+    name: "grant table mysql.tables_priv missing from the backup",
+    backup: (dir) => tableFiles(dir, "mysql", "tables_priv").forEach((f) => rmSync(f)),
+    restoreFails: /failed at step "start"[\s\S]*privilege tables do not load[\s\S]*Table 'mysql\.tables_priv' doesn't exist/,
+  },
+  ...(["roles_mapping", "proxies_priv", "procs_priv"] as const).map((t) =>
+    grantTableMissing(t, ["mysql:tables", `mysql.${t}:definition`, `mysql.${t}:integrity`, "accounts"]),
+  ),
+  {
+    name: "grant table mysql.tables_priv's data file truncated in the backup",
+    backup: (dir) => truncateSync(join(dir, "data", "mysql", "tables_priv.MAD"), 0),
+    restoreFails: /failed at step "prepare"[\s\S]*aria_chk on the backup's copy[^\n]*: mysql\.tables_priv\b/,
+  },
+  {
+    name: "grant table mysql.tables_priv emptied",
+    restored: ["DELETE FROM mysql.tables_priv"],
+    red: ["accounts"],
+    message: /'shop_app'@'%': grant row mysql\.tables_priv Db=shop Table_name=orders missing from the restore/,
+  },
+  { name: "user dropped", restored: ["DROP USER 'shop_old'@'localhost'"], red: ["accounts"], message: /'shop_old'@'localhost' \(user\) is missing from the restore/ },
+  {
+    name: "grant changed",
+    restored: ["REVOKE DELETE ON shop.orders FROM 'shop_app'@'%'"],
+    red: ["accounts"],
+    message: /'shop_app'@'%': mysql\.tables_priv Db=shop Table_name=orders Table_priv: Insert,Update,Delete → Insert,Update/,
+  },
+  { name: "global privilege lost", restored: ["REVOKE PROCESS ON *.* FROM 'shop_app'@'%'"], red: ["accounts"], message: /global privileges changed: lost PROCESS/ },
+  { name: "role grant lost", restored: ["DELETE FROM mysql.roles_mapping WHERE User = 'shop_app'"], red: ["accounts"], message: /grant row mysql\.roles_mapping Role=shop_reader missing from the restore/ },
+  { name: "password changed", restored: ["ALTER USER 'shop_report'@'localhost' IDENTIFIED BY 'another'"], red: ["accounts"], message: /'shop_report'@'localhost': authentication changed: the password differs/ },
+  { name: "account unlocked", restored: ["ALTER USER 'shop_old'@'localhost' ACCOUNT UNLOCK"], red: ["accounts"], message: /'shop_old'@'localhost': mysql\.global_priv Priv\.account_locked: true → false/ },
+  { name: "extra account", restored: ["CREATE USER 'intruder'@'%'"], red: ["accounts"], message: /'intruder'@'%' \(user\) is not in the baseline/ },
+  {
+    name: "time zone table emptied",
+    restored: ["DELETE FROM mysql.time_zone_name"],
+    red: ["server", "mysql.time_zone_name:checksum", "mysql.time_zone_name:rowCount"],
+    message: /time_zone_tables_loaded is "no", the source's is "yes"/,
+  },
+  {
+    name: "restored server started with another sql_mode",
+    serverArgs: ["--sql-mode=STRICT_ALL_TABLES"],
+    red: ["server"],
+    message: /sql_mode is "STRICT_ALL_TABLES", the source's is "STRICT_TRANS_TABLES,[^"]*" \(a startup option/,
+  },
+  {
+    name: "restored server started with another lower_case_table_names",
+    serverArgs: ["--lower-case-table-names=1"],
+    // The sys schema's views read the catalog by name: their definitions change with it.
+    red: ["server", "sys:views"],
+    message: /lower_case_table_names is "1", the source's is "0"/,
+  },
+  // Every kind of object: rows lost in it go red for it.
+  { name: "history rows of a system-versioned table lost", restored: ["DELETE HISTORY FROM shop.prices"], red: ["shop.prices:checksum", "shop.prices:rowCount"] },
+  { name: "sequence state lost", restored: ["ALTER SEQUENCE shop.invoice_seq RESTART WITH 1"], red: ["shop.invoice_seq:checksum"] },
+  { name: "partition's rows lost", restored: ["ALTER TABLE shop.events_log TRUNCATE PARTITION p1"], red: ["shop.events_log:checksum", "shop.events_log:rowCount"] },
+  { name: "Aria table's rows lost", restored: ["DELETE FROM shop.notes WHERE id > 150"], red: ["shop.notes:checksum", "shop.notes:rowCount"] },
+  ...KIND_SAMPLES.flatMap((k): Fault[] => [
+    { name: `${k.kind}: data file removed from the backup (${k.table})`, backup: (dir) => rmSync(k.dataFile(dir)), notGreen: true, about: k.table },
+    { name: `${k.kind}: data file damaged in the backup (${k.table})`, backup: (dir) => damage(k.dataFile(dir)), notGreen: true, about: k.table },
+  ]),
   {
     name: "truncated redo log in the backup",
     backup: (dir) => truncateSync(join(dir, "data", "ib_logfile0"), 1000),
@@ -152,13 +287,13 @@ export async function runFault(service: Service, backupDir: string, fault: Fault
     const isolated: Service = { ...service, backup: { ...service.backup, store } };
     let restored;
     try {
-      restored = await restoreService(isolated);
+      restored = await restoreService(isolated, { serverArgs: fault?.serverArgs });
     } catch (error) {
       return { restoreError: (error as Error).message, red: new Map() };
     }
     try {
       if (fault?.restored) await inject(restored.db, fault.restored);
-      return { red: await redFindings(restored.db, restored.manifest, isolated) };
+      return { red: await redFindings(restored, isolated) };
     } finally {
       await restored.destroy();
     }
@@ -177,29 +312,23 @@ async function inject(db: Db, statements: string[]): Promise<void> {
   }
 }
 
-/** Every red finding of a verification, keyed as the catalog writes them. */
-export async function redFindings(db: Db, manifest: Manifest, service: Service): Promise<Map<string, string>> {
-  const v = await captureRestored(db, manifest, service.verify.checks, checkOptions(service), service.verify.concurrency);
-  const red = new Map<string, string>();
-  for (const d of manifest.databases) {
-    for (const name of service.verify.checks.filter((c) => check(c).scope === "database")) {
-      const f = databaseFinding(v, d.name, name);
-      if (!f.ok) red.set(`${d.name}:${name}`, f.message);
-    }
-    for (const t of d.tables.filter((x) => x.type === "BASE TABLE")) {
-      for (const name of service.verify.checks.filter((c) => check(c).scope === "table")) {
-        const f = tableFinding(v, { database: d.name, table: t.name }, name);
-        if (!f.ok) red.set(`${d.name}.${t.name}:${name}`, f.message);
-      }
-    }
-  }
-  return red;
+/** Every red finding of a verification, keyed as the catalog writes them (`check`, `db:check`, `db.table:check`). */
+export async function redFindings(restored: Restored, service: Service): Promise<Map<string, string>> {
+  const v = await captureRestored(restored.db, restored.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, restored.serverContext);
+  return new Map(allFindings(v).flatMap(({ key, finding }) => (finding.ok ? [] : [[key, finding.message] as const])));
 }
 
 /** Did the verifier catch the fault as the catalog says it must? */
 export function caught(fault: Fault, result: FaultResult): boolean {
   if (fault.restoreFails) return result.restoreError !== undefined && fault.restoreFails.test(result.restoreError);
-  if (fault.notGreen) return result.restoreError !== undefined || result.red.size > 0;
+  if (fault.notGreen) return (result.restoreError !== undefined || result.red.size > 0) && (fault.about === undefined || namesObject(result, fault.about));
   if (result.restoreError) return false;
+  if (fault.message && !fault.message.test([...result.red.values()].join("\n"))) return false;
   return JSON.stringify([...result.red.keys()].sort()) === JSON.stringify([...(fault.red ?? [])].sort());
+}
+
+/** The restore error, or a red test (by its key or message), names `object`. */
+export function namesObject(result: FaultResult, object: string): boolean {
+  if (result.restoreError) return result.restoreError.includes(object);
+  return [...result.red].some(([key, message]) => key.includes(object) || message.includes(object));
 }

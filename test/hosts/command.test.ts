@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { baseTables } from "../../src/baseline/manifest.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
 import type { CommandHooks, Service } from "../../src/config/schema.ts";
@@ -11,14 +10,13 @@ import { CommandProvider, HookError, HostDescriptionError, parseHostDescription 
 import type { HookRun } from "../../src/hosts/types.ts";
 import { pendingDisposers } from "../../src/lifecycle/disposers.ts";
 import { RestoreStepError, restoreService } from "../../src/restore/pipeline.ts";
-import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
+import { allFindings, captureRestored } from "../../src/verify/verify.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
 import { processesMentioning } from "../support/sshd.ts";
 import { rejection } from "../support/rejection.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HOOKS = "examples/hooks";
-const CHECKS = ["checksum", "definition", "rowCount", "integrity"] as const;
 
 const store = testStore();
 const scratch = mkdtempSync(join(tmpdir(), "restoretest-hooks-"));
@@ -81,10 +79,8 @@ describe("command provider", () => {
       ]);
       expect(runs[1]?.stderr).toMatch(/^configure-host: .* has mariadbd +Ver /);
       expect(restored.target.workDir.startsWith(`${host.dir}/restores/restoretest-restore-shop-`)).toBe(true);
-      const verification = await captureRestored(restored.db, restored.manifest, CHECKS, DEFAULT_CHECK_OPTIONS, 2);
-      const findings = baseTables(restored.manifest).flatMap(({ database, table }) =>
-        CHECKS.map((check) => ({ at: `${database}.${table.name} › ${check}`, finding: tableFinding(verification, { database, table: table.name }, check) })),
-      );
+      const verification = await captureRestored(restored.db, restored.manifest, restored.manifest.checks, DEFAULT_CHECK_OPTIONS, 2, restored.serverContext);
+      const findings = allFindings(verification).map((f) => ({ at: f.key, finding: f.finding }));
       expect(findings.length).toBeGreaterThan(0);
       expect(findings.filter((f) => !f.finding.ok)).toEqual([]);
     } finally {

@@ -19,9 +19,13 @@ describe("the restored server's flavour", () => {
       const args = await commandLine(server.pid);
       expect(args).toMatch(/^mysqld --no-defaults /);
       expect(args).toContain("--loose-mysqlx=OFF");
-      for (const inert of ["--skip-networking", "--skip-grant-tables", "--read-only", "--skip-slave-start", "--event-scheduler=OFF"]) expect(args).toContain(inert);
+      for (const inert of ["--skip-networking", "--read-only", "--skip-slave-start", "--event-scheduler=OFF", "--init-file="]) expect(args).toContain(inert);
+      // The grant tables are loaded (no --skip-grant-tables): the server is read through its verifier account.
+      expect(args).not.toContain("--skip-grant-tables");
       const db = await server.connect();
       expect(await db.query("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      const [who] = await db.query<{ u: string }>("SELECT CURRENT_USER() AS u");
+      expect(who?.u).toMatch(/^restoretest_verifier_[0-9a-f]{8}@localhost$/);
       await db.close();
     } finally {
       await target.destroy();

@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { baseTables } from "../../src/baseline/manifest.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
 import type { Service } from "../../src/config/schema.ts";
@@ -15,12 +14,11 @@ import type { HostProvider, Target } from "../../src/hosts/types.ts";
 import { pendingDisposers } from "../../src/lifecycle/disposers.ts";
 import { CommandError, runCommand } from "../../src/process/command.ts";
 import { RestoreStepError, restoreService } from "../../src/restore/pipeline.ts";
-import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
+import { allFindings, captureRestored } from "../../src/verify/verify.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
 import { processesMentioning, startSshd, type TestSshd } from "../support/sshd.ts";
 import { rejection } from "../support/rejection.ts";
 
-const CHECKS = ["checksum", "definition", "rowCount", "integrity"] as const;
 
 const store = testStore();
 /** The "remote" base directory: on this machine, but reached only through sshd. */
@@ -99,12 +97,10 @@ describe("ssh provider", () => {
         "SELECT @@read_only AS ro, @@skip_networking AS net, @@event_scheduler AS ev",
       );
       expect(row).toEqual({ ro: "1", net: "1", ev: "OFF" });
-      const verification = await captureRestored(restored.db, restored.manifest, CHECKS, DEFAULT_CHECK_OPTIONS, 2);
-      const tables = baseTables(restored.manifest);
-      expect(tables.length).toBeGreaterThan(0);
-      const findings = tables.flatMap(({ database, table }) =>
-        CHECKS.map((check) => ({ at: `${database}.${table.name} › ${check}`, finding: tableFinding(verification, { database, table: table.name }, check) })),
-      );
+      const verification = await captureRestored(restored.db, restored.manifest, restored.manifest.checks, DEFAULT_CHECK_OPTIONS, 2, restored.serverContext);
+      // Every test the suite would run, the server-wide checks (accounts, settings) and the system schemas included.
+      const findings = allFindings(verification).map((f) => ({ at: f.key, finding: f.finding }));
+      expect(findings.length).toBeGreaterThan(0);
       expect(findings.filter((f) => !f.finding.ok)).toEqual([]);
     } finally {
       await restored.destroy();

@@ -91,7 +91,7 @@ describe("rejoin: a restored server replicates from its source and catches up", 
         expect(caught.backlogBytes, "the source wrote after the backup: there is a backlog").toBeGreaterThan(0);
         expect(caught.samples.at(-1)?.bytesBehind).toBeDefined();
         const consistent = await stage.consistent();
-        expect(consistent.tables).toBe(5);
+        expect(consistent.tables).toBe(9);
         expect(load!.writes, "writes went on during the rejoin").toBeGreaterThan(writesBefore);
       });
     }
@@ -108,7 +108,7 @@ describe("rejoin: a restored server replicates from its source and catches up", 
         expect(restored.target.description).toMatch(/^ssh /);
         await stage.start(restored);
         await stage.catchUp();
-        expect((await stage.consistent()).tables).toBe(5);
+        expect((await stage.consistent()).tables).toBe(9);
       });
     } finally {
       await sshd.stop();
@@ -264,7 +264,7 @@ describe("rejoin: the backup replica's replacement joins the primary", () => {
       expect(started.source).toBe(`127.0.0.1:${primary.server.port}`);
       await stage.catchUp();
       const consistent = await stage.consistent();
-      expect(consistent.tables).toBe(5);
+      expect(consistent.tables).toBe(9);
     } finally {
       await stage.close();
       await restored.destroy();

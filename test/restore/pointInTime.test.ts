@@ -31,9 +31,9 @@ describe("restore points", () => {
   it("replays every file from the backup's on up to the time, with mariadb-binlog pinned to UTC", () => {
     const plan = planReplayToTime(pos("mysql-bin.000005", 200), new Date("2026-11-25T03:30:00Z"), ["mysql-bin.000004", "mysql-bin.000005", "mysql-bin.000006"]);
     expect(plan).toEqual({ files: ["mysql-bin.000005", "mysql-bin.000006"], startPosition: 200, stopDatetime: "2026-11-25 03:30:00" });
-    expect(replayScript(plan, "/r/binlogs", "/r/my sock", { binlog: "mariadb-binlog", client: "mariadb" })).toBe(
+    expect(replayScript(plan, "/r/binlogs", "/r/my client.cnf", { binlog: "mariadb-binlog", client: "mariadb" })).toBe(
       "set -o pipefail; TZ=UTC mariadb-binlog --start-position=200 --stop-datetime='2026-11-25 03:30:00' /r/binlogs/mysql-bin.000005 /r/binlogs/mysql-bin.000006" +
-        " | mariadb --no-defaults --socket='/r/my sock' -uroot --binary-mode",
+        " | mariadb --defaults-file='/r/my client.cnf' --binary-mode",
     );
     expect(() => planReplayToTime(pos("mysql-bin.000005", 200), new Date(), ["mysql-bin.000004", "mysql-bin.000007"])).toThrow(
       /binlogs needed to replay from mysql-bin\.000005:200 to .* UTC are missing: mysql-bin\.000005, mysql-bin\.000006$/,

@@ -10,6 +10,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();
 let source: SeededSource;
 let secret = "";
+/** The source's password hashes (root's, and the seed's application accounts'). */
+let hashes: string[] = [];
 const outputs: string[] = [];
 
 function config(name: string): string {
@@ -34,6 +36,13 @@ beforeAll(async () => {
   source = await startSourceSandbox("secrets");
   await applySeed(source, SMALL_SEED, "shop");
   secret = source.server.password ?? "";
+  const db = await source.server.connect();
+  try {
+    const rows = await db.query<{ h: string | null }>("SELECT JSON_VALUE(Priv, '$.authentication_string') AS h FROM mysql.global_priv");
+    hashes = rows.map((r) => r.h ?? "").filter((h) => h.length > 0);
+  } finally {
+    await db.close();
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -71,5 +80,16 @@ describe("secrets", () => {
     const written = [...filesUnder(reports), ...filesUnder(join(store.path, "store"))];
     expect(written.length).toBeGreaterThan(10);
     for (const file of written) expect(readFileSync(file).includes(secret), file).toBe(false);
+
+    // Password hashes: compared as keyed digests, never written out. The backup's own data files are the server's
+    // grant tables, hashes and all, and are the one place they belong.
+    expect(hashes.length).toBeGreaterThanOrEqual(3);
+    const ours = written.filter((f) => !/[/\\]data[/\\]/.test(f.slice(join(store.path, "store").length)) || f.startsWith(reports));
+    expect(ours.some((f) => f.endsWith("manifest.json"))).toBe(true);
+    for (const hash of hashes) {
+      const bare = hash.replace(/^\*/, "");
+      for (const text of outputs) expect(text.includes(bare), "a password hash in the output").toBe(false);
+      for (const file of ours) expect(readFileSync(file).includes(bare), `a password hash in ${file}`).toBe(false);
+    }
   });
 });

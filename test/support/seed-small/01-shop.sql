@@ -50,3 +50,23 @@ BEGIN
 END//
 DELIMITER ;
 CREATE EVENT purge_audit ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit WHERE id > 1000000;
+-- One of every kind of table the catalog reports, so each kind's checks and faults are proven: Aria, partitioned,
+-- system-versioned (with history rows) and a sequence (MyISAM and InnoDB above, the view too).
+CREATE TABLE notes (id INT NOT NULL PRIMARY KEY, body VARCHAR(100)) ENGINE=Aria;
+INSERT INTO notes SELECT seq, CONCAT('note ', seq) FROM seq_1_to_200;
+CREATE TABLE events_log (id INT NOT NULL PRIMARY KEY, at DATETIME NOT NULL, what VARCHAR(50)) ENGINE=InnoDB PARTITION BY HASH (id) PARTITIONS 3;
+INSERT INTO events_log SELECT seq, '2026-01-01 00:00:00' + INTERVAL seq HOUR, CONCAT('event ', seq) FROM seq_1_to_600;
+CREATE TABLE prices (id INT NOT NULL PRIMARY KEY, price DECIMAL(8,2) NOT NULL, KEY idx_price (price)) ENGINE=InnoDB WITH SYSTEM VERSIONING;
+-- History rows are stamped with the session's time: fixed, so two servers seeded alike hold the same history.
+SET @@timestamp = UNIX_TIMESTAMP('2026-01-01 00:00:00');
+INSERT INTO prices SELECT seq, seq FROM seq_1_to_100;
+SET @@timestamp = UNIX_TIMESTAMP('2026-01-02 00:00:00');
+UPDATE prices SET price = price * 2 WHERE id <= 50;
+SET @@timestamp = DEFAULT;
+CREATE SEQUENCE invoice_seq START WITH 1000 INCREMENT BY 1;
+SELECT NEXTVAL(invoice_seq);
+-- A time zone in the server's time zone tables (as mariadb-tzinfo-to-sql loads them), so losing them shows.
+INSERT INTO mysql.time_zone (Use_leap_seconds) VALUES ('N');
+SET @tz = LAST_INSERT_ID();
+INSERT INTO mysql.time_zone_name (Name, Time_zone_id) VALUES ('Test/Plus2', @tz);
+INSERT INTO mysql.time_zone_transition_type (Time_zone_id, Transition_type_id, `Offset`, Is_DST, Abbreviation) VALUES (@tz, 0, 7200, 0, 'TP2');
