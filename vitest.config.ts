@@ -2,7 +2,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
-import { loadServices } from "./src/config/load.ts";
+import { ConfigError, loadFleet, type Fleet } from "./src/config/load.ts";
 import { maxConcurrentRestores, serviceProject, toolProject } from "./src/vitest/projects.ts";
 import { configPath, reportsDir } from "./src/vitest/paths.ts";
 import AllureEnvironmentReporter from "./src/vitest/allureEnvironment.ts";
@@ -13,7 +13,22 @@ import ProgressReporter from "./src/vitest/progressReporter.ts";
 import ServiceSequencer from "./src/vitest/sequencer.ts";
 import SummaryReporter from "./src/vitest/summary.ts";
 
-const services = existsSync(configPath()) ? loadServices(configPath()) : [];
+/**
+ * Every service's project, its structure read but no secret resolved: each service's suite resolves its own, so a run
+ * of one project never needs another service's secrets, and a service whose entry is broken fails in its own project.
+ * A problem of the file itself is one line, not a stack trace.
+ */
+function readFleet(): Fleet {
+  if (!existsSync(configPath())) return { names: [], services: [], broken: [], unresolved: [] };
+  try {
+    return loadFleet(configPath(), process.env, []);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.message.split("\n")) process.stderr.write(`restoretest: ${line}\n`);
+    process.exit(1);
+  }
+}
+const fleet = readFleet();
 const reports = reportsDir();
 const allureResults = join(reports, "allure-results");
 // Each run's Allure results stand alone; history across runs is kept by the report step (npm run report).
@@ -25,7 +40,7 @@ const blob = process.env.RESTORETEST_BLOB;
 
 export default defineConfig({
   test: {
-    projects: [toolProject(), ...services.map(serviceProject)],
+    projects: [toolProject(), ...fleet.names.map((name) => serviceProject(name, fleet.services.find((s) => s.name === name)))],
     reporters: [
       // In a terminal the restore progress is a live line of its own; vitest's live summary would fight over it.
       progress.interactive ? ["default", { summary: false }] : "default",

@@ -5,7 +5,8 @@ import { checkServiceArchive, startBinlogCopy } from "./backup/binlogs.ts";
 import { runBackupJob } from "./backup/job.ts";
 import { listBackups } from "./backup/store.ts";
 import { formatDuration } from "./config/duration.ts";
-import { findService, loadServices } from "./config/load.ts";
+import { findService, loadFleet } from "./config/load.ts";
+import type { Service } from "./config/schema.ts";
 import { disposeAll } from "./lifecycle/disposers.ts";
 import { maskSecrets } from "./lifecycle/secrets.ts";
 import { describeSweep, sweepRoots, sweepStaleRuns } from "./lifecycle/sweep.ts";
@@ -65,6 +66,21 @@ function parseArgs(argv: string[]): Args {
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/** Commands about one service: only its secrets are resolved, and only its own problems stop them. */
+const SERVICE_COMMANDS = new Set(["backup", "verify", "restore", "binlogs"]);
+
+/**
+ * The services of the file. For one service (`selected`), its secrets resolved and its problems fatal; for the fleet
+ * (list, status, sweep), no secret is needed, and a broken entry is one warning line while the others go on.
+ */
+function readServices(config: string, selected: string | undefined): Service[] {
+  const fleet = loadFleet(config, process.env, selected ? [selected] : []);
+  const own = fleet.broken.find((b) => b.name === selected);
+  if (own) throw own.error;
+  for (const b of fleet.broken) for (const line of b.error.message.split("\n")) process.stderr.write(`restoretest: warning: ${line}\n`);
+  return fleet.services;
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   const { command, service: name, config } = args;
@@ -72,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
-  const services = loadServices(config);
+  const services = readServices(config, SERVICE_COMMANDS.has(command) ? name : undefined);
   switch (command) {
     case "backup": {
       if (!name) throw new Error("backup needs a service name");
@@ -170,6 +186,7 @@ main(process.argv.slice(2))
   })
   .catch(async (error: unknown) => {
     await disposeAll().catch(() => undefined);
-    process.stderr.write(`restoretest: ${maskSecrets(error instanceof Error ? error.message : String(error))}\n`);
+    const message = maskSecrets(error instanceof Error ? error.message : String(error));
+    for (const line of message.split("\n")) process.stderr.write(`restoretest: ${line}\n`);
     process.exitCode = 1;
   });

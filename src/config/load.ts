@@ -142,6 +142,35 @@ interface FileContext {
 
 /** Validates services.yaml text; `file` is used in messages and to resolve relative paths. Throws ConfigError. */
 export function parseServices(text: string, file: string, env: Record<string, string | undefined> = process.env): Service[] {
+  const fleet = parseFleet(text, file, env, "all");
+  const problems = fleet.broken.flatMap((b) => b.error.problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return fleet.services;
+}
+
+/** Whose `${ENV}` secrets a run resolves: every service's, or only the services it selects. */
+export type SecretScope = "all" | readonly string[];
+
+/**
+ * A services.yaml read service by service: one service's bad key or unset secret is that service's problem only.
+ * The file's own problems (YAML syntax, `defaults`, unknown top-level keys) still concern every service and throw.
+ */
+export interface Fleet {
+  /** Every service named in the file, in file order (broken and unresolved ones too: each still gets its project). */
+  names: string[];
+  /** The services that validated, secrets resolved for those in the scope. */
+  services: Service[];
+  /** Services with problems of their own (a bad key, or an unset secret of a service in the scope). */
+  broken: { name: string; error: ConfigError }[];
+  /** Services outside the scope that cannot be built without their secrets (`port: ${DB_PORT}` unset): not broken. */
+  unresolved: string[];
+}
+
+export function loadFleet(file: string, env: Record<string, string | undefined> = process.env, secrets: SecretScope = "all"): Fleet {
+  return parseFleet(readConfigFile(file), file, env, secrets);
+}
+
+export function parseFleet(text: string, file: string, env: Record<string, string | undefined> = process.env, secrets: SecretScope = "all"): Fleet {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const ctx: FileContext = { file, doc, lines, originals: new Map(), envProblemPaths: new Set() };
@@ -150,20 +179,50 @@ export function parseServices(text: string, file: string, env: Record<string, st
   if (isEmptyDocument(doc)) {
     throw new ConfigError([{ file, line: undefined, keyPath: "", message: 'file is empty, expected a "services:" map' }]);
   }
-  const problems = substituteVariables(ctx, env);
+  const envProblems = new Set(substituteVariables(ctx, env));
   const raw: unknown = doc.toJS();
   const baseDir = path.dirname(path.resolve(file));
   const validation = validate(ctx, raw);
-  problems.push(...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw), ...rejoinProblems(ctx, raw));
-  if (problems.length > 0 || !validation.data) throw new ConfigError(problems);
-  const services = buildServices(validation.data, raw, baseDir);
+  const problems = [...envProblems, ...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw), ...rejoinProblems(ctx, raw)];
+  const rawServices = valueAt(raw, ["services"]);
+  const names = isRecord(rawServices) ? Object.keys(rawServices) : [];
+  const inScope = (name: string) => secrets === "all" || secrets.includes(name);
+  const fileLevel: ConfigProblem[] = [];
+  const byService = new Map<string, ConfigProblem[]>();
+  const withUnsetSecrets = new Set<string>();
+  for (const problem of problems) {
+    const name = serviceOf(problem, names);
+    if (name === undefined) fileLevel.push(problem);
+    else if (envProblems.has(problem) && !inScope(name)) withUnsetSecrets.add(name);
+    else byService.set(name, [...(byService.get(name) ?? []), problem]);
+  }
+  // Every problem at once, the services' too: fixing the file is one pass.
+  if (fileLevel.length > 0) throw new ConfigError([...fileLevel, ...[...byService.values()].flat()]);
+  const broken = [...byService].map(([name, list]) => ({ name, error: new ConfigError(list) }));
+  // The others are built on their own: first as they are, then without those whose unset secrets (out of scope) make
+  // a value invalid, which are then only named.
+  let data = validation.data;
+  let unresolved: string[] = [];
+  const only = (keep: readonly string[]) => validate(ctx, { ...(raw as object), services: Object.fromEntries(keep.map((n) => [n, (rawServices as Record<string, unknown>)[n]])) }).data;
+  if (!data || broken.length > 0) {
+    const dropped = new Set(broken.map((b) => b.name));
+    unresolved = [...withUnsetSecrets].filter((n) => !dropped.has(n) && !only([n]));
+    data = only(names.filter((n) => !dropped.has(n) && !unresolved.includes(n)));
+    if (!data) throw new ConfigError(problems);
+  }
+  const services = buildServices(data, raw, baseDir);
   // From here on every output of this process is scrubbed of the configured passwords.
   for (const service of services) {
     if ("password" in service.source) registerSecret(service.source.password);
     registerSecret(service.rejoin?.password);
     registerSecret(service.rejoin?.monitor?.password);
   }
-  return services;
+  return { names, services, broken, unresolved };
+}
+
+/** The service a problem is about, from its key path (`services.<name>.…`); undefined for the file's own. */
+function serviceOf(problem: ConfigProblem, names: readonly string[]): string | undefined {
+  return names.find((n) => problem.keyPath === `services.${n}` || problem.keyPath.startsWith(`services.${n}.`));
 }
 
 function isEmptyDocument(doc: Document.Parsed): boolean {
@@ -658,6 +717,7 @@ function buildServices(data: ParsedFile, raw: unknown, baseDir: string): Service
       restore: mergeSection(RestoreSchema.parse({}), section("restore")),
       verify: mergeSection(VerifySchema.parse({}), section("verify")),
       ...(parsed.rejoin?.enabled ? { rejoin: parsed.rejoin } : {}),
+      objectives: { ...data.defaults?.objectives, ...parsed.objectives },
     };
     return resolvePaths(service, baseDir);
   });

@@ -225,11 +225,23 @@ export const RejoinSchema = z.strictObject({
   catchUpTimeout: Duration.default(600_000),
 });
 
+/**
+ * What the team promises, each a test (`objectives › RTO` …) that goes red when breached: the restore's time, the age of
+ * the newest restorable point, the newest backup's age, and (with `rejoin`) the replica's catch-up.
+ */
+const ObjectivesSchema = z.strictObject({
+  rto: Duration.optional(),
+  rpo: Duration.optional(),
+  backupAge: Duration.optional(),
+  catchUp: Duration.optional(),
+});
+
 /** Settings a service may override; the `defaults` block holds the same keys. */
 const Overridable = z.strictObject({
   backup: BackupSchema.partial().optional(),
   restore: RestoreSchema.partial().optional(),
   verify: VerifySchema.partial().optional(),
+  objectives: ObjectivesSchema.optional(),
 });
 
 export const ServiceInputSchema = Overridable.extend({
@@ -281,6 +293,10 @@ export interface Service {
   verify: z.infer<typeof VerifySchema>;
   /** Present when the service rebuilds a replica from its restore (`rejoin`, enabled). */
   rejoin?: RejoinSettings;
+  /** Limits in ms, from `objectives` (the service's keys over the defaults'); empty when none is set. */
+  objectives: Objectives;
 }
+
+export type Objectives = z.infer<typeof ObjectivesSchema>;
 
 export { BackupSchema, RestoreSchema, VerifySchema };

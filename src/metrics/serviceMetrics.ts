@@ -71,6 +71,16 @@ export const METRICS: readonly MetricDefinition[] = [
     help: "Time the replica rebuilt from the backup took to catch up with its source (services with rejoin).",
     samples: (s) => one(s, s.rejoin?.catchUpMs == null ? null : seconds(s.rejoin.catchUpMs)),
   },
+  {
+    name: "restoretest_objective_limit_seconds",
+    help: "An objective set in services.yaml (objectives: rto, rpo, backupAge, catchUp), by objective.",
+    samples: (s) => s.objectives.map((o) => ({ labels: { service: s.service, objective: o.objective }, value: seconds(o.limitMs) })),
+  },
+  {
+    name: "restoretest_objective_breached",
+    help: "1 when the last verification breached the objective (or could not measure it), 0 when it was met.",
+    samples: (s) => s.objectives.map((o) => ({ labels: { service: s.service, objective: o.objective }, value: o.breached ? 1 : 0 })),
+  },
 ];
 
 /** Step durations by step name, in the order the steps ran. */

@@ -94,27 +94,10 @@ export function serviceStatus(service: string, store: StoreFacts, summary: Summa
   };
 }
 
-/**
- * The breached objectives in a summary's `objectives` field, read leniently because it is newer than this reader:
- * a list of `{ name | objective, breached | ok | verdict }` or a map from name to such a record (or to a boolean ok).
- */
+/** The names of the objectives breached, from a summary's `objectives` list (`{ name, breached }`, src/vitest/summary.ts). */
 export function objectiveBreaches(objectives: unknown): string[] {
-  const entries: [string, unknown][] = Array.isArray(objectives)
-    ? objectives.map((o, i) => [String(field(o, "name") ?? field(o, "objective") ?? `#${i + 1}`), o])
-    : typeof objectives === "object" && objectives !== null
-      ? Object.entries(objectives)
-      : [];
-  return entries.filter(([, o]) => breached(o)).map(([name]) => name);
-}
-
-function field(o: unknown, key: string): unknown {
-  return typeof o === "object" && o !== null ? (o as Record<string, unknown>)[key] : undefined;
-}
-
-function breached(o: unknown): boolean {
-  if (typeof o === "boolean") return !o;
-  const verdict = field(o, "verdict") ?? field(o, "state") ?? field(o, "status");
-  return field(o, "breached") === true || field(o, "ok") === false || verdict === "fail" || verdict === "failed" || verdict === "breached";
+  if (!Array.isArray(objectives)) return [];
+  return objectives.filter((o: { breached?: unknown }) => o?.breached === true).map((o: { name?: unknown }) => String(o.name));
 }
 
 /** `3d 04h`, `2h 05m`, `4m 10s`: ages and durations at a glance. */

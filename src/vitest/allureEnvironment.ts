@@ -12,6 +12,7 @@ const PACKAGE = JSON.parse(readFileSync(new URL("../../package.json", import.met
 export const CATEGORIES = [
   // First: a rejoin's "the replica differs from the source" is not a restored-data difference from the baseline.
   { name: "Replica rebuild failed (rejoin)", matchedStatuses: ["failed", "broken"], traceRegex: "^RejoinFailed[\\s\\S]*" },
+  { name: "Service configuration (services.yaml)", matchedStatuses: ["failed", "broken"], traceRegex: "^ConfigFailed[\\s\\S]*" },
   { name: "Restore failed", matchedStatuses: ["failed", "broken"], messageRegex: "[\\s\\S]*restore of \\S+ failed at step[\\s\\S]*" },
   { name: "No complete backup", matchedStatuses: ["failed", "broken"], messageRegex: "[\\s\\S]*no complete backup of service[\\s\\S]*" },
   { name: "Restored data differs from the baseline", matchedStatuses: ["failed"], messageRegex: "[\\s\\S]*(differs|missing|not in the baseline)[\\s\\S]*" },
@@ -86,6 +87,7 @@ export function metricsOf(records: RestoreRecord[], rejoins: ReadonlyMap<string,
       ...r.steps.filter((s) => s.ok).map((s) => metric(`step.${s.step}`, s.step, s.durationMs)),
       ...(r.verifyMs === undefined ? [] : [metric("verify", "verify", r.verifyMs)]),
       ...(r.backup ? [metric("backupAge", "backup age at restore", r.backup.ageMs)] : []),
+      ...(r.restorable ? [metric("rpo", "RPO: age of the newest restorable point", Math.max(0, Date.parse(r.startedAt) - Date.parse(r.restorable.at)))] : []),
       ...(typeof rejoins.get(r.service)?.catchUpMs === "number" ? [metric("rejoin.catchUp", "rejoin catch-up", rejoins.get(r.service)?.catchUpMs as number)] : []),
     ];
   });

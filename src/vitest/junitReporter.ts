@@ -77,6 +77,8 @@ function ancestors(node: TestCase | TestSuite): string[] {
   return names;
 }
 
+const PLAIN_FAILURES = new Set(["CheckFailed", "ConfigFailed"]);
+
 /** Default classname for the tool's own tests: the file, then describe blocks. */
 function classnameOf(test: TestCase): string {
   return test.meta().classname ?? [test.module.relativeModuleId, ...ancestors(test)].join(" › ");
@@ -85,7 +87,8 @@ function classnameOf(test: TestCase): string {
 function failureOf(errors: readonly SerializedError[]): JUnitCase["failure"] {
   const text = errors.map((e) => maskSecrets(`${e.message ?? String(e)}`)).join("\n\n");
   const first = errors[0];
-  const body = errors.map((e) => maskSecrets(e.stack && e.name !== "CheckFailed" ? e.stack : `${e.name}: ${e.message}`)).join("\n\n");
+  // A check's or a config entry's failure is its message: a stack trace would only bury it.
+  const body = errors.map((e) => maskSecrets(e.stack && !PLAIN_FAILURES.has(e.name ?? "") ? e.stack : `${e.name}: ${e.message}`)).join("\n\n");
   return { message: text.split("\n")[0]?.slice(0, 500) ?? "", type: first?.name ?? "Error", body };
 }
 

@@ -1,5 +1,6 @@
 // Test metadata the reporters read: the JUnit classname, the Allure labels of a generated test, a restore's record, progress.
 import type { TestArtifactBase } from "vitest";
+import type { ObjectiveResult } from "../objectives/objectives.ts";
 
 /** One restore step as the suite saw it: how long it ran and, for a copy, how many bytes it moved. */
 export interface StepRecord {
@@ -66,6 +67,8 @@ declare module "vitest" {
     service?: string;
     restore?: RestoreRecord;
     rejoin?: RejoinRecord;
+    /** An `objectives › …` test's verdict, for summary.json and the metrics. */
+    objective?: ObjectiveResult;
   }
   interface TestArtifactRegistry {
     [progressKey]: ProgressArtifact;

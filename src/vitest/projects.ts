@@ -5,15 +5,18 @@ import type { Service } from "../config/schema.ts";
 export const SUITE_FILE = "suites/restore.test.ts";
 export const TOOL_PROJECT = "restoretest";
 
-/** A service's project: the generic suite, told which service it is through `provide`. */
-export function serviceProject(service: Service): TestProjectInlineConfiguration {
+/**
+ * A service's project: the generic suite, told which service it is through `provide`. `service` is absent for a
+ * service whose entry could not be read: its project still runs, and its one test, `config`, says why.
+ */
+export function serviceProject(name: string, service?: Service): TestProjectInlineConfiguration {
   return {
     test: {
-      name: service.name,
+      name,
       include: [SUITE_FILE],
-      provide: { service: service.name },
+      provide: { service: name },
       // Generated tests compare captured values; the long work (restore) has its own timeout from services.yaml.
-      testTimeout: service.restore.timeout + service.verify.timeout,
+      testTimeout: service ? service.restore.timeout + service.verify.timeout : 120_000,
       hookTimeout: 120_000,
       sequence: { concurrent: false },
     },

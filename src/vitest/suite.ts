@@ -6,7 +6,7 @@ import { markVerified, newestBackup, type StoredBackup } from "../backup/store.t
 import { check } from "../checks/index.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Finding } from "../checks/types.ts";
-import { findService, loadServices } from "../config/load.ts";
+import { findService, loadFleet } from "../config/load.ts";
 import type { Service } from "../config/schema.ts";
 import { formatDuration } from "../config/duration.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
@@ -16,6 +16,7 @@ import { restoreService, type Restored } from "../restore/pipeline.ts";
 import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { configPath } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
+import { configuredObjectives, judgeObjective, OBJECTIVE_MEANING, OBJECTIVE_NAMES, type ObjectiveKey } from "../objectives/objectives.ts";
 import type { RejoinRecord } from "./meta.ts";
 import "./meta.ts";
 
@@ -73,9 +74,37 @@ function passedTests(suite: TaskTree): number | undefined {
   return passed;
 }
 
+/** A services.yaml entry that cannot be used: its own problems, so the other services' projects run on. */
+export class ConfigFailure extends Error {
+  override name = "ConfigFailed";
+}
+
+/** This service's entry, its secrets resolved (and only its own), or the one-line problems that stop it. */
+function ownService(name: string): { service: Service } | { error: string } {
+  try {
+    const fleet = loadFleet(configPath(), process.env, [name]);
+    const broken = fleet.broken.find((b) => b.name === name);
+    if (broken) return { error: broken.error.message };
+    return { service: findService(fleet.services, name) };
+  } catch (error) {
+    return { error: maskSecrets((error as Error).message) };
+  }
+}
+
 /** Declare the suite for one service (call at the top level of a test file). */
 export function defineRestoreSuite(serviceName: string): void {
-  const service = findService(loadServices(configPath()), serviceName);
+  const own = ownService(serviceName);
+  if ("error" in own) {
+    describe(serviceName, () => {
+      test("config", { meta: { classname: serviceName, service: serviceName } }, async () => {
+        await labels(serviceName);
+        await allure.label("check", "config");
+        throw new ConfigFailure(own.error);
+      });
+    });
+    return;
+  }
+  const service = own.service;
   const located = locate(service);
   let restored: Promise<Restored> | undefined;
   let verification: Promise<Verification> | undefined;
@@ -177,6 +206,42 @@ export function defineRestoreSuite(serviceName: string): void {
     }
 
     if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified });
+    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin });
+  });
+}
+
+/** `objectives › RTO | RPO | backup age | catch-up`: last, once every measurement is in; red when breached. */
+function defineObjectiveTests(
+  service: Service,
+  backup: StoredBackup,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; rejoin: RejoinStage | undefined },
+): void {
+  const objectives = configuredObjectives(service.objectives).filter(([key]) => key !== "catchUp" || run.rejoin);
+  if (objectives.length === 0) return;
+  /** What was measured for one objective, or why nothing was. */
+  const measure = async (key: ObjectiveKey, ctx: TestContext): Promise<number | { why: string }> => {
+    if (key === "backupAge") return Math.max(0, Date.now() - Date.parse(backup.meta.finishedAt));
+    if (key === "catchUp") {
+      const caught = await run.rejoin?.catchUp().catch(() => undefined);
+      return caught ? caught.durationMs : { why: "the replica did not catch up (see the rejoin tests)" };
+    }
+    const restored = await run.restoreOnce(ctx).catch(() => undefined);
+    if (!restored) return { why: "the restore failed (see the restore test)" };
+    return key === "rto" ? restored.steps.reduce((total, s) => total + s.durationMs, 0) : restored.rpoSeconds * 1000;
+  };
+  describe("objectives", () => {
+    for (const [key, limitMs] of objectives) {
+      test(OBJECTIVE_NAMES[key], { meta: { classname: `${service.name}.objectives`, service: service.name } }, async (ctx) => {
+        await labels(service.name);
+        await allure.label("check", "objectives");
+        await allure.description(`${OBJECTIVE_MEANING[key]}, against services.yaml objectives.${key}.`);
+        const measured = await measure(key, ctx);
+        const result = typeof measured === "number" ? judgeObjective(key, limitMs, measured) : judgeObjective(key, limitMs, null, measured.why);
+        ctx.task.meta.objective = result;
+        ctx.annotate(result.message, "objective");
+        if (result.breached) throw new CheckFailure(result.message);
+      });
+    }
   });
 }
 

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import { TOOL_PROJECT } from "./projects.ts";
+import type { ObjectiveResult } from "../objectives/objectives.ts";
 import type { RejoinRecord, RestoreRecord } from "./meta.ts";
 
 export const SUMMARY_VERSION = 1;
@@ -64,6 +65,19 @@ export const ServiceSummarySchema = z.strictObject({
   failed: z.array(z.string()),
   /** The replica rebuild (`rejoin` in services.yaml): null when the service does not rejoin or it never began. */
   rejoin: RejoinSchema.nullable(),
+  /** Each objective set in services.yaml (`objectives`) against what was measured; empty when none is set. */
+  objectives: z.array(
+    z.strictObject({
+      objective: z.enum(["rto", "rpo", "backupAge", "catchUp"]),
+      name: z.string(),
+      limitMs: z.number().int().nonnegative(),
+      measuredMs: z.number().nonnegative().nullable(),
+      breached: z.boolean(),
+      message: z.string(),
+    }),
+  )
+    // Summaries written before objectives existed read as having none.
+    .default([]),
 });
 
 export const SummarySchema = z.strictObject({
@@ -82,6 +96,7 @@ export function summarizeService(
   tests: { name: string; state: "passed" | "failed" | "skipped"; isRestore: boolean }[],
   now: Date,
   rejoin?: RejoinRecord,
+  objectives: ObjectiveResult[] = [],
 ): ServiceSummary {
   const checks = tests.filter((t) => !t.isRestore);
   const count = (state: string) => checks.filter((t) => t.state === state).length;
@@ -105,6 +120,7 @@ export function summarizeService(
     checks: { passed: count("passed"), failed: count("failed"), skipped: count("skipped") },
     failed,
     rejoin: rejoin ?? null,
+    objectives: objectives.map((o) => ({ ...o, measuredMs: o.measuredMs === null ? null : Math.round(o.measuredMs) })),
   };
 }
 
@@ -114,11 +130,11 @@ function testName(test: TestCase): string {
 
 /** Per service project: its restore record and test verdicts; hook and load errors count as failed tests. */
 export function buildSummary(modules: readonly TestModule[], now = new Date()): Summary {
-  const byService = new Map<string, { record?: RestoreRecord; rejoin?: RejoinRecord; tests: Parameters<typeof summarizeService>[2] }>();
+  const byService = new Map<string, { record?: RestoreRecord; rejoin?: RejoinRecord; objectives: ObjectiveResult[]; tests: Parameters<typeof summarizeService>[2] }>();
   for (const module of modules) {
     const service = module.project.name;
     if (!service || service === TOOL_PROJECT) continue;
-    const entry = byService.get(service) ?? { tests: [] };
+    const entry = byService.get(service) ?? { tests: [], objectives: [] };
     byService.set(service, entry);
     for (const test of module.children.allTests()) {
       const state = test.result().state;
@@ -126,6 +142,8 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
       entry.record ??= test.meta().restore;
       // Each rejoin test stores the record as far as it got: the last one set is the most complete.
       entry.rejoin = test.meta().rejoin ?? entry.rejoin;
+      const objective = test.meta().objective;
+      if (objective) entry.objectives.push(objective);
       entry.tests.push({ name: testName(test), state: state === "passed" || state === "failed" ? state : "skipped", isRestore });
     }
     if (module.errors().length > 0) entry.tests.push({ name: `${service} › (module)`, state: "failed", isRestore: true });
@@ -133,7 +151,7 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
       if (suite.errors().length > 0) entry.tests.push({ name: `${suite.fullName} › (suite hooks)`, state: "failed", isRestore: true });
     }
   }
-  const services = [...byService.entries()].map(([service, e]) => summarizeService(service, e.record, e.tests, now, e.rejoin));
+  const services = [...byService.entries()].map(([service, e]) => summarizeService(service, e.record, e.tests, now, e.rejoin, e.objectives));
   return { version: SUMMARY_VERSION, generatedAt: now.toISOString(), services: services.sort((a, b) => a.service.localeCompare(b.service)) };
 }
 

@@ -64,7 +64,8 @@ export async function sandboxServers(): Promise<string[]> {
   const r = await execa("pgrep", ["-a", "-x", "mariadbd|mysqld"], { reject: false });
   return String(r.stdout)
     .split("\n")
-    .filter((l) => l.trim() && !/ \/usr\/sbin\/mariadbd$/.test(l));
+    // A zombie (`[mariadbd] <defunct>`) has exited and holds nothing: it waits only for init to reap it.
+    .filter((l) => l.trim() && !/ \/usr\/sbin\/mariadbd$/.test(l) && !/<defunct>$/.test(l));
 }
 
 /**
