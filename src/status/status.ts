@@ -90,7 +90,8 @@ export function serviceStatus(service: string, store: StoreFacts, summary: Summa
     lastVerified,
     rtoMs: summary?.rtoMs ?? null,
     rpoMs: summary?.rpoMs ?? null,
-    breaches: summary?.objectives === undefined ? null : objectiveBreaches(summary.objectives),
+    // "-" where the service sets no objectives (or the summary predates them); "none" where all were met.
+    breaches: Array.isArray(summary?.objectives) && summary.objectives.length > 0 ? objectiveBreaches(summary.objectives) : null,
   };
 }
 

@@ -386,6 +386,7 @@ services:
       backup: { tool: "mariabackup", policy: "full", fullEvery: 7, keepChains: 2, consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000 },
       restore: { provider: "local", timeout: 7_200_000, workDir: "/etc/restoretest/scratch" },
       verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false },
+      objectives: {},
     });
     expect(shop.databases).toEqual(["shop"]);
     expect(shop.restore.timeout).toBe(2_700_000);

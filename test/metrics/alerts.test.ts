@@ -41,6 +41,8 @@ function ruleTests(): string {
     series("restoretest_backup_age_seconds", 'service="ledger"', constant(30 * HOUR)),
     ...["blog", "orders", "wiki"].map((s) => series("restoretest_rpo_seconds", `service="${s}"`, constant(4 * HOUR))),
     series("restoretest_rpo_seconds", 'service="ledger"', constant(30 * HOUR)),
+    series("restoretest_objective_breached", 'service="blog",objective="rto"', constant(0)),
+    series("restoretest_objective_breached", 'service="orders",objective="rpo"', constant(1)),
     series("push_time_seconds", 'job="restoretest",service="blog"', constant(HOUR)),
     series("push_failure_time_seconds", 'job="restoretest",service="blog"', constant(0)),
     series("push_time_seconds", 'job="restoretest",service="wiki"', constant(HOUR)),
@@ -56,6 +58,14 @@ function ruleTests(): string {
     alert("RestoreTestBackupStale", "ledger", "warning", "Backup of ledger is stale", "The newest complete backup of ledger was 1d 6h 0m 0s old when it was restored."),
     alert("RestoreTestRPOBreached", "ledger", "warning", "Recovery point of ledger over 26h", "A restore of ledger would have lost 1d 6h 0m 0s of data."),
     alert("RestoreTestNotRun", "orders", "warning", "No restore test of orders for 26h", "The last verification of orders started 1d 3h 0m 0s ago."),
+    alert(
+      "RestoreTestObjectiveBreached",
+      "orders",
+      "warning",
+      "orders breached its rpo objective",
+      "The last verification of orders did not meet objectives.rpo in services.yaml; its objectives tests say by how much.",
+      ", objective: rpo",
+    ),
     alert(
       "RestoreTestPushFailed",
       "wiki",
@@ -77,7 +87,7 @@ describe("docs/alerts/restoretest.rules.yml", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("passes promtool check rules", async () => {
-    expect(await promtool(["check", "rules", RULES])).toEqual({ exitCode: 0, output: `Checking ${RULES}\n  SUCCESS: 5 rules found` });
+    expect(await promtool(["check", "rules", RULES])).toEqual({ exitCode: 0, output: `Checking ${RULES}\n  SUCCESS: 6 rules found` });
   });
 
   it("fires each alert for the service that earned it, and for no other (promtool test rules)", async () => {

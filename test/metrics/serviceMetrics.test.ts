@@ -71,6 +71,11 @@ describe("a service's gauges", () => {
       [`restoretest_backup_timestamp_seconds${JSON.stringify(s)}`]: Date.parse("2026-11-25T01:04:12.746Z") / 1000,
       [`restoretest_backup_bytes${JSON.stringify(s)}`]: 19_302_476,
       [`restoretest_rejoin_catch_up_seconds${JSON.stringify(s)}`]: 0.368,
+      // summary.md's blog sets an RTO and a catch-up objective, both met.
+      [`restoretest_objective_limit_seconds${JSON.stringify({ ...s, objective: "rto" })}`]: 2700,
+      [`restoretest_objective_limit_seconds${JSON.stringify({ ...s, objective: "catchUp" })}`]: 600,
+      [`restoretest_objective_breached${JSON.stringify({ ...s, objective: "rto" })}`]: 0,
+      [`restoretest_objective_breached${JSON.stringify({ ...s, objective: "catchUp" })}`]: 0,
     });
   });
 
@@ -79,7 +84,8 @@ describe("a service's gauges", () => {
     expect(samplesOf(SHOP)).toEqual({
       [`restoretest_success${JSON.stringify(s)}`]: 0,
       [`restoretest_last_verify_timestamp_seconds${JSON.stringify(s)}`]: Date.parse("2026-11-25T03:40:51.322Z") / 1000,
-      [`restoretest_failed_tests${JSON.stringify(s)}`]: 1,
+      // The restore, and the RTO objective it left unmeasured.
+      [`restoretest_failed_tests${JSON.stringify(s)}`]: 2,
       [`restoretest_restore_step_seconds${JSON.stringify({ ...s, step: "locate" })}`]: 0.027,
       [`restoretest_restore_step_seconds${JSON.stringify({ ...s, step: "provision" })}`]: 0.002,
       [`restoretest_restore_step_seconds${JSON.stringify({ ...s, step: "transfer" })}`]: 0.098,
@@ -88,6 +94,9 @@ describe("a service's gauges", () => {
       [`restoretest_backup_timestamp_seconds${JSON.stringify(s)}`]: Date.parse("2026-11-25T02:02:40.001Z") / 1000,
       // The copy finished before prepare failed: its count is whole.
       [`restoretest_backup_bytes${JSON.stringify(s)}`]: 18_400_000,
+      // Its RTO objective could not be measured: breached.
+      [`restoretest_objective_limit_seconds${JSON.stringify({ ...s, objective: "rto" })}`]: 2700,
+      [`restoretest_objective_breached${JSON.stringify({ ...s, objective: "rto" })}`]: 1,
     });
   });
 
