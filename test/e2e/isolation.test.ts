@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { parseJUnit } from "../support/junit.ts";
-import { SMALL_SEED, testService, testStore } from "../support/services.ts";
+import { testService, testServiceYaml, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();
@@ -13,15 +13,7 @@ let config = "";
 
 /** shop (a good backup), crm (a secret nobody set) and wiki (a typo): the fleet of one services.yaml. */
 function fleetYaml(storeDir: string, extra = ""): string {
-  return [
-    "services:",
-    "  shop:",
-    "    source:",
-    "      sandbox:",
-    `        seed: ${SMALL_SEED}`,
-    "    databases: [shop]",
-    "    backup:",
-    `      store: ${storeDir}`,
+  const others = [
     "  crm:",
     "    source:",
     "      host: 127.0.0.1",
@@ -32,7 +24,8 @@ function fleetYaml(storeDir: string, extra = ""): string {
     "    verify: {timout: 5m}",
     extra,
     "",
-  ].join("\n");
+  ];
+  return testServiceYaml(storeDir) + others.join("\n");
 }
 
 async function vitest(args: string[], reports: string, file = config) {
@@ -66,8 +59,8 @@ describe("one service's trouble stays its own", () => {
     expect(run.exitCode).toBe(1);
     const failed = run.cases.filter((c) => c.failure);
     expect(failed.map((c) => `${c.classname} › ${c.name}: ${c.failure}`).sort()).toEqual([
-      `crm › config: ${config}:13 services.crm.source.password: environment variable CRM_BACKUP_PASSWORD is not set`,
-      `wiki › config: ${config}:16 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, timeout)`,
+      `crm › config: ${config}:14 services.crm.source.password: environment variable CRM_BACKUP_PASSWORD is not set`,
+      `wiki › config: ${config}:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, timeout)`,
     ]);
     // No stack trace in the report: the message is what Jenkins shows.
     for (const c of failed) expect(c.failureBody).not.toMatch(/\n\s+at /);
@@ -87,17 +80,17 @@ describe("one service's trouble stays its own", () => {
     expect(run.exitCode).toBe(1);
     // Every problem of the file at once, one line each.
     expect(String(run.all)).toContain(
-      `restoretest: ${broken}:16 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, timeout)\n` +
-        `restoretest: ${broken}:17 defaults.restore.timeout: expected a duration like "30m", got "soon"`,
+      `restoretest: ${broken}:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, timeout)\n` +
+        `restoretest: ${broken}:18 defaults.restore.timeout: expected a duration like "30m", got "soon"`,
     );
     expect(String(run.all)).not.toMatch(/\n\s+at /);
     const cli = await execa("bin/restoretest", ["backup", "crm", "--config", config], { cwd: ROOT, reject: false, all: true, env: { CRM_BACKUP_PASSWORD: undefined } });
     expect(cli.exitCode).toBe(1);
-    expect(String(cli.all).trim()).toBe(`restoretest: ${config}:13 services.crm.source.password: environment variable CRM_BACKUP_PASSWORD is not set`);
+    expect(String(cli.all).trim()).toBe(`restoretest: ${config}:14 services.crm.source.password: environment variable CRM_BACKUP_PASSWORD is not set`);
     // The fleet's listing needs no secret: the broken entry is a warning line, the others are listed.
     const list = await execa("bin/restoretest", ["list", "--config", config], { cwd: ROOT, reject: false, all: true, env: { CRM_BACKUP_PASSWORD: undefined } });
     expect(list.exitCode, String(list.all)).toBe(0);
-    expect(String(list.stderr)).toContain(`restoretest: warning: ${config}:16 services.wiki.verify.timout: unknown key "timout"`);
+    expect(String(list.stderr)).toContain(`restoretest: warning: ${config}:17 services.wiki.verify.timout: unknown key "timout"`);
     expect(String(list.stdout)).toMatch(/^shop: 1 complete backup\(s\)/m);
   }, 180_000);
 });
