@@ -34,7 +34,8 @@ export function judgeObjective(objective: ObjectiveKey, limitMs: number, measure
     return { objective, name, limitMs, measuredMs, breached: true, message: `${name} not measured: ${why}; the objective of ${limit} is not shown to be met` };
   }
   const measured = formatDuration(measuredMs);
-  const share = `${((measuredMs / limitMs) * 100).toFixed(measuredMs / limitMs < 0.1 ? 2 : 0)}% of it`;
+  const ratio = measuredMs / limitMs;
+  const share = ratio < 0.0001 ? "under 0.01% of it" : `${(ratio * 100).toFixed(ratio < 0.1 ? 2 : 0)}% of it`;
   return measuredMs > limitMs
     ? { objective, name, limitMs, measuredMs, breached: true, message: `${name} ${measured} exceeds the objective of ${limit} (by ${formatDuration(measuredMs - limitMs)})` }
     : { objective, name, limitMs, measuredMs, breached: false, message: `${name} ${measured} is within the objective of ${limit} (${share})` };

@@ -13,6 +13,7 @@ describe("judgeObjective", () => {
       message: "RTO 2.1s is within the objective of 45m 00s (0.08% of it)",
     });
     expect(judgeObjective("backupAge", 25 * 3_600_000, 20 * 3_600_000).message).toBe("backup age 20h 00m is within the objective of 25h 00m (80% of it)");
+    expect(judgeObjective("rpo", 26 * 3_600_000, 3_000).message).toBe("RPO 3.0s is within the objective of 26h 00m (under 0.01% of it)");
   });
 
   it("is red when breached, with the measured value, the objective and the excess", () => {
