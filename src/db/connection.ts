@@ -63,6 +63,11 @@ export class Db implements Queryable {
       dateStrings: true,
       multipleStatements: false,
     });
+    // One session sql_mode everywhere: SHOW CREATE … text depends on it (ANSI_QUOTES, NO_*_OPTIONS), so a baseline and
+    // a restored server are compared on their definitions, not on their global sql_mode (which the server check compares).
+    pool.on("connection", (connection) => {
+      connection.query("SET SESSION sql_mode = ''");
+    });
     const db = new Db(pool, `${options.user}@${where}`);
     try {
       await db.query("SELECT 1");

@@ -76,7 +76,7 @@ export interface Restored {
   target: Target;
   server: StartedServer;
   db: Db;
-  /** What the server-wide checks need to read it: the store's digest key, and the verifier account to leave out. */
+  /** What the server-wide checks need to read it: the backup's digest key, and the verifier account to leave out. */
   serverContext: ServerCaptureContext;
   steps: StepTiming[];
   /** Close connections, stop the server, remove every restored file. Idempotent. */
@@ -281,7 +281,7 @@ async function explainAriaFailure(t: Target, error: unknown): Promise<never> {
     error.exitCode,
     error.signal,
     error.timedOut,
-    `${error.stderrTail}\naria_chk on the backup's copy, after the failed recovery, finds damaged: ${damaged.join(", ")} (the first is where recovery stopped; take a new backup and CHECK TABLE these on the source)`,
+    `${error.stderrTail}\naria_chk on the backup's copy, after the failed recovery, finds damaged: ${damaged.join(", ")} (a table the failed recovery never reached can show as damaged too; take a new backup and CHECK TABLE these on the source)`,
     error.durationMs,
   );
 }
