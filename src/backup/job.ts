@@ -147,6 +147,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         concurrency: service.verify.concurrency,
         mode: baselineMode,
         server: { digestKey: key, logical: tool.kind === "logical" },
+        datadir: source.datadir,
         logical: tool.kind === "logical",
       });
     };

@@ -9,11 +9,13 @@ import {
   databaseExists,
   listDatabases,
   listTables,
+  listTriggerNames,
   objectCounts,
   serverInfo,
   type BinlogPosition,
   type TableInfo,
 } from "../db/introspect.ts";
+import { hiddenObjects, hiddenObjectsMessage, readDatadirObjects } from "./hidden.ts";
 import { MANIFEST_VERSION, type Manifest } from "./manifest.ts";
 
 export interface BaselineOptions {
@@ -33,6 +35,11 @@ export interface BaselineOptions {
   server?: ServerCaptureContext;
   /** The backup is a logical dump: the restore rebuilds the system schemas, whose rows are then not compared. */
   logical?: boolean;
+  /**
+   * The source's datadir, where it can be read (the backup job runs beside the server): the objects its files hold
+   * must all be in the catalog the source user sees, or the baseline is refused (hidden.ts).
+   */
+  datadir?: string;
 }
 
 /** Engines whose reads honour a consistent snapshot. */
@@ -68,6 +75,7 @@ async function planCapture(db: Db, options: BaselineOptions): Promise<Plan> {
       objects.push({ name: d.name, tables: d.tables.map((t) => ({ database: d.name, name: t.name, type: t.type, system: d.system })), ...counts });
     }
     assertCovered(objects, options.checks, true, logical);
+    if (options.datadir) await assertNothingHidden(db, options, databases);
   }
   const tasks = databases.flatMap((d) =>
     d.tables
@@ -82,6 +90,22 @@ async function planCapture(db: Db, options: BaselineOptions): Promise<Plan> {
       })),
   );
   return { databases, tasks };
+}
+
+/** Refuse a baseline whose source user cannot see every table, view and trigger the datadir holds (hidden.ts). */
+async function assertNothingHidden(db: Db, options: BaselineOptions, databases: Plan["databases"]): Promise<void> {
+  const names = databases.map((d) => d.name);
+  const onDisk = await readDatadirObjects(db, options.datadir as string, names);
+  const catalog = [];
+  for (const d of databases) {
+    const triggers = options.checks.includes("triggers") ? (await listTriggerNames(db, d.name)) : undefined;
+    catalog.push({ database: d.name, tables: d.tables.map((t) => t.name), ...(triggers ? { triggers } : {}) });
+  }
+  const hidden = hiddenObjects(onDisk, catalog);
+  if (hidden) {
+    const [who] = await db.query<{ u: string }>("SELECT CURRENT_USER() AS u");
+    throw new Error(hiddenObjectsMessage(who?.u ?? "the source user", hidden));
+  }
 }
 
 /** Capture the baseline. In `snapshot` mode the returned position is the snapshot's, which the restore replays to. */

@@ -349,3 +349,8 @@ export async function objectCounts(db: Queryable, database: string): Promise<{ t
   return { triggers: Number(row?.triggers ?? 0), routines: Number(row?.routines ?? 0), events: Number(row?.events ?? 0) };
 }
 
+/** The trigger names of a database the user can see (information_schema shows only those on tables it may trigger). */
+export async function listTriggerNames(db: Queryable, database: string): Promise<string[]> {
+  const rows = await db.query<{ name: string }>("SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", [database]);
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,84 @@
+// What the source's datadir holds that its catalog did not show the source user: information_schema lists only the
+// tables, views and triggers a user has privileges on, so a baseline read by an under-privileged user would silently
+// leave objects unchecked. The datadir's own files say what exists.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Queryable } from "../db/connection.ts";
+
+/** A database directory's objects, by their file names (`<table>.frm`, `<trigger>.TRN`), names decoded. */
+export interface DatadirObjects {
+  database: string;
+  tables: string[];
+  triggers: string[];
+}
+
+/**
+ * Decode file names (MariaDB and MySQL encode every character outside [A-Za-z0-9_] of a name as `@XXXX` or a shorter
+ * code) through the server's own `filename` character set, in one query.
+ */
+async function decodeNames(db: Queryable, encoded: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  // Plain names are their own file names: only those with an `@` code ask the server, 500 to a statement.
+  const coded = encoded.filter((e) => e.includes("@"));
+  for (let i = 0; i < coded.length; i += 500) {
+    const chunk = coded.slice(i, i + 500);
+    const select = chunk.map(() => "SELECT ? AS f, CONVERT(CAST(CAST(? AS BINARY) AS CHAR CHARACTER SET filename) USING utf8mb4) AS n").join(" UNION ALL ");
+    const rows = await db.query<{ f: string; n: string | null }>(select, chunk.flatMap((e) => [e, e]));
+    for (const r of rows) out.set(r.f, r.n ?? r.f);
+  }
+  return out;
+}
+
+/** The objects `datadir` holds for `databases`; undefined for a database whose directory is not found there. */
+export async function readDatadirObjects(db: Queryable, datadir: string, databases: readonly string[]): Promise<DatadirObjects[]> {
+  if (!existsSync(datadir)) return [];
+  const dirs = readdirSync(datadir).filter((d) => statSync(join(datadir, d)).isDirectory() && !d.startsWith("#"));
+  const dbNames = await decodeNames(db, dirs);
+  const out: DatadirObjects[] = [];
+  for (const dir of dirs) {
+    const database = dbNames.get(dir) ?? dir;
+    if (!databases.includes(database)) continue;
+    // `#sql-…` files are an ALTER in progress, not an object.
+    const files = readdirSync(join(datadir, dir)).filter((f) => !f.startsWith("#sql"));
+    const base = (ext: string) => files.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length));
+    const tables = base(".frm");
+    const triggers = base(".TRN");
+    const names = await decodeNames(db, [...tables, ...triggers]);
+    out.push({ database, tables: tables.map((t) => names.get(t) ?? t).sort(), triggers: triggers.map((t) => names.get(t) ?? t).sort() });
+  }
+  return out;
+}
+
+/** What the catalog showed of one database. */
+export interface CatalogObjects {
+  database: string;
+  tables: readonly string[];
+  /** Absent when triggers were not captured (the check is off). */
+  triggers?: readonly string[];
+}
+
+/**
+ * The objects the datadir holds that the catalog did not show, named, or undefined when there are none (pure). Objects
+ * the catalog shows but the datadir does not hold are no concern of this check (a storage engine without files).
+ */
+export function hiddenObjects(datadir: readonly DatadirObjects[], catalog: readonly CatalogObjects[]): string[] | undefined {
+  const hidden: string[] = [];
+  for (const d of datadir) {
+    const seen = catalog.find((c) => c.database === d.database);
+    if (!seen) continue;
+    for (const t of d.tables) if (!seen.tables.includes(t)) hidden.push(`table or view ${d.database}.${t}`);
+    if (seen.triggers) for (const t of d.triggers) if (!seen.triggers.includes(t)) hidden.push(`trigger ${d.database}.${t}`);
+  }
+  return hidden.length > 0 ? hidden : undefined;
+}
+
+/** The message for a baseline that would leave hidden objects unchecked: what, why, and the grants that fix it. */
+export function hiddenObjectsMessage(user: string, hidden: readonly string[]): string {
+  const shown = hidden.slice(0, 10).map((h) => `  ${h}`);
+  if (hidden.length > 10) shown.push(`  … and ${hidden.length - 10} more`);
+  return (
+    `the source's datadir holds objects its catalog does not show ${user}, so the baseline would leave them unchecked:\n${shown.join("\n")}\n` +
+    "information_schema lists only what a user has privileges on: grant the source user SELECT, SHOW VIEW and TRIGGER on " +
+    "each verified database (docs/config.md, the source user)"
+  );
+}
