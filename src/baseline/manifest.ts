@@ -75,7 +75,3 @@ export function parseManifest(text: string, path: string): Manifest {
 export function readManifest(path: string): Manifest {
   return parseManifest(readFileSync(path, "utf8"), path);
 }
-
-export function baseTables(manifest: Manifest): { database: string; table: ManifestTable }[] {
-  return manifest.databases.flatMap((d) => d.tables.filter((t) => t.type === "BASE TABLE").map((table) => ({ database: d.name, table })));
-}
