@@ -1,17 +1,16 @@
 // accounts: users, roles and every grant, read from the server's own grant tables; password hashes only as keyed digests.
 import { z } from "zod";
-import { globalPrivileges, MARIADB_ACCOUNTS, MYSQL_ACCOUNTS, readAccounts, readAccountStatements, type Accounts } from "../db/accounts.ts";
+import { globalPrivileges, isHashField, MARIADB_ACCOUNTS, MYSQL_ACCOUNTS, readAccounts, readAccountStatements, type Accounts } from "../db/accounts.ts";
 import { serverInfo } from "../db/introspect.ts";
 import type { Finding, ServerCheck } from "./types.ts";
 
 const Schema = z.record(z.string(), z.strictObject({ kind: z.enum(["user", "role"]), rows: z.record(z.string(), z.record(z.string(), z.string())) }));
 
-/** Fields whose change is a change of how the account logs in, named as such rather than as a column. */
-const AUTHENTICATION = /(^|\.)(plugin|authentication_string|password|additional_password)$/i;
-
+/** A change of how the account logs in (its plugin, its password's digest) is named as such rather than as a column. */
 function describeField(row: string, field: string, before: string | undefined, after: string | undefined): string {
-  if (AUTHENTICATION.test(field)) {
-    if (/plugin$/i.test(field)) return `authentication changed: plugin ${before ?? "none"} → ${after ?? "none"}`;
+  const name = field.slice(field.lastIndexOf(".") + 1);
+  if (/^plugin$/i.test(name)) return `authentication changed: plugin ${before ?? "none"} → ${after ?? "none"}`;
+  if (isHashField(name)) {
     if (!before || !after) return `authentication changed: password ${before ? "removed" : "set"}`;
     return "authentication changed: the password differs";
   }

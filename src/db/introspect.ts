@@ -247,11 +247,8 @@ export async function listViews(db: Queryable, database: string): Promise<Schema
 }
 
 export async function listTriggers(db: Queryable, database: string): Promise<SchemaObject[]> {
-  const names = await db.query<{ name: string }>(
-    "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME",
-    [database],
-  );
-  return Promise.all(names.map(async ({ name }) => ({ name, definition: await showCreate(db, "TRIGGER", database, name, "SQL Original Statement") })));
+  const names = await listTriggerNames(db, database);
+  return Promise.all(names.map(async (name) => ({ name, definition: await showCreate(db, "TRIGGER", database, name, "SQL Original Statement") })));
 }
 
 export async function listRoutines(db: Queryable, database: string): Promise<SchemaObject[]> {
@@ -351,6 +348,9 @@ export async function objectCounts(db: Queryable, database: string): Promise<{ t
 
 /** The trigger names of a database the user can see (information_schema shows only those on tables it may trigger). */
 export async function listTriggerNames(db: Queryable, database: string): Promise<string[]> {
-  const rows = await db.query<{ name: string }>("SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?", [database]);
+  const rows = await db.query<{ name: string }>(
+    "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME",
+    [database],
+  );
   return rows.map((r) => r.name);
 }
