@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/install-node-deps.sh
+bash scripts/install-mysql.sh   # MySQL 9.7 LTS from Debian sid, for the MySQL tests (test infrastructure only)
 echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint --max-warnings=0 .
 echo "== tests"

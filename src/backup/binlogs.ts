@@ -11,9 +11,9 @@ import { maskSecrets } from "../lifecycle/secrets.ts";
 import { describeCommand, tail } from "../process/command.ts";
 import { binlogSequence } from "../restore/replay.ts";
 import { acquireLock } from "./lock.ts";
-import { openSource } from "./source.ts";
+import { openSource, sourceTool } from "./source.ts";
 import { binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
-import { backupTool } from "./tool.ts";
+import type { BackupTool } from "./tool.ts";
 
 const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
 const EVENT_HEADER = 19;
@@ -181,13 +181,17 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
   if ("sandbox" in service.source) {
     throw new Error(`service ${service.name} has a sandbox source, which runs only during its backup job: binlog copying needs a server that keeps running`);
   }
-  const tool = backupTool(service.backup.tool);
   const store = resolve(service.backup.store);
   const dir = binlogArchiveDir(store, service.name);
   const release = await acquireLock(binlogLockPath(store, service.name), `binlog copying of ${service.name}`, log);
   let source: Awaited<ReturnType<typeof openSource>>;
+  let tool: BackupTool;
   try {
     source = await openSource(service, log);
+    tool = await sourceTool(service, source.db).catch(async (error: unknown) => {
+      await source.close();
+      throw error;
+    });
   } catch (error) {
     await release();
     throw error;

@@ -94,7 +94,8 @@ export function checkChainLsns(links: readonly { id: string; checkpoints: Checkp
 
 /** Read each link's `xtrabackup_checkpoints` from the store and check the chain joins (physical tools only). */
 export function checkStoredChain(links: readonly StoredBackup[], tool: BackupTool): void {
-  if (tool.kind !== "physical") {
+  // A full-only tool (a dump, a clone) has no LSN range to join: its chain is its one backup.
+  if (tool.kind !== "physical" || !tool.incremental) {
     if (links.length > 1) throw new Error(`backup chain of ${links.at(-1)?.id} has incrementals, but ${tool.name} backups cannot have any`);
     return;
   }

@@ -11,13 +11,15 @@ import { sweepBeforeRun } from "../lifecycle/sweep.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
+import { replicaStatus } from "../db/replication.ts";
+import { flavorOf, replicationSyntax } from "./flavor.ts";
 import { runCommand } from "../process/command.ts";
 import { resolveChain } from "./chain.ts";
 import { acquireLock } from "./lock.ts";
 import { nextBackupKind, type BackupDecision } from "./policy.ts";
 import { applyRetention, type RetentionResult } from "./retention.ts";
-import { openSource } from "./source.ts";
-import { backupTool, type BackupTool } from "./tool.ts";
+import { openSource, sourceTool } from "./source.ts";
+import type { BackupTool } from "./tool.ts";
 import {
   BACKUP_META_FILE,
   BINLOG_DIR,
@@ -48,16 +50,17 @@ type Log = (line: string) => void;
 
 /** Stop a replica's SQL thread and wait until it has stopped; returns where it stands in the primary's binlog. */
 async function pauseReplica(db: Db, log: Log): Promise<NonNullable<Manifest["replication"]>> {
-  const [status] = await db.query<Record<string, string | number | null>>("SHOW SLAVE STATUS");
-  if (!status) throw new Error(`backup.consistency is pausedReplica but ${db.description} is not a replica (SHOW SLAVE STATUS is empty)`);
+  const syntax = await replicationSyntax(db);
+  if (!(await replicaStatus(db))) throw new Error(`backup.consistency is pausedReplica but ${db.description} is not a replica (${syntax.showStatus} is empty)`);
   log("pausing the replica's SQL thread");
-  await db.query("STOP SLAVE SQL_THREAD");
+  await db.query(syntax.stopSqlThread);
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const [now] = await db.query<Record<string, string | number | null>>("SHOW SLAVE STATUS");
-    if (now?.Slave_SQL_Running === "No") {
-      const [gtid] = await db.query<{ pos: string | null }>("SELECT @@GLOBAL.gtid_slave_pos AS pos");
-      return { masterLogFile: String(now.Relay_Master_Log_File), execMasterLogPos: Number(now.Exec_Master_Log_Pos), gtidSlavePos: String(gtid?.pos ?? "") };
+    const now = await replicaStatus(db);
+    if (now?.sqlRunning === "No") {
+      const gtidVariable = (await flavorOf(db)) === "mysql" ? "gtid_executed" : "gtid_slave_pos";
+      const [gtid] = await db.query<{ pos: string | null }>(`SELECT @@GLOBAL.${gtidVariable} AS pos`);
+      return { masterLogFile: now.execFile, execMasterLogPos: now.execPosition, gtidSlavePos: String(gtid?.pos ?? "").replace(/\s+/g, "") };
     }
     if (Date.now() > deadline) throw new Error("the replica's SQL thread did not stop within 60 s");
     await new Promise((r) => setTimeout(r, 100));
@@ -112,7 +115,6 @@ async function freshBackupId(store: string, service: string, listing: BackupList
  * job holds `<store>/<service>/.backup.lock`; after it succeeds, chains beyond `backup.keepChains` are deleted.
  */
 export async function runBackupJob(service: Service, log: Log = () => undefined): Promise<BackupResult> {
-  const tool = backupTool(service.backup.tool);
   const mode = service.backup.consistency;
   const store = resolve(service.backup.store);
   // A backup host may never restore: its killed jobs' temp dirs (a client option file with the password) go here.
@@ -125,6 +127,13 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
     const dir = join(serviceDir(store, service.name), id);
     const dataDir = join(dir, DATA_DIR);
     const source = await openSource(service, log);
+    let tool: BackupTool;
+    try {
+      tool = await sourceTool(service, source.db);
+    } catch (error) {
+      await source.close();
+      throw error;
+    }
     let finished = false;
     let replication: Manifest["replication"];
     let decision = nextBackupKind(
@@ -152,6 +161,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       });
     };
     const backup = async () => {
+      const databases = service.databases ?? (await listDatabases(source.db));
+      await tool.preflight?.(source.db, databases);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // mariadb-backup creates its target itself; a dump is written into an existing directory.
       if (tool.kind === "logical") mkdirSync(dataDir, { mode: 0o700 });
@@ -161,7 +172,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         datadir: source.datadir,
         incrementalBaseDir: base?.dataDir,
         // A dump names what it includes; a physical backup takes the whole server.
-        databases: tool.kind === "logical" ? (service.databases ?? (await listDatabases(source.db))) : undefined,
+        databases: tool.kind === "logical" ? databases : undefined,
       });
       log(`backing up with ${tool.name} into ${dataDir}${base ? ` (incremental on ${base.id})` : ""}`);
       const startedAt = new Date();
@@ -190,7 +201,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
           taken = await backup();
         } finally {
           if (mode === "pausedReplica") {
-            await source.db.query("START SLAVE SQL_THREAD");
+            await source.db.query((await replicationSyntax(source.db)).startSqlThread);
             log("replica's SQL thread started again");
           }
         }
@@ -205,7 +216,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         if (replication) manifest = { ...manifest, consistency: "pausedReplica", replication };
       }
       const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(dataDir) : null;
-      if (tool.kind === "physical" && !checkpoints) throw new Error(`${tool.name} wrote no readable xtrabackup_checkpoints in ${dataDir}`);
+      if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable xtrabackup_checkpoints in ${dataDir}`);
       const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
       log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
       const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);

@@ -3,6 +3,9 @@ import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Service } from "../config/schema.ts";
 import { Db } from "../db/connection.ts";
+import { serverInfo } from "../db/introspect.ts";
+import { flavor, type FlavorName } from "./flavor.ts";
+import { backupTool, type BackupTool } from "./tool.ts";
 import { createWorkDir, writeClientOptionFile } from "../hosts/sandbox.ts";
 import { applySeed, startKeptSourceSandbox, startSourceSandbox } from "../hosts/sourceSandbox.ts";
 import { serviceDir } from "./store.ts";
@@ -29,15 +32,38 @@ export function keepsSandbox(service: Service): boolean {
   return "sandbox" in service.source && (service.backup.policy === "incremental" || service.rejoin !== undefined);
 }
 
+/** A sandbox source's server: as declared, else the backup tool's own (clone and xtrabackup are MySQL's). */
+export function sandboxFlavor(service: Service): FlavorName {
+  const declared = "sandbox" in service.source ? service.source.sandbox.flavor : undefined;
+  return declared ?? (service.backup.tool === "clone" || service.backup.tool === "xtrabackup" ? "mysql" : "mariadb");
+}
+
+/**
+ * The service's backup tool, for the server the source really is (a dump takes its flavour's dump program); refused,
+ * naming both, when the tool is of the other flavour.
+ */
+export async function sourceTool(service: Service, db: Db): Promise<BackupTool> {
+  const server = await serverInfo(db);
+  const tool = backupTool(service.backup.tool, service.backup.toolchain, server.flavor);
+  if (tool.flavor.name !== server.flavor) {
+    const fits = server.flavor === "mysql" ? "clone, xtrabackup or dump" : "mariabackup or dump";
+    throw new Error(
+      `service ${service.name}: backup.tool ${tool.name} backs up ${tool.flavor.name === "mysql" ? "MySQL" : "MariaDB"}, but the source is ${server.flavor === "mysql" ? "MySQL" : "MariaDB"} ${server.version}: use ${fits}`,
+    );
+  }
+  return tool;
+}
+
 /** Open the service's source: start (and seed, when new) a sandbox, or connect to the configured server. */
 export async function openSource(service: Service, log: Log): Promise<SourceAccess> {
   const source = service.source;
   if ("sandbox" in source) {
     const keep = keepsSandbox(service);
     const keepDir = join(serviceDir(resolve(service.backup.store), service.name), ".source");
+    const programs = flavor(sandboxFlavor(service), service.backup.toolchain);
     const sandbox = keep
-      ? await startKeptSourceSandbox(service.name, keepDir, service.restore.workDir)
-      : { ...(await startSourceSandbox(service.name, service.restore.workDir)), fresh: true };
+      ? await startKeptSourceSandbox(service.name, keepDir, service.restore.workDir, programs)
+      : { ...(await startSourceSandbox(service.name, service.restore.workDir, 1, programs)), fresh: true };
     try {
       if (sandbox.fresh) {
         log(`seeding the sandbox source of ${service.name} from ${source.sandbox.seed}${keep ? ` (kept in ${keepDir} between jobs)` : ""}`);

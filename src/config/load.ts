@@ -742,9 +742,12 @@ function mergeSection<T extends object>(schemaDefaults: T, layers: { parsed: obj
 function resolvePaths(service: Service, baseDir: string): Service {
   if ("sandbox" in service.source) {
     const { seed, changes } = service.source.sandbox;
-    service.source = { sandbox: { seed: path.resolve(baseDir, seed), ...(changes !== undefined ? { changes: path.resolve(baseDir, changes) } : {}) } };
+    service.source = {
+      sandbox: { ...service.source.sandbox, seed: path.resolve(baseDir, seed), ...(changes !== undefined ? { changes: path.resolve(baseDir, changes) } : {}) },
+    };
   }
   service.backup.store = path.resolve(baseDir, service.backup.store);
+  if (service.backup.toolchain !== undefined) service.backup.toolchain = localPath(baseDir, service.backup.toolchain);
   if (service.restore.workDir !== undefined) service.restore.workDir = path.resolve(baseDir, service.restore.workDir);
   // Blocks merged from `defaults` are shared between services: replaced, never changed in place.
   const ssh = service.restore.ssh;

@@ -56,6 +56,8 @@ const SandboxSource = z.strictObject({
      * live server gets, so that incrementals carry changes and binlogs are replayed (the demo's incremental policy).
      */
     changes: z.string().min(1).optional(),
+    /** The sandbox's server: default the backup tool's own (MySQL for clone and xtrabackup, else MariaDB). */
+    flavor: z.enum(["mariadb", "mysql"]).optional(),
   }),
 });
 
@@ -73,8 +75,16 @@ const ServerSource = z.strictObject({
 export const SourceSchema = z.union([SandboxSource, ServerSource]);
 
 const BackupSchema = z.strictObject({
-  /** `mariabackup` (MariaDB), `xtrabackup` (Percona XtraBackup, MySQL 8) or `dump` (mariadb-dump, for tiny services). */
-  tool: z.enum(["mariabackup", "xtrabackup", "dump"]).default("mariabackup"),
+  /**
+   * `mariabackup` (MariaDB), `xtrabackup` (Percona XtraBackup, MySQL 8), `clone` (MySQL's clone plugin, 8.0.17+; full
+   * only) or `dump` (mariadb-dump or mysqldump, for tiny services).
+   */
+  tool: z.enum(["mariabackup", "xtrabackup", "clone", "dump"]).default("mariabackup"),
+  /**
+   * Directory holding the programs of the service's flavour (mysqld, mysql, mysqldump, mysqlbinlog; or mariadbd,
+   * mariadb, mariadb-backup, …), on every host that runs them: backup, binlog copying and restore. Default: PATH.
+   */
+  toolchain: z.string().min(1).optional(),
   /** `full`: every backup is a full one; `incremental`: chains of a full and incrementals (`--incremental-basedir`). */
   policy: z.enum(["full", "incremental"]).default("full"),
   /** Backups per chain, the full included: the 8th backup with the default starts a new chain. */

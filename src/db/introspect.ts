@@ -1,4 +1,5 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
+import { flavorOf, replicationSyntax } from "../backup/flavor.ts";
 import type { Queryable } from "./connection.ts";
 import { qualifiedName, quoteIdent } from "./quote.ts";
 
@@ -61,9 +62,12 @@ export async function databaseExists(db: Queryable, database: string): Promise<b
 
 /** The binlog position and GTID state the server is at now (null when binary logging is off). */
 export async function binlogPosition(db: Queryable): Promise<BinlogPosition | null> {
-  const status = await db.query<{ File: string; Position: string | number }>("SHOW MASTER STATUS");
+  const syntax = await replicationSyntax(db);
+  const status = await db.query<{ File: string; Position: string | number; Executed_Gtid_Set?: string | null }>(syntax.binlogStatus);
   const first = status[0];
   if (!first) return null;
+  // MySQL reports its GTID set with the position (newlines between server UUIDs); MariaDB keeps it in a variable.
+  if (first.Executed_Gtid_Set !== undefined) return { file: first.File, position: Number(first.Position), gtid: String(first.Executed_Gtid_Set ?? "").replace(/\s+/g, "") };
   const [gtid] = await db.query<{ gtid: string | null }>("SELECT @@GLOBAL.gtid_binlog_pos AS gtid");
   return { file: first.File, position: Number(first.Position), gtid: String(gtid?.gtid ?? "") };
 }
@@ -210,12 +214,13 @@ export interface ColumnInfo {
 }
 
 export async function listColumns(db: Queryable, database: string, table: string): Promise<ColumnInfo[]> {
-  const rows = await db.query<{ name: string; gen: string | null; nullable: string }>(
-    `SELECT COLUMN_NAME AS name, IS_GENERATED AS gen, IS_NULLABLE AS nullable FROM information_schema.COLUMNS
+  // A generated column has a generation expression on both flavours (MariaDB's IS_GENERATED is not MySQL's).
+  const rows = await db.query<{ name: string; gen: string | number; nullable: string }>(
+    `SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS gen, IS_NULLABLE AS nullable FROM information_schema.COLUMNS
       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
     [database, table],
   );
-  return rows.map((r) => ({ name: r.name, generated: r.gen === "ALWAYS", nullable: r.nullable === "YES" }));
+  return rows.map((r) => ({ name: r.name, generated: Number(r.gen) === 1, nullable: r.nullable === "YES" }));
 }
 
 /** The primary key's columns in order (empty when the table has none). */
@@ -269,8 +274,17 @@ export async function listRoutines(db: Queryable, database: string): Promise<Sch
  * restored servers started with --skip-grant-tables), and the rows say more (created, starts, status).
  */
 export async function listEvents(db: Queryable, database: string): Promise<SchemaObject[]> {
+  // MySQL keeps events in its data dictionary: information_schema.EVENTS shows the same fields (the user sees every
+  // event with the EVENT privilege, which the verifier and a backup user have).
   const rows = await db.query<Record<string, string | number | null>>(
-    `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
+    (await flavorOf(db)) === "mysql"
+      ? `SELECT EVENT_NAME AS name, DEFINER AS definer, EVENT_DEFINITION AS body, EXECUTE_AT AS execute_at,
+                INTERVAL_VALUE AS interval_value, INTERVAL_FIELD AS interval_field, STARTS AS starts, ENDS AS ends,
+                STATUS AS status, ON_COMPLETION AS on_completion, SQL_MODE AS sql_mode, EVENT_COMMENT AS comment,
+                TIME_ZONE AS time_zone, CHARACTER_SET_CLIENT AS character_set_client,
+                COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS db_collation
+           FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`
+      : `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
             status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
        FROM mysql.event WHERE db = ? ORDER BY name`,
     [database],

@@ -1,4 +1,6 @@
-// Replication SQL (MariaDB dialect): pointing a server at a source, reading where it stands, and stopping it.
+// Replication SQL: pointing a server at a source, reading where it stands, and stopping it, in the server's own
+// dialect (src/backup/flavor.ts: MariaDB's SLAVE/MASTER statements, MySQL's REPLICA/SOURCE ones).
+import { flavorOf, replicationSyntax } from "../backup/flavor.ts";
 import type { Queryable } from "./connection.ts";
 
 /** The part of SHOW SLAVE STATUS the rejoin stage reads. */
@@ -25,7 +27,7 @@ export interface ReplicationStart {
   file: string;
   position: number;
   gtid: string;
-  /** MASTER_USE_GTID=slave_pos from `gtid`, or the binlog file and position. */
+  /** GTIDs (MariaDB: MASTER_USE_GTID=slave_pos from `gtid`; MySQL: SOURCE_AUTO_POSITION), or the binlog file and position. */
   useGtid: boolean;
 }
 
@@ -39,84 +41,98 @@ export interface ReplicationSource {
 const text = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
 const num = (v: unknown): number => (v === null || v === undefined || v === "" ? 0 : Number(v));
 
-/** SHOW SLAVE STATUS, or undefined when the server is not configured as a replica. */
+/** SHOW SLAVE STATUS (SHOW REPLICA STATUS), or undefined when the server is not configured as a replica. */
 export async function replicaStatus(db: Queryable): Promise<ReplicaStatus | undefined> {
-  const [row] = await db.query("SHOW SLAVE STATUS");
+  const syntax = await replicationSyntax(db);
+  const [row] = await db.query(syntax.showStatus);
   if (!row) return undefined;
+  const c = syntax.column;
   return {
-    ioRunning: text(row.Slave_IO_Running),
-    sqlRunning: text(row.Slave_SQL_Running),
-    ioState: text(row.Slave_IO_State),
+    ioRunning: text(row[c.ioRunning]),
+    sqlRunning: text(row[c.sqlRunning]),
+    ioState: text(row[c.ioState]),
     ioErrno: num(row.Last_IO_Errno),
     ioError: text(row.Last_IO_Error),
     sqlErrno: num(row.Last_SQL_Errno),
     sqlError: text(row.Last_SQL_Error),
-    secondsBehind: row.Seconds_Behind_Master === null || row.Seconds_Behind_Master === undefined ? null : Number(row.Seconds_Behind_Master),
-    execFile: text(row.Relay_Master_Log_File),
-    execPosition: num(row.Exec_Master_Log_Pos),
-    readFile: text(row.Master_Log_File),
-    readPosition: num(row.Read_Master_Log_Pos),
-    gtidIoPos: text(row.Gtid_IO_Pos),
+    secondsBehind: row[c.secondsBehind] === null || row[c.secondsBehind] === undefined ? null : Number(row[c.secondsBehind]),
+    execFile: text(row[c.execFile]),
+    execPosition: num(row[c.execPos]),
+    readFile: text(row[c.readFile]),
+    readPosition: num(row[c.readPos]),
+    gtidIoPos: text(row[c.gtidIo]).replace(/\s+/g, ""),
   };
 }
 
 /**
  * Point `db` at `source` from `start` and start both threads. The password goes through the client library's
- * escaping, never into an error message (Db masks registered secrets), and stays in the throwaway server's master.info.
+ * escaping, never into an error message (Db masks registered secrets), and stays in the throwaway server's
+ * replication metadata. MySQL joins by GTID auto-position from the GTID set the restored data holds; its default
+ * authentication (caching_sha2_password) over plain TCP needs the source's public key, asked for.
  */
 export async function startReplication(db: Queryable, source: ReplicationSource, start: ReplicationStart, serverId: number): Promise<void> {
-  await db.query("STOP SLAVE");
-  await db.query("RESET SLAVE ALL");
+  const syntax = await replicationSyntax(db);
+  const mysql = (await flavorOf(db)) === "mysql";
+  const o = syntax.option;
+  await db.query(syntax.stop);
+  await db.query(syntax.reset);
   await db.query("SET GLOBAL server_id = ?", [serverId]);
-  const connection = "MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_CONNECT_RETRY = 5";
+  const connection = `${o.host} = ?, ${o.port} = ?, ${o.user} = ?, ${o.password} = ?, ${o.connectRetry} = 5${mysql ? ", GET_SOURCE_PUBLIC_KEY = 1" : ""}`;
   const params: unknown[] = [source.host, source.port, source.user, source.password];
-  if (start.useGtid) {
+  if (start.useGtid && mysql) {
+    await db.query(`${syntax.change} ${connection}, SOURCE_AUTO_POSITION = 1`, params);
+  } else if (start.useGtid) {
     await db.query("SET GLOBAL gtid_slave_pos = ?", [start.gtid]);
-    await db.query(`CHANGE MASTER TO ${connection}, MASTER_USE_GTID = slave_pos`, params);
+    await db.query(`${syntax.change} ${connection}, MASTER_USE_GTID = slave_pos`, params);
   } else {
-    await db.query(`CHANGE MASTER TO ${connection}, MASTER_LOG_FILE = ?, MASTER_LOG_POS = ?, MASTER_USE_GTID = no`, [...params, start.file, start.position]);
+    const noGtid = mysql ? "SOURCE_AUTO_POSITION = 0" : "MASTER_USE_GTID = no";
+    await db.query(`${syntax.change} ${connection}, ${o.logFile} = ?, ${o.logPos} = ?, ${noGtid}`, [...params, start.file, start.position]);
   }
-  await db.query("START SLAVE");
+  await db.query(syntax.start);
 }
 
 /** Stop both threads and start them again with the SQL thread stopping at `file`:`position` of the source's binlog. */
 export async function replicateUntil(db: Queryable, file: string, position: number): Promise<void> {
-  await db.query("STOP SLAVE");
-  await db.query("START SLAVE UNTIL MASTER_LOG_FILE = ?, MASTER_LOG_POS = ?", [file, position]);
+  const syntax = await replicationSyntax(db);
+  await db.query(syntax.stop);
+  await db.query(`${syntax.start} UNTIL ${syntax.until.logFile} = ?, ${syntax.until.logPos} = ?`, [file, position]);
 }
 
 export async function stopReplication(db: Queryable): Promise<void> {
-  await db.query("STOP SLAVE");
+  await db.query((await replicationSyntax(db)).stop);
 }
 
 /** Forget the source (connection settings and password included). */
 export async function forgetSource(db: Queryable): Promise<void> {
-  await db.query("STOP SLAVE");
-  await db.query("RESET SLAVE ALL");
+  const syntax = await replicationSyntax(db);
+  await db.query(syntax.stop);
+  await db.query(syntax.reset);
 }
 
-/** The source's server_id and the ids of the replicas registered with it (SHOW SLAVE HOSTS; empty when not allowed). */
+/** The source's server_id and the ids of the replicas registered with it (SHOW SLAVE HOSTS / SHOW REPLICAS; empty when not allowed). */
 export async function serverIds(db: Queryable): Promise<{ own: number; replicas: { id: number; host: string; port: number }[] }> {
   const [row] = await db.query<{ id: string | number }>("SELECT @@GLOBAL.server_id AS id");
   let replicas: { id: number; host: string; port: number }[] = [];
   try {
-    const rows = await db.query<{ Server_id: string | number; Host: string; Port: string | number }>("SHOW SLAVE HOSTS");
-    replicas = rows.map((r) => ({ id: Number(r.Server_id), host: String(r.Host), port: Number(r.Port) }));
+    const rows = await db.query<{ Server_id?: string | number; Server_Id?: string | number; Host: string; Port: string | number }>(
+      (await replicationSyntax(db)).showReplicas,
+    );
+    replicas = rows.map((r) => ({ id: Number(r.Server_id ?? r.Server_Id), host: String(r.Host), port: Number(r.Port) }));
   } catch {
-    // Needs REPLICATION MASTER ADMIN; without it only the source's own id can be checked.
+    // Needs REPLICATION MASTER ADMIN (MariaDB) or REPLICATION SLAVE (MySQL); without it only the source's own id can be checked.
   }
   return { own: Number(row?.id ?? 0), replicas };
 }
 
-/** How long the source keeps binlogs: expire_logs_days and (MariaDB 10.6+) binlog_expire_logs_seconds. */
+/** How long the source keeps binlogs: expire_logs_days (MariaDB; gone from MySQL 8.4) and binlog_expire_logs_seconds (MySQL 8, MariaDB 10.6+). */
 export async function binlogRetention(db: Queryable): Promise<{ expireLogsDays: number; expireSeconds: number | null }> {
-  const [days] = await db.query<{ v: string | number }>("SELECT @@GLOBAL.expire_logs_days AS v");
-  let expireSeconds: number | null = null;
-  try {
-    const [seconds] = await db.query<{ v: string | number }>("SELECT @@GLOBAL.binlog_expire_logs_seconds AS v");
-    expireSeconds = Number(seconds?.v ?? 0);
-  } catch {
-    // Older servers have only expire_logs_days.
-  }
-  return { expireLogsDays: Number(days?.v ?? 0), expireSeconds };
+  const variable = async (name: string): Promise<number | null> => {
+    try {
+      const [row] = await db.query<{ v: string | number }>(`SELECT @@GLOBAL.${name} AS v`);
+      return Number(row?.v ?? 0);
+    } catch {
+      return null;
+    }
+  };
+  return { expireLogsDays: (await variable("expire_logs_days")) ?? 0, expireSeconds: await variable("binlog_expire_logs_seconds") };
 }

@@ -31,8 +31,8 @@ export class LocalProvider implements HostProvider {
       },
       async startServer(flavor, options = {}) {
         server = await startServer({
-          ...(flavor ? { binary: flavor.binary } : {}),
-          extraArgs: [...(flavor?.extraArgs ?? []), ...(options.extraArgs ?? [])],
+          ...(flavor ? { flavor } : {}),
+          extraArgs: [...(options.extraArgs ?? [])],
           dir: work.path,
           datadir,
           tcp: false,

@@ -10,6 +10,7 @@ import { registerDisposer } from "../lifecycle/disposers.ts";
 import { recordOwner } from "../lifecycle/owner.ts";
 import { registerSecret } from "../lifecycle/secrets.ts";
 import { runCommand, tail } from "../process/command.ts";
+import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
 
 /** The binaries of the server flavour found on this machine. */
 export const MARIADB = {
@@ -50,14 +51,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Create an empty datadir with the system tables (`mariadb-install-db`). */
-export async function installDatadir(datadir: string): Promise<void> {
+/** Create an empty datadir with the system tables (`mariadb-install-db`, or `mysqld --initialize-insecure`). */
+export async function installDatadir(datadir: string, flavor: ServerFlavor = MARIADB_FLAVOR.server): Promise<void> {
+  // MySQL makes the datadir itself and refuses one that exists and is not empty; an empty one it accepts.
   mkdirSync(datadir, { recursive: true, mode: 0o700 });
-  await runCommand(
-    MARIADB.installDb,
-    ["--no-defaults", `--datadir=${datadir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
-    { timeoutMs: 120_000 },
-  );
+  const command = flavor.initialize(datadir);
+  await runCommand(command.file, command.args, { timeoutMs: 120_000 });
 }
 
 /**
@@ -142,8 +141,8 @@ export interface ServerSpec {
   skipGrantTables?: boolean;
   readOnly?: boolean;
   extraArgs?: string[];
-  /** The server program (default mariadbd; mysqld for a MySQL backup). */
-  binary?: string;
+  /** The server's flavour: its program and the options only it takes (default MariaDB's mariadbd). */
+  flavor?: ServerFlavor;
   startTimeoutMs?: number;
 }
 
@@ -178,6 +177,7 @@ export function serverFiles(dir: string): { socket: string; pidFile: string; err
 /** The `mariadbd` command line for `spec`: shared by the local sandbox and the ssh provider so both are equally inert. */
 export function serverArgs(spec: ServerSpec, port: number | undefined): string[] {
   const files = serverFiles(spec.dir);
+  const flavor = spec.flavor ?? MARIADB_FLAVOR.server;
   const args = [
     // --defaults-file must come first; what follows on the command line wins over the file.
     spec.defaultsFile ? `--defaults-file=${spec.defaultsFile}` : "--no-defaults",
@@ -189,7 +189,7 @@ export function serverArgs(spec: ServerSpec, port: number | undefined): string[]
     "--user=root",
     ...(spec.defaultsFile ? [] : (spec.settings ?? ["--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"])),
     // A restored copy of a replica must never reconnect to production or fire events.
-    "--skip-slave-start",
+    flavor.skipReplicaStart,
     "--event-scheduler=OFF",
     "--skip-name-resolve",
     // A service's option file names its own files: a restored copy writes none of them outside its directory.
@@ -205,6 +205,8 @@ export function serverArgs(spec: ServerSpec, port: number | undefined): string[]
         ]),
     "--max-connections=64",
     `--server-id=${spec.serverId ?? 1 + (randomBytes(3).readUIntBE(0, 3) % 1_000_000)}`,
+    // Before --log-bin below: MySQL's flavour turns binary logging off unless the spec asks for it.
+    ...flavor.extraArgs(files),
   ];
   if (port !== undefined) args.push(`--port=${port}`, "--bind-address=127.0.0.1");
   else args.push("--skip-networking");
@@ -236,7 +238,7 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = tcp ? await freePort() : undefined;
     const logStart = existsSync(errorLog) ? readFileSync(errorLog).length : 0;
-    const binary = spec.binary ?? MARIADB.server;
+    const binary = (spec.flavor ?? MARIADB_FLAVOR.server).binary;
     const child = spawn(binary, serverArgs(spec, port), { stdio: "ignore", detached: false });
     const pid = child.pid;
     if (pid === undefined) {
@@ -259,7 +261,7 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
     });
     const logTail = (lines = 30) => (existsSync(errorLog) ? tail(readFileSync(errorLog).subarray(logStart).toString(), lines) : "");
     try {
-      await waitUntilAnswering(socket, exited, spec.startTimeoutMs ?? 60_000);
+      await waitUntilAnswering(binary, socket, exited, spec.startTimeoutMs ?? 60_000);
     } catch (error) {
       const log = logTail();
       await stopAndRemove();
@@ -313,17 +315,17 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
       stop: stopAndRemove,
     };
   }
-  throw new ServerStartError(`could not find a free port for ${MARIADB.server}: ${lastError?.message}`);
+  throw new ServerStartError(`could not find a free port for ${(spec.flavor ?? MARIADB_FLAVOR.server).binary}: ${lastError?.message}`);
 }
 
-async function waitUntilAnswering(socket: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+async function waitUntilAnswering(binary: string, socket: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | null | undefined;
   void exited.then((code) => {
     exitCode = code;
   });
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new ServerStartError(`${MARIADB.server} exited with code ${exitCode} during start-up`);
+    if (exitCode !== undefined) throw new ServerStartError(`${binary} exited with code ${exitCode} during start-up`);
     if (existsSync(socket)) {
       try {
         const db = await Db.connect({ socketPath: socket, user: "root", connectTimeoutMs: 2000 });
@@ -337,7 +339,7 @@ async function waitUntilAnswering(socket: string, exited: Promise<number | null>
     // Polled often: this wait is part of every restore's start step (the RTO).
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new ServerStartError(`${MARIADB.server} did not answer on ${socket} within ${Math.round(timeoutMs / 1000)}s`);
+  throw new ServerStartError(`${binary} did not answer on ${socket} within ${Math.round(timeoutMs / 1000)}s`);
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

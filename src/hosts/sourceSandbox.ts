@@ -5,23 +5,26 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import mysql from "mysql2/promise";
 import { runCommand } from "../process/command.ts";
-import { createWorkDir, installDatadir, startServer, writeClientOptionFile, MARIADB, type StartedServer } from "./sandbox.ts";
+import { MARIADB_FLAVOR, type Flavor } from "../backup/flavor.ts";
+import { createWorkDir, installDatadir, startServer, writeClientOptionFile, type StartedServer } from "./sandbox.ts";
 
 export interface SeededSource {
   server: StartedServer;
   /** A client option file with the server's credentials (mode 0600). */
   optionFile: string;
   dir: string;
+  /** The programs seeds are loaded with. */
+  flavor: Flavor;
   destroy(): Promise<void>;
 }
 
 /** Start an empty sandbox server with binary logging, for a source or a test (a replica needs its own server id). */
-export async function startSourceSandbox(name: string, baseDir?: string, serverId = 1): Promise<SeededSource> {
+export async function startSourceSandbox(name: string, baseDir?: string, serverId = 1, flavor: Flavor = MARIADB_FLAVOR): Promise<SeededSource> {
   const work = createWorkDir(`source-${name}`, baseDir);
   try {
     const datadir = join(work.path, "datadir");
-    await installDatadir(datadir);
-    const server = await startServer({ dir: work.path, datadir, tcp: true, logBin: true, serverId });
+    await installDatadir(datadir, flavor.server);
+    const server = await startServer({ dir: work.path, datadir, tcp: true, logBin: true, serverId, flavor: flavor.server, extraArgs: [...flavor.server.sourceArgs] });
     const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), {
       user: server.user,
       password: server.password,
@@ -31,6 +34,7 @@ export async function startSourceSandbox(name: string, baseDir?: string, serverI
       server,
       optionFile,
       dir: work.path,
+      flavor,
       async destroy() {
         await server.stop();
         await work.remove();
@@ -50,16 +54,21 @@ const STOPPED_CLEANLY = "stopped-cleanly";
  * server whose LSNs and binlogs go on from job to job. `fresh` when it was created (and must be seeded) now.
  * Between jobs the root password is empty: the server is stopped and `keepDir` is mode 0700; each start sets a new one.
  */
-export async function startKeptSourceSandbox(name: string, keepDir: string, baseDir?: string): Promise<SeededSource & { fresh: boolean }> {
+export async function startKeptSourceSandbox(
+  name: string,
+  keepDir: string,
+  baseDir?: string,
+  flavor: Flavor = MARIADB_FLAVOR,
+): Promise<SeededSource & { fresh: boolean }> {
   const datadir = join(keepDir, "datadir");
   const binlog = join(keepDir, "binlog");
   const fresh = !existsSync(join(datadir, "mysql"));
   if (fresh) rmSync(keepDir, { recursive: true, force: true });
   mkdirSync(binlog, { recursive: true, mode: 0o700 });
-  if (fresh) await installDatadir(datadir);
+  if (fresh) await installDatadir(datadir, flavor.server);
   const work = createWorkDir(`source-${name}`, baseDir);
   try {
-    if (!fresh && !existsSync(join(keepDir, STOPPED_CLEANLY))) await resetRootPassword(work.path, datadir);
+    if (!fresh && !existsSync(join(keepDir, STOPPED_CLEANLY))) await resetRootPassword(work.path, datadir, flavor);
     rmSync(join(keepDir, STOPPED_CLEANLY), { force: true });
     // --log-bin outside the run directory: binlogs must outlive it (the reaper removes that directory on a crash).
     const server = await startServer({
@@ -67,13 +76,15 @@ export async function startKeptSourceSandbox(name: string, keepDir: string, base
       datadir,
       tcp: true,
       serverId: 1,
-      extraArgs: [`--log-bin=${join(binlog, "mysql-bin")}`, "--binlog-format=ROW"],
+      flavor: flavor.server,
+      extraArgs: [...flavor.server.sourceArgs, `--log-bin=${join(binlog, "mysql-bin")}`, "--binlog-format=ROW"],
     });
     const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), { user: server.user, password: server.password, socket: server.socket });
     return {
       server,
       optionFile,
       dir: work.path,
+      flavor,
       fresh,
       async destroy() {
         try {
@@ -99,8 +110,8 @@ export async function startKeptSourceSandbox(name: string, keepDir: string, base
 }
 
 /** After a job died with the server up: start it without grant checks once and empty the root password again. */
-async function resetRootPassword(dir: string, datadir: string): Promise<void> {
-  const server = await startServer({ dir, datadir, tcp: false, skipGrantTables: true, serverId: 1 });
+async function resetRootPassword(dir: string, datadir: string, flavor: Flavor): Promise<void> {
+  const server = await startServer({ dir, datadir, tcp: false, skipGrantTables: true, serverId: 1, flavor: flavor.server });
   try {
     const db = await server.connect();
     try {
@@ -124,7 +135,7 @@ export async function applySeed(source: SeededSource, seedDir: string, database?
   for (const file of files) {
     const path = join(seedDir, file);
     if (file.endsWith(".sql")) {
-      await runCommand(MARIADB.client, [`--defaults-extra-file=${source.optionFile}`, "--default-character-set=utf8mb4"], {
+      await runCommand(source.flavor.client, [`--defaults-extra-file=${source.optionFile}`, "--default-character-set=utf8mb4"], {
         inputFile: path,
         timeoutMs: 600_000,
       });

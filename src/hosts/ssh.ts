@@ -3,14 +3,13 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { Readable, Transform } from "node:stream";
-import type { ServerFlavor } from "../backup/tool.ts";
+import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
 import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { CommandError, describeCommand, runCommand, tail, type CommandOptions, type CommandResult } from "../process/command.ts";
 import {
   clientOptions,
-  MARIADB,
   newVerifierAccount,
   privilegeTableTrouble,
   ServerStartError,
@@ -198,7 +197,7 @@ class SshTarget implements Target {
   }
 
   async startServer(flavor?: ServerFlavor, options: RestoredServerOptions = {}): Promise<StartedServer> {
-    const binary = flavor?.binary ?? MARIADB.server;
+    const binary = flavor?.binary ?? MARIADB_FLAVOR.server.binary;
     if (this.server) throw new Error(`a server is already running for ${this.description}`);
     const verifier = options.verifier ?? newVerifierAccount();
     const spec: ServerSpec = {
@@ -210,7 +209,8 @@ class SshTarget implements Target {
       defaultsFile: options.defaultsFile,
       readOnly: true,
       startTimeoutMs: this.options.startTimeoutMs,
-      extraArgs: [...(flavor?.extraArgs ?? []), ...(options.extraArgs ?? [])],
+      ...(flavor ? { flavor } : {}),
+      extraArgs: [...(options.extraArgs ?? [])],
     };
     const files = serverFiles(this.dir);
     const verifierPaths = verifierFiles(this.dir);
@@ -361,7 +361,7 @@ function stopServerScript(dir: string, graceSeconds: number): string {
     `gone() { [ -e ${d}/server.exit ] || ! kill -0 "$p" 2>/dev/null; }; ` +
     `kill -TERM "$p" 2>/dev/null; i=0; while ! gone && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done; ` +
     `if ! gone; then kill -KILL "$p" 2>/dev/null; i=0; while ! gone && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; fi; ` +
-    `if ! gone; then echo "${MARIADB.server} pid $p in ${dir} did not stop" >&2; exit 1; fi; fi`
+    `if ! gone; then echo "server pid $p in ${dir} did not stop" >&2; exit 1; fi; fi`
   );
 }
 

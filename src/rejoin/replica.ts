@@ -45,9 +45,6 @@ export const describePosition = (p: { file: string; position: number }): string 
  * thread stood in the primary's binlog (what xtrabackup_slave_info would say, read at the pause itself).
  */
 export function startPoint(manifest: Manifest, settings: RejoinSettings): StartPoint {
-  if (manifest.server.flavor !== "mariadb") {
-    throw new RejoinError("unsupported", `rejoin supports MariaDB sources; this backup is of ${manifest.server.flavor} ${manifest.server.version}`);
-  }
   const fromPrimary = settings.source !== undefined && manifest.replication !== undefined;
   const point = fromPrimary
     ? { file: manifest.replication!.masterLogFile, position: manifest.replication!.execMasterLogPos, gtid: manifest.replication!.gtidSlavePos, origin: "where the backup replica's SQL thread stood in the primary's binlog" }

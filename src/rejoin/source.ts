@@ -2,7 +2,9 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { flavor } from "../backup/flavor.ts";
 import { acquireLock } from "../backup/lock.ts";
+import { sandboxFlavor } from "../backup/source.ts";
 import { backupLockPath, serviceDir } from "../backup/store.ts";
 import type { Service } from "../config/schema.ts";
 import { Db } from "../db/connection.ts";
@@ -79,7 +81,7 @@ async function openSandboxSource(service: Service, log: Log): Promise<RejoinSour
   let sandbox: Awaited<ReturnType<typeof startKeptSourceSandbox>> | undefined;
   let monitor: Db | undefined;
   try {
-    sandbox = await startKeptSourceSandbox(service.name, keepDir, service.restore.workDir);
+    sandbox = await startKeptSourceSandbox(service.name, keepDir, service.restore.workDir, flavor(sandboxFlavor(service), service.backup.toolchain));
     const port = sandbox.server.port;
     if (port === undefined) throw new Error("the sandbox source has no TCP port");
     log(`started the kept sandbox source of ${service.name} on 127.0.0.1:${port}`);
@@ -91,7 +93,8 @@ async function openSandboxSource(service: Service, log: Log): Promise<RejoinSour
     try {
       // Not in the binlog: the statement holds the password, and the replica would replay it.
       await session.query("SET SESSION sql_log_bin = 0");
-      await session.query("CREATE OR REPLACE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
+      await session.query("DROP USER IF EXISTS ?@'127.0.0.1'", [user]);
+      await session.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
       await session.query("GRANT REPLICATION SLAVE ON *.* TO ?@'127.0.0.1'", [user]);
     } finally {
       session.release();

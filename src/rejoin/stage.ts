@@ -143,10 +143,10 @@ export class RejoinStage {
     this.writes = source.applyChanges().catch((error: unknown) => {
       this.writesError = error as Error;
     });
-    // "Waiting for master to send event": connected, registered and reading the binlog from the position.
+    // "Waiting for master (MySQL: source) to send event": connected, registered and reading the binlog from the position.
     await this.waitFor(
       this.settings.startTimeout,
-      (status) => status.ioRunning === "Yes" && status.sqlRunning === "Yes" && (/waiting for master to send event/i.test(status.ioState) || status.readPosition > 0),
+      (status) => status.ioRunning === "Yes" && status.sqlRunning === "Yes" && (/waiting for (master|source) to send event/i.test(status.ioState) || status.readPosition > 0),
       (status) =>
         new RejoinError(
           "not-started",
@@ -253,7 +253,7 @@ export class RejoinStage {
 
   private async status(): Promise<ReplicaStatus> {
     const status = await replicaStatus(this.restored!.db);
-    if (!status) throw new RejoinError("not-started", "the restored server has no replication configured (SHOW SLAVE STATUS is empty)");
+    if (!status) throw new RejoinError("not-started", "the restored server has no replication configured (SHOW SLAVE STATUS / SHOW REPLICA STATUS is empty)");
     return status;
   }
 

@@ -171,7 +171,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
     // Retention (a backup job's) keeps these backups until they are copied to the target.
     releaseChain = markInUse(chain.map((l) => l.dir), `${options.to ? "point-in-time " : ""}restore of ${service.name}`);
     // The tool that wrote the backup restores it, whatever services.yaml says now.
-    const tool = backupTool(backup.meta.tool);
+    const tool = backupTool(backup.meta.tool, service.backup.toolchain, manifest.server.flavor);
     const provider = options.provider ?? providerFor(service);
     target = await step("provision", () => provider.create(service.name));
     const t = target;
@@ -194,14 +194,19 @@ export async function restoreService(service: Service, options: RestoreOptions =
     });
     await releaseChain();
     if (tool.kind === "physical") {
-      await step("prepare", async (record) => {
-        const c = tool.prepareCommand(t.datadir, { more: incrementals.length > 0 });
-        record.command = describeCommand(c.file, c.args);
-        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
-      });
+      // A clone is consistent as written: nothing to prepare.
+      const prepare = tool.prepareCommand?.bind(tool);
+      if (prepare) {
+        await step("prepare", async (record) => {
+          const c = prepare(t.datadir, { more: incrementals.length > 0 });
+          record.command = describeCommand(c.file, c.args);
+          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
+        });
+      }
       for (const [i, inc] of incrementals.entries()) {
+        if (!prepare) throw new Error(`${tool.name} takes no incrementals, but the chain of ${backup.id} has ${incrementals.length}`);
         await step("apply-incremental", async (record) => {
-          const c = tool.prepareCommand(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
+          const c = prepare(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
           record.command = describeCommand(c.file, c.args);
           await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
         });
@@ -216,7 +221,11 @@ export async function restoreService(service: Service, options: RestoreOptions =
     // The service's settings: its own option file, or the source's values recorded at baseline time.
     const settings = startupOptions(manifest.serverChecks?.server as Record<string, string> | undefined, readBackupMyCnf((chain[0] ?? backup).dataDir));
     server = await step("start", () =>
-      t.startServer(tool.flavor.server, { settings, defaultsFile: service.restore.optionsFile, extraArgs: options.serverArgs }),
+      t.startServer(tool.flavor.server, {
+        settings,
+        defaultsFile: service.restore.optionsFile,
+        extraArgs: [...tool.flavor.server.gtidArgs(backup.meta.position?.gtid ?? manifest.position?.gtid ?? ""), ...(options.serverArgs ?? [])],
+      }),
     );
     const started = server;
     // The client option file of the verifier account the server was started with (on the restore host).

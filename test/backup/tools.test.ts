@@ -31,7 +31,8 @@ describe("xtrabackup (Percona XtraBackup 8, MySQL 8)", () => {
 
   it("reports its version, starts mysqld and replays with the MySQL clients", () => {
     expect(cmd(xtrabackup.versionCommand())).toBe("xtrabackup --version");
-    expect(xtrabackup.flavor).toEqual({ client: "mysql", binlog: "mysqlbinlog", server: { binary: "mysqld", extraArgs: ["--loose-mysqlx=OFF"] } });
+    expect(xtrabackup.flavor).toMatchObject({ name: "mysql", client: "mysql", binlog: "mysqlbinlog", dump: "mysqldump", server: { binary: "mysqld", skipReplicaStart: "--skip-replica-start" } });
+    expect(xtrabackup.flavor.server.extraArgs({ tmpdir: "/r/tmp" })).toEqual(["--mysqlx=OFF", "--skip-log-bin", "--secure-file-priv=/r/tmp"]);
     expect(replayScript({ files: ["binlog.000007"], startPosition: 157, stopPosition: 900 }, "/r/binlogs", "/r/client.cnf", xtrabackup.flavor)).toBe(
       "set -o pipefail; mysqlbinlog --start-position=157 --stop-position=900 /r/binlogs/binlog.000007 | mysql --defaults-file=/r/client.cnf --binary-mode",
     );

@@ -3,6 +3,7 @@
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { mariabackup, xtrabackup } from "../../src/backup/tool.ts";
+import { MARIADB_FLAVOR } from "../../src/backup/flavor.ts";
 import { LocalProvider } from "../../src/hosts/local.ts";
 import { installDatadir, ServerStartError } from "../../src/hosts/sandbox.ts";
 
@@ -46,7 +47,7 @@ describe("the restored server's flavour", () => {
   it("says which server is missing when the restore host lacks the backup's flavour", async () => {
     const target = await new LocalProvider().create("flavour");
     try {
-      const error = await target.startServer({ binary: "mysqld-of-another-flavour", extraArgs: [] }).then(
+      const error = await target.startServer({ ...MARIADB_FLAVOR.server, binary: "mysqld-of-another-flavour" }).then(
         () => undefined,
         (e: unknown) => e,
       );

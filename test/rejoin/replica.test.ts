@@ -62,12 +62,13 @@ describe("where the rebuilt replica starts", () => {
     expect(startPoint(m, settings()).file).toBe("mysql-bin.000041");
   });
 
-  it("refuses a backup without a position, GTID asked of one without, and MySQL backups, by name", () => {
+  it("refuses a backup without a position, and GTID asked of one without, by name", () => {
     expect(() => startPoint(manifest({ position: null }), settings())).toThrow(/^this backup records no binlog position \(binary logging was off on its source\)/);
     expect(() => startPoint(manifest({ position: { file: "mysql-bin.000001", position: 4, gtid: "" } }), settings({ position: "gtid" }))).toThrow(
       "rejoin.position is gtid but this backup records no GTID position (only mysql-bin.000001:4): use position: file",
     );
-    expect(() => startPoint(manifest({ server: { version: "8.0.36", flavor: "mysql" } }), settings())).toThrow(/^rejoin supports MariaDB sources/);
+    // MySQL sources join too (GTID auto-position): proven against MySQL 9.7 in test/mysql/.
+    expect(startPoint(manifest({ server: { version: "9.7.4", flavor: "mysql" }, position: { file: "binlog.000002", position: 157, gtid: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5" } }), settings())).toMatchObject({ useGtid: true });
   });
 });
 

@@ -1,0 +1,204 @@
+// The one place where MariaDB and MySQL differ: the programs of each (found in a service's `backup.toolchain` or on
+// PATH), how an empty datadir is made, the start options only one of them takes, and the replication statements.
+import { join } from "node:path";
+import type { CommandSpec } from "./tool.ts";
+
+export type FlavorName = "mariadb" | "mysql";
+
+/** The restored (or sandbox) server of a flavour: its program and the options that differ between flavours. */
+export interface ServerFlavor {
+  name: FlavorName;
+  binary: string;
+  /** Options only this flavour takes, on every server it starts in a directory with this tmpdir. */
+  extraArgs(files: { tmpdir: string }): readonly string[];
+  /** An empty datadir with the system tables, root@localhost without a password. */
+  initialize(datadir: string): CommandSpec;
+  /** Do not start replication threads at start (a restored copy of a replica must never reconnect to production). */
+  skipReplicaStart: string;
+  /**
+   * What a restored server runs with for a backup at this GTID set: MySQL replays a source's GTID transactions only with
+   * gtid_mode=ON (and then skips those the data already has); MariaDB's GTIDs need no option.
+   */
+  gtidArgs(gtid: string): readonly string[];
+  /** What a sandbox source of this flavour runs with besides binary logging (GTIDs, the clone plugin). */
+  sourceArgs: readonly string[];
+}
+
+/** Replication statements and SHOW … STATUS columns, by flavour (MySQL 8.0.23+ renamed them; 8.4 removed the old names). */
+export interface ReplicationSyntax {
+  showStatus: string;
+  start: string;
+  stop: string;
+  startSqlThread: string;
+  stopSqlThread: string;
+  reset: string;
+  /** The replicas registered with a source. */
+  showReplicas: string;
+  /** `CHANGE MASTER TO` / `CHANGE REPLICATION SOURCE TO`. */
+  change: string;
+  /** Option names after it. */
+  option: { host: string; port: string; user: string; password: string; connectRetry: string; logFile: string; logPos: string };
+  /** `START … UNTIL <file> = ?, <pos> = ?` */
+  until: { logFile: string; logPos: string };
+  /** SHOW … STATUS columns. */
+  column: {
+    ioRunning: string;
+    sqlRunning: string;
+    ioState: string;
+    secondsBehind: string;
+    execFile: string;
+    execPos: string;
+    readFile: string;
+    readPos: string;
+    gtidIo: string;
+  };
+  /** Where the server's binlog stands now: statement and GTID set. */
+  binlogStatus: string;
+}
+
+/** The programs of a flavour: the server a backup is restored into, and what replays binlogs, loads SQL and dumps. */
+export interface Flavor {
+  name: FlavorName;
+  client: string;
+  binlog: string;
+  dump: string;
+  server: ServerFlavor;
+  replication: ReplicationSyntax;
+}
+
+/** `name` in `toolchain` when a service names one, else the bare name (looked up on PATH). */
+export function program(name: string, toolchain?: string): string {
+  return toolchain ? join(toolchain, name) : name;
+}
+
+const MARIADB_REPLICATION: ReplicationSyntax = {
+  showStatus: "SHOW SLAVE STATUS",
+  start: "START SLAVE",
+  stop: "STOP SLAVE",
+  startSqlThread: "START SLAVE SQL_THREAD",
+  stopSqlThread: "STOP SLAVE SQL_THREAD",
+  reset: "RESET SLAVE ALL",
+  showReplicas: "SHOW SLAVE HOSTS",
+  change: "CHANGE MASTER TO",
+  option: {
+    host: "MASTER_HOST",
+    port: "MASTER_PORT",
+    user: "MASTER_USER",
+    password: "MASTER_PASSWORD",
+    connectRetry: "MASTER_CONNECT_RETRY",
+    logFile: "MASTER_LOG_FILE",
+    logPos: "MASTER_LOG_POS",
+  },
+  until: { logFile: "MASTER_LOG_FILE", logPos: "MASTER_LOG_POS" },
+  column: {
+    ioRunning: "Slave_IO_Running",
+    sqlRunning: "Slave_SQL_Running",
+    ioState: "Slave_IO_State",
+    secondsBehind: "Seconds_Behind_Master",
+    execFile: "Relay_Master_Log_File",
+    execPos: "Exec_Master_Log_Pos",
+    readFile: "Master_Log_File",
+    readPos: "Read_Master_Log_Pos",
+    gtidIo: "Gtid_IO_Pos",
+  },
+  binlogStatus: "SHOW MASTER STATUS",
+};
+
+const MYSQL_REPLICATION: ReplicationSyntax = {
+  showStatus: "SHOW REPLICA STATUS",
+  start: "START REPLICA",
+  stop: "STOP REPLICA",
+  startSqlThread: "START REPLICA SQL_THREAD",
+  stopSqlThread: "STOP REPLICA SQL_THREAD",
+  reset: "RESET REPLICA ALL",
+  showReplicas: "SHOW REPLICAS",
+  change: "CHANGE REPLICATION SOURCE TO",
+  option: {
+    host: "SOURCE_HOST",
+    port: "SOURCE_PORT",
+    user: "SOURCE_USER",
+    password: "SOURCE_PASSWORD",
+    connectRetry: "SOURCE_CONNECT_RETRY",
+    logFile: "SOURCE_LOG_FILE",
+    logPos: "SOURCE_LOG_POS",
+  },
+  until: { logFile: "SOURCE_LOG_FILE", logPos: "SOURCE_LOG_POS" },
+  column: {
+    ioRunning: "Replica_IO_Running",
+    sqlRunning: "Replica_SQL_Running",
+    ioState: "Replica_IO_State",
+    secondsBehind: "Seconds_Behind_Source",
+    execFile: "Relay_Source_Log_File",
+    execPos: "Exec_Source_Log_Pos",
+    readFile: "Source_Log_File",
+    readPos: "Read_Source_Log_Pos",
+    gtidIo: "Retrieved_Gtid_Set",
+  },
+  binlogStatus: "SHOW BINARY LOG STATUS",
+};
+
+/** A flavour's programs, in `toolchain` (a directory) when given. */
+export function flavor(name: FlavorName, toolchain?: string): Flavor {
+  const p = (n: string) => program(n, toolchain);
+  if (name === "mariadb") {
+    return {
+      name,
+      client: p("mariadb"),
+      binlog: p("mariadb-binlog"),
+      dump: p("mariadb-dump"),
+      replication: MARIADB_REPLICATION,
+      server: {
+        name,
+        binary: p("mariadbd"),
+        extraArgs: () => [],
+        initialize: (datadir) => ({
+          file: p("mariadb-install-db"),
+          args: ["--no-defaults", `--datadir=${datadir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
+        }),
+        skipReplicaStart: "--skip-slave-start",
+        gtidArgs: () => [],
+        sourceArgs: [],
+      },
+    };
+  }
+  return {
+    name,
+    client: p("mysql"),
+    binlog: p("mysqlbinlog"),
+    dump: p("mysqldump"),
+    replication: MYSQL_REPLICATION,
+    server: {
+      name,
+      binary: p("mysqld"),
+      // No X protocol listener (port 33060): every other way in is closed on a restored copy too. MySQL logs binlogs
+      // by default; a restored copy writes none (a source asks for them with --log-bin, which comes later and wins).
+      // LOAD DATA and SELECT … INTO OUTFILE only in the server's own tmpdir (Debian's default directory does not exist here).
+      extraArgs: ({ tmpdir }) => ["--mysqlx=OFF", "--skip-log-bin", `--secure-file-priv=${tmpdir}`],
+      initialize: (datadir) => ({ file: p("mysqld"), args: ["--no-defaults", "--initialize-insecure", `--datadir=${datadir}`, "--user=root"] }),
+      skipReplicaStart: "--skip-replica-start",
+      // GTIDs, as a MySQL fleet runs (a rebuilt replica joins by auto-position); the clone plugin, for `clone` backups.
+      gtidArgs: (gtid) => (/^[0-9a-f-]{36}:/i.test(gtid) ? ["--gtid-mode=ON", "--enforce-gtid-consistency=ON"] : []),
+      sourceArgs: ["--gtid-mode=ON", "--enforce-gtid-consistency=ON", "--plugin-load-add=mysql_clone.so"],
+    },
+  };
+}
+
+export const MARIADB_FLAVOR = flavor("mariadb");
+export const MYSQL_FLAVOR = flavor("mysql");
+
+/** The flavour of the server behind `db`, asked once per connection pool. */
+const asked = new WeakMap<object, Promise<FlavorName>>();
+export function flavorOf(db: { query(sql: string): Promise<Record<string, unknown>[]> }): Promise<FlavorName> {
+  let known = asked.get(db);
+  if (!known) {
+    known = db.query("SELECT VERSION() AS v").then((rows) => (/mariadb/i.test(String(rows[0]?.v ?? "")) ? "mariadb" : "mysql"));
+    asked.set(db, known);
+    known.catch(() => asked.delete(db));
+  }
+  return known;
+}
+
+/** The replication statements for the server behind `db`. */
+export async function replicationSyntax(db: { query(sql: string): Promise<Record<string, unknown>[]> }): Promise<ReplicationSyntax> {
+  return (await flavorOf(db)) === "mysql" ? MYSQL_REPLICATION : MARIADB_REPLICATION;
+}
