@@ -162,7 +162,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
     };
     const backup = async () => {
       const databases = service.databases ?? (await listDatabases(source.db));
-      await tool.preflight?.(source.db, databases);
+      await tool.preflight?.(source.db, databases, mode);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // mariadb-backup creates its target itself; a dump is written into an existing directory.
       if (tool.kind === "logical") mkdirSync(dataDir, { mode: 0o700 });

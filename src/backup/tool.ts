@@ -44,7 +44,7 @@ interface ToolBase {
   /** The binlog position the backup is consistent at, from the tool's own output. */
   readPosition(backupDir: string): Position | null;
   /** Refuses a source this tool cannot back up whole, naming what would be lost (before anything is copied). */
-  preflight?(db: Queryable, databases: readonly string[]): Promise<void>;
+  preflight?(db: Queryable, databases: readonly string[], consistency: "quiescent" | "snapshot" | "pausedReplica"): Promise<void>;
 }
 
 /** A physical backup: files copied from the datadir, copied into the restored server's datadir and made consistent there by `prepare`. */
@@ -238,7 +238,17 @@ function cloneTool(toolchain?: string): PhysicalBackupTool {
       };
     },
     // Clone copies InnoDB data only: a table of any other engine would come back empty, found only by the nightly.
-    async preflight(db, databases) {
+    async preflight(db, databases, consistency) {
+      // Writes during the clone are found again only by their GTIDs (see above): without GTIDs, only a quiet source.
+      if (consistency !== "quiescent") {
+        const [mode] = await db.query<{ mode: string }>("SELECT @@GLOBAL.gtid_mode AS mode");
+        if (mode?.mode !== "ON") {
+          throw new Error(
+            `clone with backup.consistency ${consistency} needs gtid_mode=ON on the source (it is ${mode?.mode ?? "unknown"}): the copy's place in the binlog is known by its GTID set only. ` +
+              "Turn GTIDs on, or set backup.consistency: quiescent for a source nothing writes to during the backup",
+          );
+        }
+      }
       if (databases.length === 0) return;
       const rows = await db.query<{ db: string; name: string; engine: string }>(
         `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES

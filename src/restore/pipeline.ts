@@ -221,11 +221,13 @@ export async function restoreService(service: Service, options: RestoreOptions =
     // The service's settings: its own option file, or the source's values recorded at baseline time.
     const settings = startupOptions(manifest.serverChecks?.server as Record<string, string> | undefined, readBackupMyCnf((chain[0] ?? backup).dataDir));
     server = await step("start", () =>
-      t.startServer(tool.flavor.server, {
+      t
+        .startServer(tool.flavor.server, {
         settings,
         defaultsFile: service.restore.optionsFile,
         extraArgs: [...tool.flavor.server.gtidArgs(backup.meta.position?.gtid ?? manifest.position?.gtid ?? ""), ...(options.serverArgs ?? [])],
-      }),
+      })
+        .catch((error: unknown) => nameTablespaces(t, manifest, error)),
     );
     const started = server;
     // The client option file of the verifier account the server was started with (on the restore host).
@@ -237,14 +239,20 @@ export async function restoreService(service: Service, options: RestoreOptions =
       await step("load", async (record) => {
         const c = tool.loadCommand(t.stagingDir, clientOptionFile());
         record.command = c.args.at(-1);
-        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+        await t
+          .exec(c.file, c.args, { timeoutMs: service.restore.timeout })
+          .catch((error: unknown) => withServerErrors(started, error))
+          .catch((error: unknown) => nameTablespaces(t, manifest, error));
       });
     }
     await step("replay", async (record) => {
       if (!replay) return;
       const script = replayScript(replay, binlogDir, clientOptionFile(), tool.flavor);
       record.command = script.replace(/^set -o pipefail; /, "");
-      await t.exec("bash", ["-c", script], { timeoutMs: service.restore.timeout });
+      await t
+        .exec("bash", ["-c", script], { timeoutMs: service.restore.timeout })
+        .catch((error: unknown) => withServerErrors(started, error))
+        .catch((error: unknown) => nameTablespaces(t, manifest, error));
     });
     const db = await server.connect({ poolSize: options.poolSize ?? service.verify.concurrency });
     let destroyed: Promise<void> | undefined;
@@ -272,6 +280,65 @@ export async function restoreService(service: Service, options: RestoreOptions =
     await target?.destroy();
     throw error;
   }
+}
+
+/**
+ * A client step (load, replay) that failed because the restored server failed under it ("Lost connection to MySQL
+ * server during query": a damaged page it read, a crash): the server's own error lines say what, and where, so they go
+ * into the step's message. Always rethrows.
+ */
+async function withServerErrors(server: StartedServer, error: unknown): Promise<never> {
+  if (!(error instanceof CommandError)) throw error;
+  const errors = server
+    .errorLogTail(200)
+    .split("\n")
+    .filter((l) => /\[ERROR\]|\[FATAL\]|\bcorrupt/i.test(l))
+    .slice(-12);
+  if (errors.length === 0) throw error;
+  throw new CommandError(
+    error.command,
+    error.exitCode,
+    error.signal,
+    error.timedOut,
+    `${error.stderrTail}\nthe restored server's error log:\n${errors.join("\n")}`,
+    error.durationMs,
+  );
+}
+
+/**
+ * InnoDB names a damaged or missing tablespace by its number only ("page [page id: space=6, page number=5]", "Could not
+ * find any file associated with the tablespace ID: 6"). Each .ibd file of the restored datadir carries its number in
+ * its first page (FIL header, offset 34): read there, the message names the file, and for a number no file holds, the
+ * baseline's tables that have no file. Always rethrows.
+ */
+async function nameTablespaces(t: Target, manifest: Manifest, error: unknown): Promise<never> {
+  const text = error instanceof CommandError ? error.stderrTail : error instanceof Error ? error.message : "";
+  const ids = [...new Set([...text.matchAll(/(?:space=|tablespace ID: )(\d+)/g)].map((m) => Number(m[1])))];
+  if (ids.length === 0 || !(error instanceof Error)) throw error;
+  const listing = await t
+    .exec("sh", ["-c", `cd ${shellQuote(t.datadir)} && find . -name '*.ibd' -exec sh -c 'echo "$(od -An -tu1 -j34 -N4 "$1") $1"' _ {} \\;`], { timeoutMs: 120_000 })
+    .catch(() => undefined);
+  const files = new Map<number, string>();
+  for (const line of (listing?.stdout ?? "").split("\n")) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\.\/(.+)$/.exec(line);
+    if (m) files.set(((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]), m[5] as string);
+  }
+  const present = new Set([...files.values()].map((f) => f.replace(/(#p#.*)?\.ibd$/i, "")));
+  const withoutFile = manifest.databases
+    .filter((d) => !d.system)
+    .flatMap((d) => d.tables.filter((tb) => tb.type === "BASE TABLE" && tb.engine === "InnoDB" && /^\w+$/.test(d.name + tb.name)).map((tb) => `${d.name}/${tb.name}`))
+    .filter((name) => !present.has(name));
+  const named = ids.map((id) =>
+    files.has(id)
+      ? `tablespace ${id} is ${files.get(id)}`
+      : `no file of the restored datadir holds tablespace ${id}${withoutFile.length ? `; tables of the baseline with no .ibd file: ${withoutFile.map((n) => n.replace("/", ".")).join(", ")}` : ""}`,
+  );
+  const note = `\n${named.join("\n")}`;
+  if (error instanceof CommandError) {
+    throw new CommandError(error.command, error.exitCode, error.signal, error.timedOut, `${error.stderrTail}${note}`, error.durationMs);
+  }
+  error.message += note;
+  throw error;
 }
 
 /**
