@@ -1,14 +1,19 @@
-// Prints the fault catalog's score: faults detected / faults injected, and false alarms on clean restores.
-// Run: npm run faults   (about a minute: one backup, then one restore per fault)
+// Prints the fault catalogs' scores: faults detected / faults injected, and false alarms on clean restores, for the
+// MariaDB service (mariadb-backup) and the MySQL 9.7 one (clone, written to during the backup).
+// Run: npm run faults   (a few minutes: per catalog one backup, then one restore per fault; MySQL needs
+// scripts/install-mysql.sh, which npm test runs)
 import { runBackupJob } from "../src/backup/job.ts";
+import type { Service } from "../src/config/schema.ts";
 import { disposeAll } from "../src/lifecycle/disposers.ts";
-import { caught, FAULTS, runFault } from "../test/faults/catalog.ts";
+import { caught, FAULTS, runFault, type Fault } from "../test/faults/catalog.ts";
+import { MYSQL_FAULTS } from "../test/mysql/faults.ts";
+import { mysqlService } from "../test/support/mysql.ts";
 import { testService, testStore } from "../test/support/services.ts";
 
 const CLEAN_RUNS = 3;
-const store = testStore();
-try {
-  const service = testService(store.path);
+
+async function score(label: string, service: Service, faults: Fault[]): Promise<boolean> {
+  console.log(`== ${label}`);
   const { dir } = await runBackupJob(service);
   let falseAlarms = 0;
   for (let i = 1; i <= CLEAN_RUNS; i++) {
@@ -18,16 +23,27 @@ try {
     console.log(`clean run ${i}: ${alarms === 0 ? "green" : `FALSE ALARM ${r.restoreError ?? [...r.red.keys()].join(", ")}`}`);
   }
   let detected = 0;
-  for (const fault of FAULTS) {
+  for (const fault of faults) {
     const r = await runFault(service, dir, fault);
     const ok = caught(fault, r);
     if (ok) detected++;
     const what = r.restoreError ? `restore failed: ${r.restoreError.split("\n")[0]}` : [...r.red.keys()].join(", ") || "all green";
     console.log(`${ok ? "caught" : "MISSED"}  ${fault.name.padEnd(58)} ${what}`);
   }
-  console.log(`\nfaults detected: ${detected}/${FAULTS.length}; false alarms on ${CLEAN_RUNS} clean restores: ${falseAlarms}`);
-  process.exitCode = detected === FAULTS.length && falseAlarms === 0 ? 0 : 1;
+  console.log(`${label}: faults detected: ${detected}/${faults.length}; false alarms on ${CLEAN_RUNS} clean restores: ${falseAlarms}\n`);
+  return detected === faults.length && falseAlarms === 0;
+}
+
+const mariadb = testStore();
+const mysql = testStore();
+try {
+  const results = [
+    await score("MariaDB 10.11, mariadb-backup", testService(mariadb.path), FAULTS),
+    await score("MySQL 9.7, clone under writes", mysqlService(mysql.path, "shop", { changes: true }), MYSQL_FAULTS),
+  ];
+  process.exitCode = results.every(Boolean) ? 0 : 1;
 } finally {
-  store.remove();
+  mariadb.remove();
+  mysql.remove();
   await disposeAll();
 }

@@ -40,13 +40,23 @@ export async function readDatadirObjects(db: Queryable, datadir: string, databas
     if (!databases.includes(database)) continue;
     // `#sql-…` files are an ALTER in progress, not an object.
     const files = readdirSync(join(datadir, dir)).filter((f) => !f.startsWith("#sql"));
-    const base = (ext: string) => files.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length));
-    const tables = base(".frm");
-    const triggers = base(".TRN");
+    const { tables, triggers } = objectFiles(files);
     const names = await decodeNames(db, [...tables, ...triggers]);
     out.push({ database, tables: tables.map((t) => names.get(t) ?? t).sort(), triggers: triggers.map((t) => names.get(t) ?? t).sort() });
   }
   return out;
+}
+
+/**
+ * The tables and triggers a database directory's file names show. MariaDB: a `.frm` per table and view, a `.TRN` per
+ * trigger. MySQL 8+ keeps definitions in its data dictionary (no `.frm`): its tables show as InnoDB tablespaces
+ * (`t.ibd`, `t#p#p0.ibd` per partition) and MyISAM data files (`t.MYD`); views and triggers have no file there.
+ */
+export function objectFiles(files: readonly string[]): { tables: string[]; triggers: string[] } {
+  const base = (ext: string) => files.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length));
+  const frm = base(".frm");
+  const tables = frm.length > 0 ? frm : [...new Set([...base(".ibd").map((t) => t.replace(/#p#.*$/i, "")), ...base(".MYD")])];
+  return { tables: tables.sort(), triggers: base(".TRN") };
 }
 
 /** What the catalog showed of one database. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { parseServices } from "../../src/config/load.ts";
-import { hiddenObjects } from "../../src/baseline/hidden.ts";
+import { hiddenObjects, objectFiles } from "../../src/baseline/hidden.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
 
@@ -21,6 +21,17 @@ describe("hiddenObjects", () => {
     // Triggers not captured: not compared; a database not captured: not compared.
     expect(hiddenObjects(onDisk, [{ database: "shop", tables: ["audit", "customers", "orders"] }])).toBeUndefined();
     expect(hiddenObjects(onDisk, [{ database: "blog", tables: [] }])).toBeUndefined();
+  });
+});
+
+describe("objectFiles", () => {
+  it("reads MariaDB's .frm and .TRN files, and MySQL's tablespaces and MyISAM data files where there is no .frm", () => {
+    expect(objectFiles(["db.opt", "orders.frm", "orders.ibd", "big.frm", "orders_audit.TRN", "orders.TRG"])).toEqual({ tables: ["big", "orders"], triggers: ["orders_audit"] });
+    // MySQL 9.7: a partitioned table's tablespaces, a MyISAM table (its .sdi named with an id), no file for views.
+    expect(objectFiles(["customers.ibd", "events_log#p#p0.ibd", "events_log#p#p1.ibd", "legacy.MYD", "legacy.MYI", "legacy_395.sdi"])).toEqual({
+      tables: ["customers", "events_log", "legacy"],
+      triggers: [],
+    });
   });
 });
 

@@ -1,0 +1,79 @@
+// MySQL 9.7 as a user runs it: a MySQL sandbox service backed up with clone while its source is written to, then
+// `vitest run --project shop-mysql`, read back through JUnit and summary.json: every test green, rejoin included
+// (GTID auto-position while the MySQL source keeps being written), and no mysqld or directory left behind.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackupJob } from "../../src/backup/job.ts";
+import { findService, loadServices } from "../../src/config/load.ts";
+import { parseJUnit, type ParsedCase } from "../support/junit.ts";
+import { mysqlServiceYaml } from "../support/mysql.ts";
+import { sandboxServers, testStore } from "../support/services.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const store = testStore();
+const config = join(store.path, "services.yaml");
+const leftovers = () => readdirSync(tmpdir()).filter((d) => /^restoretest-(restore|source)-shop-mysql/.test(d));
+
+let cases: ParsedCase[] = [];
+let exitCode = -1;
+let output = "";
+let summary: { services: { verdict: string; rpoMs: number | null; rejoin: { failure: string | null; tablesCompared: number | null } | null }[] } | undefined;
+
+beforeAll(async () => {
+  writeFileSync(
+    config,
+    mysqlServiceYaml(join(store.path, "store"), "shop-mysql", { changes: true, extra: ["    rejoin:", "      catchUpTimeout: 2m"] }),
+  );
+  await runBackupJob(findService(loadServices(config), "shop-mysql"));
+  const reports = join(store.path, "reports");
+  const run = await execa("npx", ["vitest", "run", "--project", "shop-mysql"], {
+    cwd: ROOT,
+    reject: false,
+    env: { RESTORETEST_CONFIG: config, RESTORETEST_REPORTS: reports, CI: "true" },
+    all: true,
+  });
+  exitCode = run.exitCode ?? -1;
+  output = String(run.all);
+  const junit = join(reports, "junit.xml");
+  cases = existsSync(junit) ? parseJUnit(readFileSync(junit, "utf8")) : [];
+  summary = JSON.parse(readFileSync(join(reports, "summary.json"), "utf8")) as typeof summary;
+}, 420_000);
+
+afterAll(async () => {
+  store.remove();
+  expect(await sandboxServers()).toEqual([]);
+});
+
+describe("vitest run --project <a MySQL 9.7 service>", () => {
+  it("is green end to end, with JUnit for Jenkins", () => {
+    const failed = cases.filter((c) => c.failure !== undefined || c.skipped).map((c) => `${c.classname} › ${c.name}: ${c.failure ?? "skipped"}`);
+    expect(failed, output.slice(-3000)).toEqual([]);
+    expect(exitCode, output.slice(-3000)).toBe(0);
+    const names = cases.map((c) => `${c.classname} › ${c.name}`);
+    for (const test of ["shop-mysql › restore", "shop-mysql.accounts › accounts", "shop-mysql.server › server", "shop-mysql.shop.customers › checksum", "shop-mysql.shop.events_log › indexes", "shop-mysql.shop › events"]) {
+      expect(names).toContain(test);
+    }
+    // MySQL's own system schemas are compared as the service's too.
+    expect(names.some((n) => n.startsWith("shop-mysql.mysql.time_zone_name › "))).toBe(true);
+    expect(summary?.services[0]?.verdict).toBe("pass");
+  });
+
+  it("rejoins: the restored server replicates from the MySQL source by GTID, catches up while it is written to, and matches it", () => {
+    const rejoin = cases.filter((c) => c.classname === "shop-mysql.rejoin").map((c) => [c.name, c.failure ?? (c.skipped ? "skipped" : "passed")]);
+    expect(rejoin).toEqual([
+      ["replication starts", "passed"],
+      ["catches up", "passed"],
+      ["consistent after catch-up", "passed"],
+    ]);
+    expect(summary?.services[0]?.rejoin).toMatchObject({ failure: null });
+    expect(summary?.services[0]?.rejoin?.tablesCompared).toBeGreaterThan(0);
+  });
+
+  it("leaves no mysqld and no directory behind", async () => {
+    expect(await sandboxServers()).toEqual([]);
+    expect(leftovers()).toEqual([]);
+  });
+});
