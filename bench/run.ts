@@ -1,6 +1,7 @@
 // restoretest's benchmark: verify and restore against the shell-loop way and the raw primitives, on the same data, in one run.
 // Run: npm run bench            (full size: ~1 GB, 10,000 tables, 20M rows; about 10-15 minutes on 2 cores)
 //      npm run bench -- --scale 0.05   (a quick smoke run of the same code)
+//      npm run bench -- --only archive (the roll-forward through the binlog archive against mariadb-binlog | mariadb)
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +21,11 @@ import { captureRestored } from "../src/verify/verify.ts";
 import { renderJUnit, type JUnitCase } from "../src/vitest/junitReporter.ts";
 import { serverServiceYaml } from "../test/support/services.ts";
 import { manySmallTables, mixedTables, oneBigTable, type Dataset } from "./datasets.ts";
+import { ArchiveStage } from "../src/archive/stage.ts";
+import { listArchive, readBinlogEvents, startBinlogCopy } from "../src/backup/binlogs.ts";
+import { binlogArchiveDir } from "../src/backup/store.ts";
+import { applySeed, startSourceSandbox } from "../src/hosts/sourceSandbox.ts";
+import { SMALL_SEED } from "../test/support/services.ts";
 
 const args = process.argv.slice(2);
 const scale = Number(args[args.indexOf("--scale") + 1] ?? 1) || 1;
@@ -302,6 +308,83 @@ async function restoreBench(env: Env, store: string): Promise<void> {
 }
 
 /** Write back dirty pages and empty the page cache (root only): the next read of the backup comes from the disk. */
+/**
+ * The nightly roll-forward through the binlog archive against the same files replayed by hand
+ * (`mariadb-binlog --start-position=P <files> | mariadb`), each onto a fresh restore of one backup: a source written to
+ * while `restoretest binlogs` copies, about `mb` MB of archived binlog after the backup's position.
+ */
+async function archiveBench(mb: number, runs: number): Promise<void> {
+  log(`\n== roll-forward through the binlog archive (${mb} MB of binlog after P)`);
+  const source = await startSourceSandbox("bench-archive");
+  const store = createWorkDir("bench-archive-store");
+  try {
+    await applySeed(source, SMALL_SEED, "shop");
+    const db = await source.server.connect();
+    const [service] = parseServices(serverServiceYaml("shop", source.server, store.path, ["consistency: snapshot"]), join(store.path, "services.yaml"), {
+      SOURCE_PASSWORD: source.server.password,
+    });
+    if (!service) throw new Error("no service");
+    await runBackupJob(service);
+    const copier = await startBinlogCopy(service);
+    try {
+      // Row events of ~1 KB notes, 2,000 rows a transaction, until the binlog grew by `mb` MB; a rotation midway.
+      const [start] = await db.query<{ Position: number }>("SHOW MASTER STATUS");
+      let written = 0;
+      for (let i = 0; written < mb * 1e6; i++) {
+        await db.query("INSERT INTO shop.orders (customer_id, placed_at, note) SELECT 1 + seq % 2000, '2026-06-01', REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_2000");
+        const [now] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+        written = (i + 1) * 2000 * 1100;
+        if (i === 3) await db.query("FLUSH BINARY LOGS");
+        if (written >= mb * 1e6) log(`  wrote about ${(written / 1e6).toFixed(0)} MB (from position ${start?.Position}, now ${now?.File}:${now?.Position})`);
+      }
+      await db.query("FLUSH BINARY LOGS");
+      const [head] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+      const dir = binlogArchiveDir(store.path, service.name);
+      while (!(listArchive(dir).includes(head?.File as string) && readBinlogEvents(join(dir, head?.File as string)).completeBytes >= Number(head?.Position))) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await copier.stop();
+      await db.close();
+    }
+    const dir = binlogArchiveDir(store.path, service.name);
+    const tool: number[] = [];
+    const hand: number[] = [];
+    let bytes = 0;
+    for (let run = 0; run < runs; run++) {
+      const a = await restoreService(service);
+      try {
+        const stage = new ArchiveStage(service);
+        const started = performance.now();
+        const applied = await stage.apply(a);
+        tool.push(performance.now() - started);
+        bytes = applied.bytes;
+      } finally {
+        await a.destroy();
+      }
+      const b = await restoreService(service);
+      try {
+        const from = b.manifest.position;
+        if (!from || !b.server.clientOptionFile) throw new Error("no position or client file");
+        const files = listArchive(dir).filter((f) => f >= from.file).map((f) => join(dir, f));
+        const script = `set -o pipefail; mariadb-binlog --start-position=${from.position} ${files.join(" ")} | mariadb --defaults-file=${b.server.clientOptionFile} --binary-mode`;
+        hand.push(await time(() => runCommand("bash", ["-c", script], { timeoutMs: 3_600_000 })));
+      } finally {
+        await b.destroy();
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+    const t = median(tool);
+    const h = median(hand);
+    log(`  restoretest archive stage   ${fmt(t)}   (${(bytes / 1e6).toFixed(1)} MB; runs: ${tool.map(fmt).join(", ")})`);
+    log(`  by hand (binlog | client)   ${fmt(h)}   (runs: ${hand.map(fmt).join(", ")})`);
+    log(`  restoretest / by hand       ${ratio(t, h)}   (target ≤ 1.2×: ${verdict(t <= h * 1.2)})`);
+  } finally {
+    await source.destroy();
+    await store.remove();
+  }
+}
+
 async function dropCaches(): Promise<void> {
   await runCommand("sync", []);
   writeFileSync("/proc/sys/vm/drop_caches", "3\n");
@@ -339,6 +422,7 @@ async function main(): Promise<void> {
       const b = await manySmallTables(db, "bench_b", Math.round(10_000 * scale), log);
       await verifyBench(env, b, "(b) many small tables", 2, Math.min(b.tables.length, 1000), 20);
     }
+    if (only.has("archive")) await archiveBench(Math.max(5, Math.round(200 * scale)), 3);
     if (only.has("c")) {
       log("generating (c)…");
       const c = await oneBigTable(db, "bench_c", Math.round(20_000_000 * scale));

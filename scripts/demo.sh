@@ -7,7 +7,9 @@ bash scripts/install-node-deps.sh
 bin/restoretest sweep   # directories and servers of earlier runs killed before they could clean up (live runs' are kept)
 echo "== backup: baseline + full backup of the blog demo source (kept in backups/blog/.source/ for the rejoin stage)"
 bin/restoretest backup blog
-echo "== restore + verify + rejoin: npx vitest run --project blog"
+echo "== binlogs: copy the source's binlogs into the archive while it gets a day of writes (stops once caught up)"
+bin/restoretest binlogs blog
+echo "== restore + verify + roll forward through the archive + rejoin: npx vitest run --project blog"
 npx vitest run --project blog "$@"
 echo
 echo "reports: reports/junit.xml (Jenkins), reports/summary.json, reports/allure-results/ (npm run report: HTML with history)"

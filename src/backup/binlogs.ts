@@ -5,14 +5,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, stat
 import { join, resolve } from "node:path";
 import type { Position } from "../baseline/manifest.ts";
 import type { Service } from "../config/schema.ts";
-import { binaryLogs } from "../db/introspect.ts";
+import { binaryLogs, binlogPosition } from "../db/introspect.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { describeCommand, tail } from "../process/command.ts";
 import { binlogSequence } from "../restore/replay.ts";
 import { acquireLock } from "./lock.ts";
-import { openSource, sourceTool } from "./source.ts";
-import { binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
+import { keepsSandbox, openSource, sourceTool } from "./source.ts";
+import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
 import type { BackupTool } from "./tool.ts";
 
 const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
@@ -178,12 +178,24 @@ function spawnReaper(pid: number): ChildProcess {
  */
 export async function startBinlogCopy(service: Service, options: BinlogCopyOptions = {}): Promise<BinlogCopy> {
   const log = options.log ?? (() => undefined);
-  if ("sandbox" in service.source) {
-    throw new Error(`service ${service.name} has a sandbox source, which runs only during its backup job: binlog copying needs a server that keeps running`);
+  const sandbox = "sandbox" in service.source;
+  if (sandbox && !keepsSandbox(service)) {
+    throw new Error(
+      `service ${service.name} has a sandbox source that runs only during its backup job: binlog copying needs a server that keeps running (a sandbox kept between jobs, with rejoin or backup.policy incremental, or a real server)`,
+    );
   }
   const store = resolve(service.backup.store);
   const dir = binlogArchiveDir(store, service.name);
-  const release = await acquireLock(binlogLockPath(store, service.name), `binlog copying of ${service.name}`, log);
+  const releaseCopy = await acquireLock(binlogLockPath(store, service.name), `binlog copying of ${service.name}`, log);
+  // A kept sandbox source is started here: no backup job or rejoin may start the same datadir meanwhile.
+  const releaseSandbox = sandbox ? await acquireLock(backupLockPath(store, service.name), `binlog copying of ${service.name}`, log).catch(async (error: unknown) => {
+    await releaseCopy();
+    throw error;
+  }) : undefined;
+  const release = async () => {
+    await releaseSandbox?.();
+    await releaseCopy();
+  };
   let source: Awaited<ReturnType<typeof openSource>>;
   let tool: BackupTool;
   try {
@@ -255,17 +267,32 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
   // Callers await `done` (or stop()); an unhandled copy of the rejection must not crash the process.
   done.catch(() => undefined);
 
-  return {
-    pid: () => child?.pid,
-    starts: () => starts,
-    async stop() {
-      stopping = true;
-      wake?.();
-      child?.kill("SIGTERM");
-      await done.catch(() => undefined);
-    },
-    done,
+  const stop = async () => {
+    stopping = true;
+    wake?.();
+    child?.kill("SIGTERM");
+    await done.catch(() => undefined);
   };
+  if (!sandbox) return { pid: () => child?.pid, starts: () => starts, stop, done };
+  // A sandbox source lives only as long as this copy: it gets its day of writes (sandbox `changes`) while it is
+  // copied, and the copy stops once the archive holds its newest event (the demo's archive).
+  const written = (async () => {
+    await source.applyChanges();
+    await source.db.query("FLUSH BINARY LOGS");
+    const head = await binlogPosition(source.db);
+    if (!head) throw new Error(`the sandbox source of ${service.name} has no binary log`);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const newest = listArchive(dir).at(-1);
+      if (newest === head.file && readBinlogEvents(join(dir, newest)).completeBytes >= head.position) break;
+      if (Date.now() > deadline) throw new Error(`the archive did not reach the sandbox source's ${head.file}:${head.position} within 120 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    log(`the archive of ${service.name} holds the sandbox source's newest event (${head.file}:${head.position}); stopping`);
+  })();
+  const finished = written.finally(stop).then(() => done);
+  finished.catch(() => undefined);
+  return { pid: () => child?.pid, starts: () => starts, stop, done: finished };
 }
 
 /** The archive checked against the oldest kept backup and the server's binlogs (when the server can be asked). */

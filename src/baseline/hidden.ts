@@ -50,12 +50,15 @@ export async function readDatadirObjects(db: Queryable, datadir: string, databas
 /**
  * The tables and triggers a database directory's file names show. MariaDB: a `.frm` per table and view, a `.TRN` per
  * trigger. MySQL 8+ keeps definitions in its data dictionary (no `.frm`): its tables show as InnoDB tablespaces
- * (`t.ibd`, `t#p#p0.ibd` per partition) and MyISAM data files (`t.MYD`); views and triggers have no file there.
+ * (`t.ibd`, `t#p#p0.ibd` per partition; not a FULLTEXT index's `fts_…` tables) and MyISAM data files (`t.MYD`);
+ * views and triggers have no file there.
  */
 export function objectFiles(files: readonly string[]): { tables: string[]; triggers: string[] } {
   const base = (ext: string) => files.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length));
   const frm = base(".frm");
-  const tables = frm.length > 0 ? frm : [...new Set([...base(".ibd").map((t) => t.replace(/#p#.*$/i, "")), ...base(".MYD")])];
+  // A FULLTEXT index's auxiliary tables (`fts_<table id>_…`, 16 hex digits) are InnoDB's own, never in the catalog.
+  const tablespaces = base(".ibd").filter((t) => !/^fts_[0-9a-f]{16}_/i.test(t));
+  const tables = frm.length > 0 ? frm : [...new Set([...tablespaces.map((t) => t.replace(/#p#.*$/i, "")), ...base(".MYD")])];
   return { tables: tables.sort(), triggers: base(".TRN") };
 }
 

@@ -1,7 +1,7 @@
 // Rebuilding a replica from a restore: where it starts, whether the source still has what it needs, and what a
 // replication error means, in words a DBA acts on. Pure functions here; the stage (stage.ts) runs them.
 import { randomInt } from "node:crypto";
-import type { Manifest } from "../baseline/manifest.ts";
+import type { Manifest, Position } from "../baseline/manifest.ts";
 import type { RejoinSettings } from "../config/schema.ts";
 import { formatDuration } from "../config/duration.ts";
 import type { ReplicaStatus, ReplicationStart } from "../db/replication.ts";
@@ -42,11 +42,21 @@ export const describePosition = (p: { file: string; position: number }): string 
 /**
  * Where the rebuilt replica starts. From the service's own source: the baseline's position P, which the restore
  * replayed to. From another source (`rejoin.source`) of a backup taken on a paused replica: where that replica's SQL
- * thread stood in the primary's binlog (what xtrabackup_slave_info would say, read at the pause itself).
+ * thread stood in the primary's binlog (what xtrabackup_slave_info would say, read at the pause itself). After the
+ * archive stage rolled the restore forward (`rolledForward`): where that ended, so the catch-up also proves the
+ * archive joins the live source without a gap.
  */
-export function startPoint(manifest: Manifest, settings: RejoinSettings): StartPoint {
+export function startPoint(manifest: Manifest, settings: RejoinSettings, rolledForward?: Position): StartPoint {
   const fromPrimary = settings.source !== undefined && manifest.replication !== undefined;
-  const point = fromPrimary
+  if (rolledForward && fromPrimary) {
+    throw new RejoinError(
+      "unsupported",
+      "the restore was rolled forward through the service's binlog archive, whose position in rejoin.source's binlog is not known: rejoin the service's own source, or keep no binlog archive for this service",
+    );
+  }
+  const point = rolledForward && !fromPrimary
+    ? { ...rolledForward, origin: "where the roll-forward through the binlog archive ended" }
+    : fromPrimary
     ? { file: manifest.replication!.masterLogFile, position: manifest.replication!.execMasterLogPos, gtid: manifest.replication!.gtidSlavePos, origin: "where the backup replica's SQL thread stood in the primary's binlog" }
     : manifest.position && { ...manifest.position, origin: "the baseline's position, which the restore replayed to" };
   if (!point) {

@@ -123,7 +123,7 @@ export class RejoinStage {
   private async doStart(restored: Restored): Promise<RejoinStarted> {
     this.restored = restored;
     if (restored.to) throw new RejoinError("unsupported", "a point-in-time restore cannot rejoin replication: it ends before the source's present");
-    const start = startPoint(restored.manifest, this.settings);
+    const start = startPoint(restored.manifest, this.settings, restored.rolledForward);
     const source = (this.source = await openRejoinSource(this.service, this.log));
     const logs = await this.sourceBinlogs();
     if (logs) {

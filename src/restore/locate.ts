@@ -73,8 +73,8 @@ export interface LocatedRestore {
   replay: ReplayPlan | null;
   /** The local directory holding `replay.files`: the backup's own `binlogs/` or the service's binlog archive. */
   binlogDir: string;
-  /** The newest point a restore could reach, for the RPO. */
-  restorable: { at: Date; source: "backup" | "binlog archive" };
+  /** The newest point a restore could reach, for the RPO ("binlog archive, replayed": the archive stage applied it). */
+  restorable: { at: Date; source: "backup" | "binlog archive" | "binlog archive, replayed" };
 }
 
 /**

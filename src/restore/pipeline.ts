@@ -1,6 +1,6 @@
 // The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → start → replay, each step timed
 // (the RTO). A physical backup is copied once, straight into the target's datadir, and prepared there.
-import type { Manifest } from "../baseline/manifest.ts";
+import type { Manifest, Position } from "../baseline/manifest.ts";
 import { markInUse } from "../backup/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
 import { readBackupMyCnf, startupOptions } from "../checks/settings.ts";
@@ -78,6 +78,11 @@ export interface Restored {
   db: Db;
   /** What the server-wide checks need to read it: the backup's digest key, and the verifier account to leave out. */
   serverContext: ServerCaptureContext;
+  /**
+   * Set by the archive stage once it rolled the restored server forward past P through the binlog archive: where it
+   * now stands in the source's binlog (rejoin starts there).
+   */
+  rolledForward?: Position;
   steps: StepTiming[];
   /** Close connections, stop the server, remove every restored file. Idempotent. */
   destroy(): Promise<void>;

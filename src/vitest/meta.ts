@@ -48,6 +48,21 @@ export interface RejoinRecord {
   failure: string | null;
 }
 
+/** What the archive stage learned (set on each archive test's `task.meta`, the last one most complete), for summary.json. */
+export interface ArchiveRecord {
+  /** Where the roll-forward ended (`file:position`), null when nothing applied. */
+  appliedTo: string | null;
+  /** The newest applied transaction's commit time (ISO). */
+  newestEventAt: string | null;
+  /** The recovery point proven: when it was measured, minus newestEventAt. */
+  rpoMs: number | null;
+  files: number;
+  bytes: number;
+  applyMs: number | null;
+  /** Why the roll-forward stopped short, when it did. */
+  failure: string | null;
+}
+
 /** A progress event of a running restore, sent from the worker to ProgressReporter as a test artifact. */
 export interface ProgressArtifact extends TestArtifactBase {
   type: "restoretest:progress";
@@ -67,6 +82,7 @@ declare module "vitest" {
     service?: string;
     restore?: RestoreRecord;
     rejoin?: RejoinRecord;
+    archive?: ArchiveRecord;
     /** An `objectives › …` test's verdict, for summary.json and the metrics. */
     objective?: ObjectiveResult;
   }

@@ -39,6 +39,8 @@ export function toolProject(): TestProjectInlineConfiguration {
       include: ["test/**/*.test.ts"],
       // The tool's own tests start servers and whole vitest runs: one file at a time, whatever the restore limit.
       fileParallelism: false,
+      // Within a file, tests marked concurrent (the MySQL fault catalog's restores) run three at a time on 2 cores.
+      maxConcurrency: 3,
       testTimeout: 120_000,
       hookTimeout: 120_000,
     },

@@ -11,13 +11,14 @@ import type { Service } from "../config/schema.ts";
 import { formatDuration } from "../config/duration.ts";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { RejoinStage } from "../rejoin/stage.ts";
+import { ArchiveStage, hasArchive, type ArchiveApplied, type ArchiveError } from "../archive/stage.ts";
 import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
 import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { configPath } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
 import { configuredObjectives, judgeObjective, OBJECTIVE_MEANING, OBJECTIVE_NAMES, type ObjectiveKey } from "../objectives/objectives.ts";
-import type { RejoinRecord } from "./meta.ts";
+import type { ArchiveRecord, RejoinRecord } from "./meta.ts";
 import "./meta.ts";
 
 /** A check that went red: its message is what Jenkins shows, so it must stand on its own. */
@@ -133,6 +134,8 @@ export function defineRestoreSuite(serviceName: string): void {
   };
 
   const rejoin = service.rejoin ? new RejoinStage(service) : undefined;
+  // Every service with a binlog archive rolls its restore forward through it, after the table tests, before rejoin.
+  const archive = hasArchive(service) ? new ArchiveStage(service) : undefined;
 
   describe(service.name, () => {
     // vitest reads hook parameters as fixtures: the context must be an object pattern, and none is needed here.
@@ -205,8 +208,13 @@ export function defineRestoreSuite(serviceName: string): void {
       }
     }
 
-    if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified });
-    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin });
+    /** The archive stage's roll-forward, done or failed, before the stages after it (undefined without an archive). */
+    const rolledForward = async (ctx: TestContext): Promise<void> => {
+      if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
+    };
+    if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
+    if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
+    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
   });
 }
 
@@ -214,7 +222,7 @@ export function defineRestoreSuite(serviceName: string): void {
 function defineObjectiveTests(
   service: Service,
   backup: StoredBackup,
-  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; rejoin: RejoinStage | undefined },
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; rejoin: RejoinStage | undefined; rolledForward: (ctx: TestContext) => Promise<void> },
 ): void {
   const objectives = configuredObjectives(service.objectives).filter(([key]) => key !== "catchUp" || run.rejoin);
   if (objectives.length === 0) return;
@@ -227,6 +235,8 @@ function defineObjectiveTests(
     }
     const restored = await run.restoreOnce(ctx).catch(() => undefined);
     if (!restored) return { why: "the restore failed (see the restore test)" };
+    // The RPO the archive stage proved, where it applied anything (it updates the restore's newest restorable point).
+    if (key === "rpo") await run.rolledForward(ctx);
     return key === "rto" ? restored.steps.reduce((total, s) => total + s.durationMs, 0) : restored.rpoSeconds * 1000;
   };
   describe("objectives", () => {
@@ -245,11 +255,85 @@ function defineObjectiveTests(
   });
 }
 
+/**
+ * `archive › contiguous from the backup | applies to its newest event | recovery point`: the restore rolled forward
+ * from P through the binlog archive (after every table test: it changes the data they compared).
+ */
+function defineArchiveTests(
+  service: Service,
+  stage: ArchiveStage,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification> },
+): void {
+  const meta = { classname: `${service.name}.archive`, service: service.name };
+  const record: ArchiveRecord = { appliedTo: null, newestEventAt: null, rpoMs: null, files: 0, bytes: 0, applyMs: null, failure: null };
+  const fill = (applied: ArchiveApplied | undefined) => {
+    if (!applied) return;
+    record.appliedTo = `${applied.appliedTo.file}:${applied.appliedTo.position}`;
+    record.newestEventAt = applied.newestEventAt === null ? null : new Date(applied.newestEventAt).toISOString();
+    record.files = applied.files;
+    record.bytes = applied.bytes;
+    record.applyMs = Math.round(applied.durationMs);
+  };
+  const restoredAndVerified = async (ctx: TestContext): Promise<Restored> => {
+    await labels(service.name);
+    await allure.label("check", "archive");
+    // The table tests compared the restore at P first: verification is done before anything is rolled forward.
+    await run.verified(ctx);
+    return run.restoreOnce(ctx);
+  };
+  describe("archive", () => {
+    test("contiguous from the backup", { meta, timeout: service.restore.timeout }, async (ctx) => {
+      const restored = await restoredAndVerified(ctx);
+      await allure.description("The binlog archive holds every file from the backup's position P on, without a gap, each closed file whole, every event's checksum intact.");
+      const continuity = await stage.contiguous(restored).catch((error: unknown) => {
+        throw new CheckFailure(maskSecrets((error as Error).message));
+      });
+      ctx.task.meta.archive = { ...record };
+      if (continuity.problems.length > 0) throw new CheckFailure(continuity.problems.join("\n"));
+      const last = continuity.files.at(-1);
+      ctx.annotate(`${continuity.files.length} file(s) from ${continuity.from.file}:${continuity.from.position} to ${last?.name}`, "archive");
+    });
+
+    test("applies to its newest event", { meta, timeout: service.restore.timeout }, async (ctx) => {
+      const restored = await restoredAndVerified(ctx);
+      await allure.description("The restored server is rolled forward from P through the archive to its newest whole transaction; the first event that fails is named.");
+      try {
+        const applied = await new RestoreWatch(service.name, ctx.task).phase("archive: roll forward", () => stage.apply(restored));
+        fill(applied);
+        ctx.annotate(
+          `${applied.files} file(s), ${applied.bytes} bytes applied in ${formatDuration(applied.durationMs)} to ${record.appliedTo}${applied.note ? `; ${applied.note}` : ""}`,
+          "roll-forward",
+        );
+      } catch (error) {
+        fill((error as ArchiveError).applied);
+        record.failure = maskSecrets((error as Error).message).split("\n")[0] ?? "error";
+        throw new CheckFailure(maskSecrets((error as Error).message));
+      } finally {
+        ctx.task.meta.archive = { ...record };
+      }
+    });
+
+    test("recovery point", { meta, timeout: service.restore.timeout }, async (ctx) => {
+      const restored = await restoredAndVerified(ctx);
+      await allure.description("The age of the newest transaction that actually applied: the data a restore from this backup and archive would lose, against objectives.rpo.");
+      await stage.apply(restored).catch(() => undefined);
+      const at = restored.restorable.source === "binlog archive, replayed" ? restored.restorable.at.getTime() : null;
+      record.rpoMs = at === null ? null : Math.max(0, Date.now() - at);
+      ctx.task.meta.archive = { ...record };
+      if (at === null || record.rpoMs === null) throw new CheckFailure("nothing was applied from the archive: the recovery point is the backup's (see archive › applies to its newest event)");
+      const limit = service.objectives.rpo;
+      const message = `recovery point ${formatDuration(record.rpoMs)} ago (${new Date(at).toISOString()}, binlog archive, replayed)${limit !== undefined ? `; objective ${formatDuration(limit)}` : ""}`;
+      ctx.annotate(message, "rpo");
+      if (limit !== undefined && record.rpoMs > limit) throw new CheckFailure(`${message}: breached`);
+    });
+  });
+}
+
 /** `rejoin › …`: the restored server joins replication, catches up, and matches the source (after every table test). */
 function defineRejoinTests(
   service: Service,
   stage: RejoinStage,
-  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification> },
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification>; rolledForward: (ctx: TestContext) => Promise<void> },
 ): void {
   const settings = service.rejoin!;
   const meta = { classname: `${service.name}.rejoin`, service: service.name };
@@ -284,8 +368,10 @@ function defineRejoinTests(
 
   describe("rejoin", () => {
     test("replication starts", { meta, timeout: settings.startTimeout + 300_000 }, async (ctx) => {
-      // Verification first: once the replica applies the source's changes, it no longer holds the backup's data.
+      // Verification first: once the replica applies the source's changes, it no longer holds the backup's data. Then
+      // the roll-forward through the binlog archive, where replication then starts.
       await run.verified(ctx);
+      await run.rolledForward(ctx);
       const restored = await run.restoreOnce(ctx);
       await allure.description("The restored server is pointed at the source from the backup's position and both replication threads run.");
       const started = await aspect(ctx, "rejoin: start", () => stage.start(restored), (r) => (record.startMs = Math.round(r.durationMs)));

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import { TOOL_PROJECT } from "./projects.ts";
 import type { ObjectiveResult } from "../objectives/objectives.ts";
-import type { RejoinRecord, RestoreRecord } from "./meta.ts";
+import type { ArchiveRecord, RejoinRecord, RestoreRecord } from "./meta.ts";
 
 export const SUMMARY_VERSION = 1;
 
@@ -27,6 +27,16 @@ const BackupSchema = z.strictObject({
   position: z.string().nullable(),
   baselinePosition: z.string().nullable(),
   sourceServer: z.string(),
+});
+
+const ArchiveSchema = z.strictObject({
+  appliedTo: z.string().nullable(),
+  newestEventAt: z.string().nullable(),
+  rpoMs: z.number().int().nonnegative().nullable(),
+  files: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  applyMs: z.number().int().nonnegative().nullable(),
+  failure: z.string().nullable(),
 });
 
 const RejoinSchema = z.strictObject({
@@ -65,6 +75,8 @@ export const ServiceSummarySchema = z.strictObject({
   failed: z.array(z.string()),
   /** The replica rebuild (`rejoin` in services.yaml): null when the service does not rejoin or it never began. */
   rejoin: RejoinSchema.nullable(),
+  /** The roll-forward through the binlog archive: null when the service has no archive (or summaries from before it). */
+  archive: ArchiveSchema.nullable().default(null),
   /** Each objective set in services.yaml (`objectives`) against what was measured; empty when none is set. */
   objectives: z.array(
     z.strictObject({
@@ -97,6 +109,7 @@ export function summarizeService(
   now: Date,
   rejoin?: RejoinRecord,
   objectives: ObjectiveResult[] = [],
+  archive?: ArchiveRecord,
 ): ServiceSummary {
   const checks = tests.filter((t) => !t.isRestore);
   const count = (state: string) => checks.filter((t) => t.state === state).length;
@@ -110,8 +123,9 @@ export function summarizeService(
     verifiedAt: record?.startedAt ?? now.toISOString(),
     backup: record?.backup ? { ...record.backup, ageMs: Math.round(record.backup.ageMs) } : null,
     restoredServer: record?.restoredServer ?? null,
-    rpoMs: record?.restorable ? Math.max(0, Date.parse(record.startedAt) - Date.parse(record.restorable.at)) : null,
-    restorable: record?.restorable ?? null,
+    // Proven by the archive stage when it applied anything; else the restore's newest restorable point (the backup).
+    rpoMs: archive?.rpoMs ?? (record?.restorable ? Math.max(0, Date.parse(record.startedAt) - Date.parse(record.restorable.at)) : null),
+    restorable: archive?.newestEventAt ? { at: archive.newestEventAt, source: "binlog archive, replayed" } : (record?.restorable ?? null),
     rtoMs: started && !failedStep ? steps.reduce((t, s) => t + s.durationMs, 0) : null,
     steps,
     failedStep,
@@ -120,6 +134,7 @@ export function summarizeService(
     checks: { passed: count("passed"), failed: count("failed"), skipped: count("skipped") },
     failed,
     rejoin: rejoin ?? null,
+    archive: archive ?? null,
     objectives: objectives.map((o) => ({ ...o, measuredMs: o.measuredMs === null ? null : Math.round(o.measuredMs) })),
   };
 }
@@ -130,7 +145,10 @@ function testName(test: TestCase): string {
 
 /** Per service project: its restore record and test verdicts; hook and load errors count as failed tests. */
 export function buildSummary(modules: readonly TestModule[], now = new Date()): Summary {
-  const byService = new Map<string, { record?: RestoreRecord; rejoin?: RejoinRecord; objectives: ObjectiveResult[]; tests: Parameters<typeof summarizeService>[2] }>();
+  const byService = new Map<
+    string,
+    { record?: RestoreRecord; rejoin?: RejoinRecord; archive?: ArchiveRecord; objectives: ObjectiveResult[]; tests: Parameters<typeof summarizeService>[2] }
+  >();
   for (const module of modules) {
     const service = module.project.name;
     if (!service || service === TOOL_PROJECT) continue;
@@ -142,6 +160,7 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
       entry.record ??= test.meta().restore;
       // Each rejoin test stores the record as far as it got: the last one set is the most complete.
       entry.rejoin = test.meta().rejoin ?? entry.rejoin;
+      entry.archive = test.meta().archive ?? entry.archive;
       const objective = test.meta().objective;
       if (objective) entry.objectives.push(objective);
       entry.tests.push({ name: testName(test), state: state === "passed" || state === "failed" ? state : "skipped", isRestore });
@@ -151,7 +170,7 @@ export function buildSummary(modules: readonly TestModule[], now = new Date()): 
       if (suite.errors().length > 0) entry.tests.push({ name: `${suite.fullName} › (suite hooks)`, state: "failed", isRestore: true });
     }
   }
-  const services = [...byService.entries()].map(([service, e]) => summarizeService(service, e.record, e.tests, now, e.rejoin, e.objectives));
+  const services = [...byService.entries()].map(([service, e]) => summarizeService(service, e.record, e.tests, now, e.rejoin, e.objectives, e.archive));
   return { version: SUMMARY_VERSION, generatedAt: now.toISOString(), services: services.sort((a, b) => a.service.localeCompare(b.service)) };
 }
 

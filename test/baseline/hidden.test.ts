@@ -28,7 +28,9 @@ describe("objectFiles", () => {
   it("reads MariaDB's .frm and .TRN files, and MySQL's tablespaces and MyISAM data files where there is no .frm", () => {
     expect(objectFiles(["db.opt", "orders.frm", "orders.ibd", "big.frm", "orders_audit.TRN", "orders.TRG"])).toEqual({ tables: ["big", "orders"], triggers: ["orders_audit"] });
     // MySQL 9.7: a partitioned table's tablespaces, a MyISAM table (its .sdi named with an id), no file for views.
-    expect(objectFiles(["customers.ibd", "events_log#p#p0.ibd", "events_log#p#p1.ibd", "legacy.MYD", "legacy.MYI", "legacy_395.sdi"])).toEqual({
+    // A FULLTEXT index's auxiliary tablespaces are InnoDB's own: not objects of the catalog.
+    const fts = ["fts_0000000000000429_00000000000000a8_index_1.ibd", "fts_0000000000000429_being_deleted.ibd", "fts_0000000000000429_config.ibd"];
+    expect(objectFiles(["customers.ibd", "events_log#p#p0.ibd", "events_log#p#p1.ibd", "legacy.MYD", "legacy.MYI", "legacy_395.sdi", ...fts])).toEqual({
       tables: ["customers", "events_log", "legacy"],
       triggers: [],
     });

@@ -18,8 +18,9 @@ afterAll(async () => {
   expect(await sandboxServers()).toEqual([]);
 });
 
-describe("fault catalog", () => {
-  it("has a removed and a damaged data file fault for every kind of table the seed's catalog reports", () => {
+// Three restores at a time (the tool project's maxConcurrency): each fault restores a server of its own.
+describe.concurrent("fault catalog", () => {
+  it("has a removed and a damaged data file fault for every kind of table the seed's catalog reports", ({ expect }) => {
     const manifest = readManifest(join(backupDir, "manifest.json"));
     const kinds = new Set(
       manifest.databases
@@ -29,14 +30,14 @@ describe("fault catalog", () => {
     expect([...kinds].sort()).toEqual(KIND_SAMPLES.map((k) => k.kind).sort());
   });
 
-  it("a clean restore is all green", async () => {
+  it("a clean restore is all green", async ({ expect }) => {
     const result = await runFault(service, backupDir, undefined);
     expect(result.restoreError).toBeUndefined();
     expect(Object.fromEntries(result.red)).toEqual({});
   });
 
   for (const fault of FAULTS) {
-    it(`catches: ${fault.name}`, async () => {
+    it(`catches: ${fault.name}`, async ({ expect }) => {
       const result = await runFault(service, backupDir, fault);
       if (fault.restoreFails) {
         expect(result.restoreError).toMatch(fault.restoreFails);

@@ -48,9 +48,10 @@ describe("MySQL 9.7: a clone backup taken under writes", () => {
   }, 120_000);
 });
 
-describe("MySQL 9.7 fault catalog", () => {
+// Three restores at a time: each fault's restore is a server of its own, and most of a restore is waiting on it.
+describe.concurrent("MySQL 9.7 fault catalog", () => {
   for (const fault of MYSQL_FAULTS) {
-    it(`catches: ${fault.name}`, async () => {
+    it(`catches: ${fault.name}`, async ({ expect }) => {
       const result = await runFault(service(), backupDir, fault);
       if (fault.restoreFails) {
         expect(result.restoreError).toMatch(fault.restoreFails);

@@ -1,0 +1,131 @@
+// Reading an archived binlog file event by event, without a server: where each transaction ends, whether every event's
+// CRC32 checksum holds, and the GTID of the last one (MariaDB's domain-server-sequence). The nightly's roll-forward
+// plans with this: it applies whole transactions only, names a damaged event by file:position before anything is
+// replayed past it, and knows where replication must start afterwards.
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { crc32 } from "node:zlib";
+
+const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
+const HEADER = 19;
+const QUERY_EVENT = 2;
+const STOP_EVENT = 3;
+const ROTATE_EVENT = 4;
+const XID_EVENT = 16;
+const FORMAT_DESCRIPTION_EVENT = 15;
+const MYSQL_GTID_EVENTS = new Set([33, 34]);
+const MARIADB_GTID_EVENT = 162;
+/** A query event's fixed part: thread id, execution time, database name length, error code, status block length. */
+const QUERY_POST_HEADER = 13;
+
+export interface TransactionEnd {
+  /** Where the next transaction starts (the end of this one's last event). */
+  position: number;
+  /** Its commit event's time, seconds since the epoch. */
+  time: number;
+  /** MariaDB: `domain-server-sequence` of its GTID event; empty on MySQL (its server keeps GTIDs itself). */
+  gtid: string;
+}
+
+export interface BinlogWalk {
+  /** Bytes up to the end of the last whole event. */
+  completeBytes: number;
+  /** The file ends inside an event: a copy cut off mid-write (normal for the file the copier is writing). */
+  endsMidEvent: boolean;
+  /** Ends with a rotate (or stop) event: the server closed this file. A closed file without one was cut short. */
+  closed: boolean;
+  /** The end of the last whole transaction: what can be applied, and where replication may start after it. */
+  lastTransaction: TransactionEnd | null;
+  /** The first event whose checksum does not hold, by its start position; the walk stops there. */
+  damaged?: { position: number; type: number };
+  /** Whether the file's events carry CRC32 checksums (binlog_checksum=CRC32, the default of both servers). */
+  checksums: boolean;
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  const n = readSync(fd, buffer, 0, length, position);
+  return buffer.subarray(0, n);
+}
+
+/** Walk one binlog file. `from`: start at this position (an event boundary) instead of the first event. */
+export function walkBinlog(path: string, from = 4): BinlogWalk {
+  const size = statSync(path).size;
+  const fd = openSync(path, "r");
+  try {
+    if (!readAt(fd, 0, 4).equals(MAGIC)) throw new Error(`${path} is not a binlog file (no binlog magic number at its start)`);
+    // The format description event (right after the magic) says whether events carry a checksum: its own holds then.
+    let checksums = false;
+    const fdeHeader = readAt(fd, 4, HEADER);
+    if (fdeHeader.length === HEADER && fdeHeader.readUInt8(4) === FORMAT_DESCRIPTION_EVENT) {
+      const length = fdeHeader.readUInt32LE(9);
+      const fde = readAt(fd, 4, length);
+      checksums = fde.length === length && length > 5 && fde.readUInt8(length - 5) === 1 && crc32(fde.subarray(0, length - 4)) === fde.readUInt32LE(length - 4);
+    }
+    let offset = 4;
+    let lastType = -1;
+    let lastTransaction: TransactionEnd | null = null;
+    let damaged: BinlogWalk["damaged"];
+    // Inside a transaction group: after a GTID event, until its XID or COMMIT (or the one statement of a DDL group).
+    let group: { gtid: string; begun: boolean } | undefined;
+    while (offset + HEADER <= size) {
+      const header = readAt(fd, offset, HEADER);
+      const length = header.readUInt32LE(9);
+      if (length < HEADER || offset + length > size) break;
+      const type = header.readUInt8(4);
+      const event = readAt(fd, offset, length);
+      if (checksums && offset >= from && crc32(event.subarray(0, length - 4)) !== event.readUInt32LE(length - 4)) {
+        damaged = { position: offset, type };
+        break;
+      }
+      const end = offset + length;
+      const time = header.readUInt32LE(0);
+      const bodyEnd = length - (checksums ? 4 : 0);
+      if (type === MARIADB_GTID_EVENT) {
+        const sequence = event.readBigUInt64LE(HEADER);
+        const domain = event.readUInt32LE(HEADER + 8);
+        // FL_STANDALONE: a group of one statement (DDL) without BEGIN.
+        const standalone = (event.readUInt8(HEADER + 12) & 1) === 1;
+        group = { gtid: `${domain}-${header.readUInt32LE(5)}-${sequence}`, begun: !standalone };
+      } else if (MYSQL_GTID_EVENTS.has(type)) {
+        group = { gtid: "", begun: false };
+      } else if (type === XID_EVENT) {
+        if (offset >= from) lastTransaction = { position: end, time, gtid: group?.gtid ?? "" };
+        group = undefined;
+      } else if (type === QUERY_EVENT) {
+        const dbLength = event.readUInt8(HEADER + 8);
+        const statusLength = event.readUInt16LE(HEADER + 11);
+        const queryStart = HEADER + QUERY_POST_HEADER + statusLength + dbLength + 1;
+        const query = event.subarray(queryStart, bodyEnd).toString("utf8").trim().toUpperCase();
+        if (query === "BEGIN" || query.startsWith("XA START")) {
+          if (group) group.begun = true;
+          else group = { gtid: "", begun: true };
+        } else if (!group?.begun || query === "COMMIT" || query === "ROLLBACK" || query.startsWith("XA COMMIT")) {
+          // A statement outside BEGIN … COMMIT is a transaction of its own (DDL), as is a group's COMMIT.
+          if (offset >= from) lastTransaction = { position: end, time, gtid: group?.gtid ?? "" };
+          group = undefined;
+        }
+      }
+      lastType = type;
+      offset = end;
+    }
+    return {
+      completeBytes: offset,
+      endsMidEvent: damaged === undefined && offset !== size,
+      closed: damaged === undefined && offset === size && (lastType === ROTATE_EVENT || lastType === STOP_EVENT),
+      lastTransaction,
+      ...(damaged ? { damaged } : {}),
+      checksums,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** MariaDB: the GTID position after `applied`, from the one before it: each domain's newest sequence number. */
+export function advanceGtid(before: string, applied: readonly string[]): string {
+  const byDomain = new Map<string, string>();
+  for (const gtid of [...before.split(","), ...applied].map((g) => g.trim()).filter((g) => /^\d+-\d+-\d+$/.test(g))) {
+    byDomain.set(gtid.split("-")[0] as string, gtid);
+  }
+  return [...byDomain.values()].join(",");
+}
