@@ -331,7 +331,7 @@ async function archiveBench(mb: number, runs: number): Promise<void> {
       const [start] = await db.query<{ Position: number }>("SHOW MASTER STATUS");
       let written = 0;
       for (let i = 0; written < mb * 1e6; i++) {
-        await db.query("INSERT INTO shop.orders (customer_id, placed_at, note) SELECT 1 + seq % 2000, '2026-06-01', REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_2000");
+        await db.query("INSERT INTO shop.orders (customer_id, placed_at, note) SELECT 1 + seq % 2000, '2026-06-01', REPEAT(CHAR(65 + seq % 26), 1000) FROM shop.seq_1_to_2000");
         const [now] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
         written = (i + 1) * 2000 * 1100;
         if (i === 3) await db.query("FLUSH BINARY LOGS");
