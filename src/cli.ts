@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { checkServiceArchive, startBinlogCopy } from "./backup/binlogs.ts";
+import { backupTool } from "./backup/tool.ts";
 import { runBackupJob } from "./backup/job.ts";
 import { listBackups } from "./backup/store.ts";
 import { formatDuration } from "./config/duration.ts";
@@ -136,7 +137,8 @@ async function main(argv: string[]): Promise<number> {
           `OK restore ${service.name} ${r.chain.map((l) => l.id).join(" + ")} to ${to ? describePoint(to) : "the baseline's position"}: ${steps}; ` +
             `RPO ${r.rpoSeconds} s (newest restorable point: ${r.restorable.source} at ${r.restorable.at.toISOString()})`,
         );
-        const client = r.backup.meta.tool === "xtrabackup" ? "mysql" : "mariadb";
+        // The backup's own flavour's client (mysql for a clone, an xtrabackup or a MySQL dump), from the service's toolchain.
+        const client = backupTool(r.backup.meta.tool, service.backup.toolchain, r.manifest.server.flavor).flavor.client;
         const where = r.target.description.startsWith("local") ? "" : ` (on ${r.target.description})`;
         log(`connect: ${client} --defaults-file=${r.server.clientOptionFile ?? "?"}${where}   (read-only, no network, production data; as the restore's own verifier account)`);
         if (args.keep) {

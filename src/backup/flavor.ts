@@ -1,6 +1,7 @@
 // The one place where MariaDB and MySQL differ: the programs of each (found in a service's `backup.toolchain` or on
 // PATH), how an empty datadir is made, the start options only one of them takes, and the replication statements.
 import { join } from "node:path";
+import { MARIADB_ACCOUNTS, MYSQL_ACCOUNTS, type AccountsFlavor } from "../db/accounts.ts";
 import type { CommandSpec } from "./tool.ts";
 
 export type FlavorName = "mariadb" | "mysql";
@@ -54,6 +55,26 @@ export interface ReplicationSyntax {
   };
   /** Where the server's binlog stands now: statement and GTID set. */
   binlogStatus: string;
+  /** Options after the connection's in CHANGE … TO (MySQL: the source's RSA key for caching_sha2_password over TCP). */
+  connectionExtra: string;
+  /** Join by GTID: the statement run first (MariaDB sets where it starts), and the CHANGE … TO option. */
+  byGtid: { before?: string; option: string };
+  /** Join by binlog file and position: the CHANGE … TO option that turns GTIDs off. */
+  byPosition: string;
+  /** The variable holding the GTID set a replica has executed. */
+  executedGtids: string;
+}
+
+/** What the SQL of a flavour's server differs in: replication, the grant tables, where events live. */
+export interface Dialect {
+  name: FlavorName;
+  replication: ReplicationSyntax;
+  accounts: AccountsFlavor;
+  /**
+   * A database's events, as columns named alike on both (`?`: the database). MariaDB: the rows of mysql.event (SHOW
+   * CREATE EVENT refuses while the scheduler is off); MySQL keeps them in its data dictionary: information_schema.EVENTS.
+   */
+  eventsQuery: string;
 }
 
 /** The programs of a flavour: the server a backup is restored into, and what replays binlogs, loads SQL and dumps. */
@@ -64,6 +85,7 @@ export interface Flavor {
   dump: string;
   server: ServerFlavor;
   replication: ReplicationSyntax;
+  dialect: Dialect;
 }
 
 /** `name` in `toolchain` when a service names one, else the bare name (looked up on PATH). */
@@ -102,6 +124,10 @@ const MARIADB_REPLICATION: ReplicationSyntax = {
     gtidIo: "Gtid_IO_Pos",
   },
   binlogStatus: "SHOW MASTER STATUS",
+  connectionExtra: "",
+  byGtid: { before: "SET GLOBAL gtid_slave_pos = ?", option: "MASTER_USE_GTID = slave_pos" },
+  byPosition: "MASTER_USE_GTID = no",
+  executedGtids: "gtid_slave_pos",
 };
 
 const MYSQL_REPLICATION: ReplicationSyntax = {
@@ -135,6 +161,32 @@ const MYSQL_REPLICATION: ReplicationSyntax = {
     gtidIo: "Retrieved_Gtid_Set",
   },
   binlogStatus: "SHOW BINARY LOG STATUS",
+  connectionExtra: ", GET_SOURCE_PUBLIC_KEY = 1",
+  // The restored data holds its own GTID set (gtid_executed): auto-position asks the source for the rest.
+  byGtid: { option: "SOURCE_AUTO_POSITION = 1" },
+  byPosition: "SOURCE_AUTO_POSITION = 0",
+  executedGtids: "gtid_executed",
+};
+
+const MARIADB_DIALECT: Dialect = {
+  name: "mariadb",
+  replication: MARIADB_REPLICATION,
+  accounts: MARIADB_ACCOUNTS,
+  eventsQuery: `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
+            status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
+       FROM mysql.event WHERE db = ? ORDER BY name`,
+};
+
+const MYSQL_DIALECT: Dialect = {
+  name: "mysql",
+  replication: MYSQL_REPLICATION,
+  accounts: MYSQL_ACCOUNTS,
+  eventsQuery: `SELECT EVENT_NAME AS name, DEFINER AS definer, EVENT_DEFINITION AS body, EXECUTE_AT AS execute_at,
+                INTERVAL_VALUE AS interval_value, INTERVAL_FIELD AS interval_field, STARTS AS starts, ENDS AS ends,
+                STATUS AS status, ON_COMPLETION AS on_completion, SQL_MODE AS sql_mode, EVENT_COMMENT AS comment,
+                TIME_ZONE AS time_zone, CHARACTER_SET_CLIENT AS character_set_client,
+                COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS db_collation
+           FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`,
 };
 
 /** A flavour's programs, in `toolchain` (a directory) when given. */
@@ -147,6 +199,7 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
       binlog: p("mariadb-binlog"),
       dump: p("mariadb-dump"),
       replication: MARIADB_REPLICATION,
+      dialect: MARIADB_DIALECT,
       server: {
         name,
         binary: p("mariadbd"),
@@ -167,6 +220,7 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
     binlog: p("mysqlbinlog"),
     dump: p("mysqldump"),
     replication: MYSQL_REPLICATION,
+    dialect: MYSQL_DIALECT,
     server: {
       name,
       binary: p("mysqld"),
@@ -198,7 +252,12 @@ export function flavorOf(db: { query(sql: string): Promise<Record<string, unknow
   return known;
 }
 
+/** The SQL dialect of the server behind `db`. */
+export async function dialectOf(db: { query(sql: string): Promise<Record<string, unknown>[]> }): Promise<Dialect> {
+  return (await flavorOf(db)) === "mysql" ? MYSQL_DIALECT : MARIADB_DIALECT;
+}
+
 /** The replication statements for the server behind `db`. */
 export async function replicationSyntax(db: { query(sql: string): Promise<Record<string, unknown>[]> }): Promise<ReplicationSyntax> {
-  return (await flavorOf(db)) === "mysql" ? MYSQL_REPLICATION : MARIADB_REPLICATION;
+  return (await dialectOf(db)).replication;
 }

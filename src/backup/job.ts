@@ -12,7 +12,7 @@ import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
 import { replicaStatus } from "../db/replication.ts";
-import { flavorOf, replicationSyntax } from "./flavor.ts";
+import { replicationSyntax } from "./flavor.ts";
 import { runCommand } from "../process/command.ts";
 import { resolveChain } from "./chain.ts";
 import { acquireLock } from "./lock.ts";
@@ -58,8 +58,7 @@ async function pauseReplica(db: Db, log: Log): Promise<NonNullable<Manifest["rep
   for (;;) {
     const now = await replicaStatus(db);
     if (now?.sqlRunning === "No") {
-      const gtidVariable = (await flavorOf(db)) === "mysql" ? "gtid_executed" : "gtid_slave_pos";
-      const [gtid] = await db.query<{ pos: string | null }>(`SELECT @@GLOBAL.${gtidVariable} AS pos`);
+      const [gtid] = await db.query<{ pos: string | null }>(`SELECT @@GLOBAL.${syntax.executedGtids} AS pos`);
       return { masterLogFile: now.execFile, execMasterLogPos: now.execPosition, gtidSlavePos: String(gtid?.pos ?? "").replace(/\s+/g, "") };
     }
     if (Date.now() > deadline) throw new Error("the replica's SQL thread did not stop within 60 s");

@@ -1,7 +1,7 @@
 // accounts: users, roles and every grant, read from the server's own grant tables; password hashes only as keyed digests.
 import { z } from "zod";
-import { globalPrivileges, isHashField, MARIADB_ACCOUNTS, MYSQL_ACCOUNTS, readAccounts, readAccountStatements, type Accounts } from "../db/accounts.ts";
-import { serverInfo } from "../db/introspect.ts";
+import { dialectOf } from "../backup/flavor.ts";
+import { globalPrivileges, isHashField, readAccounts, readAccountStatements, type Accounts } from "../db/accounts.ts";
 import type { Finding, ServerCheck } from "./types.ts";
 
 const Schema = z.record(z.string(), z.strictObject({ kind: z.enum(["user", "role"]), rows: z.record(z.string(), z.record(z.string(), z.string())) }));
@@ -54,8 +54,7 @@ export const accounts: ServerCheck<Accounts> = {
   schema: Schema,
   async capture(db, context) {
     if (!context.digestKey) throw new Error("this backup has no digest key (digest.key, written by backups since accounts are checked): passwords cannot be compared; take a new backup");
-    const { flavor } = await serverInfo(db);
-    const accountsFlavor = flavor === "mysql" ? MYSQL_ACCOUNTS : MARIADB_ACCOUNTS;
+    const accountsFlavor = (await dialectOf(db)).accounts;
     // A dump's restore creates the accounts anew from statements: compared as the server renders them. A physical
     // restore holds the grant tables themselves: compared row by row, column by column.
     if (context.logical) return readAccountStatements(db, accountsFlavor, context.digestKey, context.ignoreAccounts);

@@ -1,5 +1,5 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
-import { flavorOf, replicationSyntax } from "../backup/flavor.ts";
+import { dialectOf, replicationSyntax } from "../backup/flavor.ts";
 import type { Queryable } from "./connection.ts";
 import { qualifiedName, quoteIdent } from "./quote.ts";
 
@@ -274,19 +274,8 @@ export async function listRoutines(db: Queryable, database: string): Promise<Sch
  * restored servers started with --skip-grant-tables), and the rows say more (created, starts, status).
  */
 export async function listEvents(db: Queryable, database: string): Promise<SchemaObject[]> {
-  // MySQL keeps events in its data dictionary: information_schema.EVENTS shows the same fields (the user sees every
-  // event with the EVENT privilege, which the verifier and a backup user have).
   const rows = await db.query<Record<string, string | number | null>>(
-    (await flavorOf(db)) === "mysql"
-      ? `SELECT EVENT_NAME AS name, DEFINER AS definer, EVENT_DEFINITION AS body, EXECUTE_AT AS execute_at,
-                INTERVAL_VALUE AS interval_value, INTERVAL_FIELD AS interval_field, STARTS AS starts, ENDS AS ends,
-                STATUS AS status, ON_COMPLETION AS on_completion, SQL_MODE AS sql_mode, EVENT_COMMENT AS comment,
-                TIME_ZONE AS time_zone, CHARACTER_SET_CLIENT AS character_set_client,
-                COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS db_collation
-           FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`
-      : `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
-            status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
-       FROM mysql.event WHERE db = ? ORDER BY name`,
+    (await dialectOf(db)).eventsQuery,
     [database],
   );
   return rows.map((r) => ({

@@ -1,6 +1,6 @@
 // Replication SQL: pointing a server at a source, reading where it stands, and stopping it, in the server's own
 // dialect (src/backup/flavor.ts: MariaDB's SLAVE/MASTER statements, MySQL's REPLICA/SOURCE ones).
-import { flavorOf, replicationSyntax } from "../backup/flavor.ts";
+import { replicationSyntax } from "../backup/flavor.ts";
 import type { Queryable } from "./connection.ts";
 
 /** The part of SHOW SLAVE STATUS the rejoin stage reads. */
@@ -72,21 +72,17 @@ export async function replicaStatus(db: Queryable): Promise<ReplicaStatus | unde
  */
 export async function startReplication(db: Queryable, source: ReplicationSource, start: ReplicationStart, serverId: number): Promise<void> {
   const syntax = await replicationSyntax(db);
-  const mysql = (await flavorOf(db)) === "mysql";
   const o = syntax.option;
   await db.query(syntax.stop);
   await db.query(syntax.reset);
   await db.query("SET GLOBAL server_id = ?", [serverId]);
-  const connection = `${o.host} = ?, ${o.port} = ?, ${o.user} = ?, ${o.password} = ?, ${o.connectRetry} = 5${mysql ? ", GET_SOURCE_PUBLIC_KEY = 1" : ""}`;
+  const connection = `${o.host} = ?, ${o.port} = ?, ${o.user} = ?, ${o.password} = ?, ${o.connectRetry} = 5${syntax.connectionExtra}`;
   const params: unknown[] = [source.host, source.port, source.user, source.password];
-  if (start.useGtid && mysql) {
-    await db.query(`${syntax.change} ${connection}, SOURCE_AUTO_POSITION = 1`, params);
-  } else if (start.useGtid) {
-    await db.query("SET GLOBAL gtid_slave_pos = ?", [start.gtid]);
-    await db.query(`${syntax.change} ${connection}, MASTER_USE_GTID = slave_pos`, params);
+  if (start.useGtid) {
+    if (syntax.byGtid.before) await db.query(syntax.byGtid.before, [start.gtid]);
+    await db.query(`${syntax.change} ${connection}, ${syntax.byGtid.option}`, params);
   } else {
-    const noGtid = mysql ? "SOURCE_AUTO_POSITION = 0" : "MASTER_USE_GTID = no";
-    await db.query(`${syntax.change} ${connection}, ${o.logFile} = ?, ${o.logPos} = ?, ${noGtid}`, [...params, start.file, start.position]);
+    await db.query(`${syntax.change} ${connection}, ${o.logFile} = ?, ${o.logPos} = ?, ${syntax.byPosition}`, [...params, start.file, start.position]);
   }
   await db.query(syntax.start);
 }

@@ -1,7 +1,7 @@
 // The exact commands each backup tool adapter runs. XtraBackup cannot be installed here, so its commands are pinned by
 // these tests (docs/backup-tools.md); mariadb-backup and the dump also run for real in chain.test.ts and dump.test.ts.
 import { describe, expect, it } from "vitest";
-import { dump, mariabackup, parseCheckpoints, parseDumpPosition, xtrabackup } from "../../src/backup/tool.ts";
+import { backupTool, clone, dump, mariabackup, parseCheckpoints, parseDumpPosition, xtrabackup } from "../../src/backup/tool.ts";
 import { replayScript } from "../../src/restore/replay.ts";
 
 const cmd = (c: { file: string; args: string[] }) => [c.file, ...c.args].join(" ");
@@ -99,5 +99,45 @@ describe("tool output files", () => {
       gtid: "",
     });
     expect(parseDumpPosition("-- MariaDB dump 10.19\n")).toBeNull();
+  });
+});
+
+describe("clone (MySQL's clone plugin)", () => {
+  it("checks the plugin, records log_status's position, then clones into the target; no prepare, full only", () => {
+    const c = clone.backupCommand({ targetDir: "/s/b1/data", optionFile: "/w/client.cnf" });
+    expect(c.file).toBe("bash");
+    // The shell quotes each statement: compare the statements as the client receives them.
+    const script = (c.args[1] as string).replace(/'\\''/g, "'");
+    expect(script).toContain("PLUGIN_NAME = 'clone' AND PLUGIN_STATUS = 'ACTIVE'");
+    expect(script).toContain("INSTALL PLUGIN clone SONAME 'mysql_clone.so'");
+    // The position is read before the clone starts; the copy's own GTID set covers what committed during it.
+    expect(script.indexOf("performance_schema.log_status")).toBeLessThan(script.indexOf("CLONE LOCAL DATA DIRECTORY = '/s/b1/data'"));
+    expect(script).toContain("> /s/b1/data/clone_binlog_info");
+    expect(clone.prepareCommand).toBeUndefined();
+    expect(clone.incremental).toBe(false);
+    expect(clone.flavor.name).toBe("mysql");
+  });
+
+  it("takes its programs from the service's toolchain", () => {
+    const tool = backupTool("clone", "/opt/mysql/bin");
+    expect(tool.flavor.client).toBe("/opt/mysql/bin/mysql");
+    expect(tool.flavor.server.binary).toBe("/opt/mysql/bin/mysqld");
+    expect(tool.flavor.server.initialize("/r/d")).toEqual({ file: "/opt/mysql/bin/mysqld", args: ["--no-defaults", "--initialize-insecure", "--datadir=/r/d", "--user=root"] });
+  });
+});
+
+describe("dump on MySQL (mysqldump)", () => {
+  it("dumps with --source-data and events, the grant tables as rows, and loads them before FLUSH PRIVILEGES", () => {
+    const tool = backupTool("dump", undefined, "mysql");
+    const script = tool.backupCommand({ targetDir: "/s/b1/data", optionFile: "/w/c.cnf", databases: ["shop"] }).args[1] as string;
+    expect(script).toMatch(/^mysqldump --defaults-extra-file=\/w\/c\.cnf --hex-blob --default-character-set=utf8mb4 --single-transaction --source-data=2 --routines --triggers --events /);
+    expect(script).toContain("--replace --complete-insert --skip-triggers --set-gtid-purged=OFF --result-file=/s/b1/data/system.sql mysql user db tables_priv");
+    expect(script).not.toContain("--system=");
+    const load = tool.kind === "logical" ? (tool.loadCommand("/r/staging", "/r/client.cnf").args[1] as string) : "";
+    expect(load).toBe(
+      "mysql --defaults-file=/r/client.cnf --binary-mode --default-character-set=utf8mb4 < /r/staging/dump.sql && " +
+        "mysql --defaults-file=/r/client.cnf --binary-mode --default-character-set=utf8mb4 mysql < /r/staging/system.sql && " +
+        "mysql --defaults-file=/r/client.cnf --binary-mode --default-character-set=utf8mb4 -e 'FLUSH PRIVILEGES'",
+    );
   });
 });
