@@ -27,6 +27,8 @@ export interface TransactionEnd {
 }
 
 export interface BinlogWalk {
+  /** Newest event timestamp in the file (seconds since the epoch); null when it holds no event. */
+  lastEventTime: number | null;
   /** Bytes up to the end of the last whole event. */
   completeBytes: number;
   /** The file ends inside an event: a copy cut off mid-write (normal for the file the copier is writing). */
@@ -47,8 +49,12 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return buffer.subarray(0, n);
 }
 
-/** Walk one binlog file. `from`: start at this position (an event boundary) instead of the first event. */
-export function walkBinlog(path: string, from = 4): BinlogWalk {
+/**
+ * Walk one binlog file. `from`: transactions and checksums count from this position (an event boundary) on.
+ * `headersOnly`: read only the event headers (times, sizes, the last event's type), as a quick look at a long file
+ * does; no checksum is verified and no transaction end is found (`lastTransaction` stays null).
+ */
+export function walkBinlog(path: string, from = 4, options: { headersOnly?: boolean } = {}): BinlogWalk {
   const size = statSync(path).size;
   const fd = openSync(path, "r");
   try {
@@ -56,13 +62,14 @@ export function walkBinlog(path: string, from = 4): BinlogWalk {
     // The format description event (right after the magic) says whether events carry a checksum: its own holds then.
     let checksums = false;
     const fdeHeader = readAt(fd, 4, HEADER);
-    if (fdeHeader.length === HEADER && fdeHeader.readUInt8(4) === FORMAT_DESCRIPTION_EVENT) {
+    if (!options.headersOnly && fdeHeader.length === HEADER && fdeHeader.readUInt8(4) === FORMAT_DESCRIPTION_EVENT) {
       const length = fdeHeader.readUInt32LE(9);
       const fde = readAt(fd, 4, length);
       checksums = fde.length === length && length > 5 && fde.readUInt8(length - 5) === 1 && crc32(fde.subarray(0, length - 4)) === fde.readUInt32LE(length - 4);
     }
     let offset = 4;
     let lastType = -1;
+    let lastEventTime: number | null = null;
     let lastTransaction: TransactionEnd | null = null;
     let damaged: BinlogWalk["damaged"];
     // Inside a transaction group: after a GTID event, until its XID or COMMIT (or the one statement of a DDL group).
@@ -72,13 +79,20 @@ export function walkBinlog(path: string, from = 4): BinlogWalk {
       const length = header.readUInt32LE(9);
       if (length < HEADER || offset + length > size) break;
       const type = header.readUInt8(4);
+      const end = offset + length;
+      const time = header.readUInt32LE(0);
+      // A fake rotate event that opens a relay of the file has timestamp 0: it says nothing about time.
+      if (time > 0) lastEventTime = Math.max(lastEventTime ?? 0, time);
+      if (options.headersOnly) {
+        lastType = type;
+        offset = end;
+        continue;
+      }
       const event = readAt(fd, offset, length);
       if (checksums && offset >= from && crc32(event.subarray(0, length - 4)) !== event.readUInt32LE(length - 4)) {
         damaged = { position: offset, type };
         break;
       }
-      const end = offset + length;
-      const time = header.readUInt32LE(0);
       const bodyEnd = length - (checksums ? 4 : 0);
       if (type === MARIADB_GTID_EVENT) {
         const sequence = event.readBigUInt64LE(HEADER);
@@ -109,6 +123,7 @@ export function walkBinlog(path: string, from = 4): BinlogWalk {
       offset = end;
     }
     return {
+      lastEventTime,
       completeBytes: offset,
       endsMidEvent: damaged === undefined && offset !== size,
       closed: damaged === undefined && offset === size && (lastType === ROTATE_EVENT || lastType === STOP_EVENT),

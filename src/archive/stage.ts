@@ -2,16 +2,14 @@
 // position P through the service's binlog archive to its newest whole transaction, so that the promise "we can
 // recover to a minute ago" is exercised every night: the archive is contiguous from the backup, it applies, and the
 // recovery point is what actually applied (not the backup's age).
-import { copyFileSync, linkSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { binlogArchiveDir } from "../backup/store.ts";
 import { listArchive } from "../backup/binlogs.ts";
 import type { Position } from "../baseline/manifest.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { recordOwner } from "../lifecycle/owner.ts";
 import { CommandError, shellQuote } from "../process/command.ts";
+import { linkedFiles } from "../restore/locate.ts";
 import type { Restored } from "../restore/pipeline.ts";
 import { binlogSequence } from "../restore/replay.ts";
 import { advanceGtid, walkBinlog, type BinlogWalk } from "./events.ts";
@@ -106,11 +104,6 @@ export function checkContinuity(dir: string, from: Position): ArchiveContinuity 
   return { from, files: out, problems };
 }
 
-/** Where each archive file's applying stops: at its last whole transaction (null: nothing of it to apply). */
-function stopAt(file: ArchiveFile): number | null {
-  return file.walk.lastTransaction?.position ?? null;
-}
-
 export class ArchiveStage {
   private continuity?: Promise<ArchiveContinuity>;
   private applied?: Promise<ArchiveApplied>;
@@ -148,34 +141,26 @@ export class ArchiveStage {
     const tool = backupTool(restored.backup.meta.tool, this.service.backup.toolchain, restored.manifest.server.flavor);
     const client = restored.server.clientOptionFile;
     if (!client) throw new ArchiveError(`the restored server on ${restored.target.description} has no client option file`);
-    const plan = continuity.files.filter((f) => {
-      const stop = stopAt(f);
-      return stop !== null && stop > f.from;
+    // Each file applies up to its last whole transaction; one with none after where it starts has nothing to apply.
+    const plan = continuity.files.flatMap((f) => {
+      const last = f.walk.lastTransaction;
+      return last && last.position > f.from ? [{ ...f, last }] : [];
     });
     let appliedTo: Position = continuity.from;
     let newestEventAt: number | null = null;
     let bytes = 0;
     if (plan.length > 0) {
-      // Hard links (copies across filesystems) of just the files to apply, then one copy to the target.
-      const local = mkdtempSync(join(this.dir, "..", ".rollforward-"));
-      recordOwner(local);
-      const removeLocal = registerDisposer(`directory ${local}`, () => rmSync(local, { recursive: true, force: true }));
+      // Hard links of just the files to apply, then one copy to the target.
+      const local = linkedFiles(this.dir, plan.map((f) => f.name));
       const remote = `${restored.target.workDir}/archive`;
       try {
-        for (const f of plan) {
-          try {
-            linkSync(join(this.dir, f.name), join(local, f.name));
-          } catch {
-            copyFileSync(join(this.dir, f.name), join(local, f.name));
-          }
-        }
-        await restored.target.putDirectory(local, remote);
+        await restored.target.putDirectory(local.dir, remote);
       } finally {
-        await removeLocal();
+        await local.remove();
       }
       let gtid = continuity.from.gtid;
       for (const [i, f] of plan.entries()) {
-        const stop = stopAt(f) as number;
+        const stop = f.last.position;
         const path = `${remote}/${f.name}`;
         const binlog = `${shellQuote(tool.flavor.binlog)} --start-position=${f.from} --stop-position=${stop} ${shellQuote(path)}`;
         const apply = `${binlog} | ${shellQuote(tool.flavor.client)} --defaults-file=${shellQuote(client)} --binary-mode`;
@@ -185,12 +170,9 @@ export class ArchiveStage {
         } catch (error) {
           throw await this.failedEvent(restored, error, f.name, binlog);
         }
-        const last = f.walk.lastTransaction;
-        if (last) {
-          gtid = last.gtid ? advanceGtid(gtid, [last.gtid]) : gtid;
-          appliedTo = { file: f.name, position: last.position, gtid };
-          newestEventAt = last.time * 1000;
-        }
+        if (f.last.gtid) gtid = advanceGtid(gtid, [f.last.gtid]);
+        appliedTo = { file: f.name, position: stop, gtid };
+        newestEventAt = f.last.time * 1000;
         bytes += stop - f.from;
       }
     }

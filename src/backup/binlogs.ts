@@ -1,8 +1,9 @@
 // The binlog archive: copying a service's binlogs continuously into `<store>/<service>/binlogs/`, resuming after an
 // interruption, reading event times from the copies, and checking the archive is contiguous.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { walkBinlog } from "../archive/events.ts";
 import type { Position } from "../baseline/manifest.ts";
 import type { Service } from "../config/schema.ts";
 import { binaryLogs, binlogPosition } from "../db/introspect.ts";
@@ -14,9 +15,6 @@ import { acquireLock } from "./lock.ts";
 import { keepsSandbox, openSource, sourceTool } from "./source.ts";
 import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
 import type { BackupTool } from "./tool.ts";
-
-const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
-const EVENT_HEADER = 19;
 
 /** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
 export function binlogFiles(names: readonly string[]): string[] {
@@ -37,32 +35,12 @@ export interface BinlogFileEvents {
 }
 
 /**
- * Walk a binlog file's event headers (v4: timestamp, type, server id, event size, …) without reading the events' bodies:
- * its newest event time and whether it ends on an event boundary.
+ * A binlog file's event headers (v4: timestamp, type, server id, event size, …), without reading the events' bodies:
+ * its newest event time and whether it ends on an event boundary (the archive stage's walker, headers only).
  */
 export function readBinlogEvents(path: string): BinlogFileEvents {
-  const fd = openSync(path, "r");
-  try {
-    const size = statSync(path).size;
-    const header = Buffer.alloc(EVENT_HEADER);
-    if (size < 4 || readSync(fd, header, 0, 4, 0) < 4 || !header.subarray(0, 4).equals(BINLOG_MAGIC)) {
-      throw new Error(`${path} is not a binlog file (no binlog magic number at its start)`);
-    }
-    let offset = 4;
-    let lastEventTime: number | null = null;
-    while (offset + EVENT_HEADER <= size) {
-      readSync(fd, header, 0, EVENT_HEADER, offset);
-      const length = header.readUInt32LE(9);
-      if (length < EVENT_HEADER || offset + length > size) break;
-      const timestamp = header.readUInt32LE(0);
-      // A fake rotate event that opens a relay of the file has timestamp 0: it says nothing about time.
-      if (timestamp > 0) lastEventTime = Math.max(lastEventTime ?? 0, timestamp);
-      offset += length;
-    }
-    return { lastEventTime, endsMidEvent: offset !== size, completeBytes: offset };
-  } finally {
-    closeSync(fd);
-  }
+  const { lastEventTime, endsMidEvent, completeBytes } = walkBinlog(path, 4, { headersOnly: true });
+  return { lastEventTime, endsMidEvent, completeBytes };
 }
 
 export interface ArchivedFile {

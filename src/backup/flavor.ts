@@ -84,7 +84,6 @@ export interface Flavor {
   binlog: string;
   dump: string;
   server: ServerFlavor;
-  replication: ReplicationSyntax;
   dialect: Dialect;
 }
 
@@ -198,7 +197,6 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
       client: p("mariadb"),
       binlog: p("mariadb-binlog"),
       dump: p("mariadb-dump"),
-      replication: MARIADB_REPLICATION,
       dialect: MARIADB_DIALECT,
       server: {
         name,
@@ -219,7 +217,6 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
     client: p("mysql"),
     binlog: p("mysqlbinlog"),
     dump: p("mysqldump"),
-    replication: MYSQL_REPLICATION,
     dialect: MYSQL_DIALECT,
     server: {
       name,
@@ -238,14 +235,18 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
 }
 
 export const MARIADB_FLAVOR = flavor("mariadb");
-export const MYSQL_FLAVOR = flavor("mysql");
+
+/** The flavour a server's `VERSION()` names (`10.11.19-MariaDB-log`, `9.7.4-2`). */
+export function flavorOfVersion(version: string): FlavorName {
+  return /mariadb/i.test(version) ? "mariadb" : "mysql";
+}
 
 /** The flavour of the server behind `db`, asked once per connection pool. */
 const asked = new WeakMap<object, Promise<FlavorName>>();
 export function flavorOf(db: { query(sql: string): Promise<Record<string, unknown>[]> }): Promise<FlavorName> {
   let known = asked.get(db);
   if (!known) {
-    known = db.query("SELECT VERSION() AS v").then((rows) => (/mariadb/i.test(String(rows[0]?.v ?? "")) ? "mariadb" : "mysql"));
+    known = db.query("SELECT VERSION() AS v").then((rows) => flavorOfVersion(String(rows[0]?.v ?? "")));
     asked.set(db, known);
     known.catch(() => asked.delete(db));
   }

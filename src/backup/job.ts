@@ -160,7 +160,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       });
     };
     const backup = async () => {
-      const databases = service.databases ?? (await listDatabases(source.db));
+      // A dump names what it includes, and a tool's preflight looks at it; a physical backup takes the whole server.
+      const databases = tool.kind === "logical" || tool.preflight ? (service.databases ?? (await listDatabases(source.db))) : [];
       await tool.preflight?.(source.db, databases, mode);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // mariadb-backup creates its target itself; a dump is written into an existing directory.
@@ -170,7 +171,6 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         optionFile: source.optionFile,
         datadir: source.datadir,
         incrementalBaseDir: base?.dataDir,
-        // A dump names what it includes; a physical backup takes the whole server.
         databases: tool.kind === "logical" ? databases : undefined,
       });
       log(`backing up with ${tool.name} into ${dataDir}${base ? ` (incremental on ${base.id})` : ""}`);

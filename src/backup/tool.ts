@@ -11,8 +11,6 @@ export interface CommandSpec {
   args: string[];
 }
 
-export type { Flavor, ServerFlavor } from "./flavor.ts";
-
 /** What `xtrabackup_checkpoints` says: the kind of backup and the InnoDB LSN range its data covers. */
 export interface Checkpoints {
   /** `full-backuped`, `incremental`, `log-applied`, `full-prepared`. */
@@ -391,7 +389,6 @@ function dumpTool(name: "mariadb" | "mysql", toolchain?: string): LogicalBackupT
 }
 
 export const BACKUP_TOOL_NAMES = ["mariabackup", "xtrabackup", "clone", "dump"] as const;
-export type BackupToolName = (typeof BACKUP_TOOL_NAMES)[number];
 
 /**
  * The adapter named in services.yaml `backup.tool`, its programs in `toolchain` when the service names one. `dump`

@@ -1,5 +1,5 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
-import { dialectOf, replicationSyntax } from "../backup/flavor.ts";
+import { dialectOf, flavorOfVersion, replicationSyntax } from "../backup/flavor.ts";
 import type { Queryable } from "./connection.ts";
 import { qualifiedName, quoteIdent } from "./quote.ts";
 
@@ -29,7 +29,7 @@ export interface ServerInfo {
 export async function serverInfo(db: Queryable): Promise<ServerInfo> {
   const [row] = await db.query<{ version: string }>("SELECT VERSION() AS version");
   const version = String(row?.version ?? "");
-  return { version, flavor: /mariadb/i.test(version) ? "mariadb" : "mysql" };
+  return { version, flavor: flavorOfVersion(version) };
 }
 
 export async function listDatabases(db: Queryable): Promise<string[]> {

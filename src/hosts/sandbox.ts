@@ -12,13 +12,6 @@ import { registerSecret } from "../lifecycle/secrets.ts";
 import { runCommand, tail } from "../process/command.ts";
 import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
 
-/** The binaries of the server flavour found on this machine. */
-export const MARIADB = {
-  server: "mariadbd",
-  installDb: "mariadb-install-db",
-  client: "mariadb",
-} as const;
-
 /** A directory that is removed when disposed, also on Ctrl-C. */
 export interface WorkDir {
   path: string;

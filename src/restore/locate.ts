@@ -137,18 +137,25 @@ export function locateRestore(service: Service, to?: RestorePoint): LocatedResto
  * hard links (copies across filesystems) of the archive's files, so a long archive is not copied whole.
  */
 export function replayFilesDir(located: LocatedRestore): { dir: string; remove(): Promise<void> } {
-  const files = located.replay?.files ?? [];
   if (located.binlogDir === located.backup.binlogDir) return { dir: located.binlogDir, remove: async () => undefined };
-  // Dot-named beside the archive: the store's listing skips it, and a hard link needs the same filesystem.
-  const dir = mkdtempSync(join(dirname(located.binlogDir), ".replay-"));
+  return linkedFiles(located.binlogDir, located.replay?.files ?? []);
+}
+
+/**
+ * A directory beside `sourceDir` holding hard links (copies across filesystems) of `files`, removed by `remove()` or at
+ * exit: what goes to the restore host, without copying a long archive whole. Dot-named, so the store's listing skips
+ * it; beside the archive, because a hard link needs the same filesystem.
+ */
+export function linkedFiles(sourceDir: string, files: readonly string[]): { dir: string; remove(): Promise<void> } {
+  const dir = mkdtempSync(join(dirname(sourceDir), ".replay-"));
   recordOwner(dir);
   const remove = registerDisposer(`directory ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   try {
     for (const file of files) {
       try {
-        linkSync(join(located.binlogDir, file), join(dir, file));
+        linkSync(join(sourceDir, file), join(dir, file));
       } catch {
-        copyFileSync(join(located.binlogDir, file), join(dir, file));
+        copyFileSync(join(sourceDir, file), join(dir, file));
       }
     }
   } catch (error) {

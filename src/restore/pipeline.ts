@@ -240,24 +240,24 @@ export async function restoreService(service: Service, options: RestoreOptions =
       if (!started.clientOptionFile) throw new Error(`the restored server on ${t.description} has no client option file for its verifier account`);
       return started.clientOptionFile;
     };
+    /** A client step on the restored server (load, replay): run, and on failure say what the server said and where. */
+    const onServer = (file: string, args: string[]) =>
+      t
+        .exec(file, args, { timeoutMs: service.restore.timeout })
+        .catch((error: unknown) => withServerErrors(started, error))
+        .catch((error: unknown) => nameTablespaces(t, manifest, error));
     if (tool.kind === "logical") {
       await step("load", async (record) => {
         const c = tool.loadCommand(t.stagingDir, clientOptionFile());
         record.command = c.args.at(-1);
-        await t
-          .exec(c.file, c.args, { timeoutMs: service.restore.timeout })
-          .catch((error: unknown) => withServerErrors(started, error))
-          .catch((error: unknown) => nameTablespaces(t, manifest, error));
+        await onServer(c.file, c.args);
       });
     }
     await step("replay", async (record) => {
       if (!replay) return;
       const script = replayScript(replay, binlogDir, clientOptionFile(), tool.flavor);
       record.command = script.replace(/^set -o pipefail; /, "");
-      await t
-        .exec("bash", ["-c", script], { timeoutMs: service.restore.timeout })
-        .catch((error: unknown) => withServerErrors(started, error))
-        .catch((error: unknown) => nameTablespaces(t, manifest, error));
+      await onServer("bash", ["-c", script]);
     });
     const db = await server.connect({ poolSize: options.poolSize ?? service.verify.concurrency });
     let destroyed: Promise<void> | undefined;

@@ -14,6 +14,7 @@ import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
+import { until } from "../support/archive.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
 import { WriteLoad, serverService } from "../support/writeLoad.ts";
 
@@ -25,14 +26,6 @@ let service: Service;
 let archive = "";
 /** The source's checksum of shop.orders when the writes stopped: what a roll-forward to the newest event must hold. */
 let finalChecksum = "";
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 beforeAll(async () => {
   source = await startSourceSandbox("rollforward");

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkArchive, checkServiceArchive, describeArchive, listArchive, readBinlogEvents, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { checkArchive, checkServiceArchive, describeArchive, listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
 import { runBackupJob, type BackupResult } from "../../src/backup/job.ts";
 import { applyRetention } from "../../src/backup/retention.ts";
 import { binlogArchiveDir, listBackups, markVerified, VERIFIED_FILE } from "../../src/backup/store.ts";
@@ -13,6 +13,7 @@ import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { redFindings } from "../faults/catalog.ts";
+import { twoWritesASecondApart, until } from "../support/archive.ts";
 import { SMALL_SEED, testStore } from "../support/services.ts";
 import { WriteLoad, serverService } from "../support/writeLoad.ts";
 
@@ -187,13 +188,6 @@ describe("backup chains on a source under a write load", () => {
     const copier = await startBinlogCopy(service, { restartDelayMs: 200 });
     try {
       const archive = binlogArchiveDir(store.path, service.name);
-      const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
-        const deadline = Date.now() + 20_000;
-        while (!(await ok())) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await sleep(100);
-        }
-      };
       await until("the copier to start", () => copier.pid() !== undefined && listArchive(archive).length > 0);
       const first = copier.pid() as number;
       // Mid-load: whatever it was writing is cut off and must be fetched again whole.
@@ -228,15 +222,7 @@ describe("backup chains on a source under a write load", () => {
       }
 
       // Point in time: two known writes a second apart; a restore to a time between them has exactly the earlier one.
-      await db.query("INSERT INTO shop.empty_table VALUES (1)");
-      const between = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000);
-      await sleep(between.getTime() - Date.now() + 1100);
-      await db.query("INSERT INTO shop.empty_table VALUES (2)");
-      const wroteSecond = Math.floor(Date.now() / 1000);
-      await until("the second write to be archived", () => {
-        const newest = listArchive(archive).at(-1);
-        return newest !== undefined && (readBinlogEvents(join(archive, newest)).lastEventTime ?? 0) >= wroteSecond;
-      });
+      const between = await twoWritesASecondApart(db, archive);
       const restored = await restoreService(service, { to: { time: between } });
       try {
         const rows = await restored.db.query<{ id: number }>("SELECT id FROM shop.empty_table ORDER BY id");

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkServiceArchive, listArchive, readBinlogEvents, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { checkServiceArchive, listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
 import { flavor } from "../../src/backup/flavor.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { binlogArchiveDir } from "../../src/backup/store.ts";
@@ -14,11 +14,11 @@ import { applySeed, startSourceSandbox, type SeededSource } from "../../src/host
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { redFindings } from "../faults/catalog.ts";
 import { MYSQL_SEED, mysqlToolchain } from "../support/mysql.ts";
+import { twoWritesASecondApart, until } from "../support/archive.ts";
 import { sandboxServers, testStore } from "../support/services.ts";
 import { serverService } from "../support/writeLoad.ts";
 import { parseServices } from "../../src/config/load.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const store = testStore();
 let source: SeededSource;
 let db: Db;
@@ -44,13 +44,6 @@ describe("MySQL 9.7: the binlog archive and point-in-time restore", () => {
     const copier = await startBinlogCopy(service, { restartDelayMs: 200 });
     try {
       const archive = binlogArchiveDir(store.path, service.name);
-      const until = async (what: string, ok: () => boolean) => {
-        const deadline = Date.now() + 30_000;
-        while (!ok()) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await sleep(100);
-        }
-      };
       await until("the copier to start", () => copier.pid() !== undefined && listArchive(archive).length > 0);
       await db.query("FLUSH BINARY LOGS");
       const [status] = await db.query<{ File: string }>("SHOW BINARY LOG STATUS");
@@ -63,15 +56,7 @@ describe("MySQL 9.7: the binlog archive and point-in-time restore", () => {
       expect((await checkServiceArchive(service)).problems).toEqual([]);
 
       // Two known writes a second apart; a restore to a time between them has exactly the earlier one.
-      await db.query("INSERT INTO shop.empty_table VALUES (1)");
-      const between = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000);
-      await sleep(between.getTime() - Date.now() + 1100);
-      await db.query("INSERT INTO shop.empty_table VALUES (2)");
-      const wroteSecond = Math.floor(Date.now() / 1000);
-      await until("the second write to be archived", () => {
-        const newest = listArchive(archive).at(-1);
-        return newest !== undefined && (readBinlogEvents(join(archive, newest)).lastEventTime ?? 0) >= wroteSecond;
-      });
+      const between = await twoWritesASecondApart(db, archive);
       const restored = await restoreService(service, { to: { time: between } });
       try {
         const rows = await restored.db.query<{ id: number }>("SELECT id FROM shop.empty_table ORDER BY id");

@@ -1,0 +1,33 @@
+// Waiting on a running binlog copy in tests: a condition with a deadline, and the point-in-time scenario (two known
+// writes a second apart, the second archived) that a restore to the time between them must split.
+import { join } from "node:path";
+import { listArchive, readBinlogEvents } from "../../src/backup/binlogs.ts";
+import type { Db } from "../../src/db/connection.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `ok` every 100 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Insert 1, then 2 into shop.empty_table a second boundary apart, and wait until the archive in `archive` holds the
+ * second: a restore to the returned time must hold exactly the row 1.
+ */
+export async function twoWritesASecondApart(db: Db, archive: string): Promise<Date> {
+  await db.query("INSERT INTO shop.empty_table VALUES (1)");
+  const between = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000);
+  await sleep(between.getTime() - Date.now() + 1100);
+  await db.query("INSERT INTO shop.empty_table VALUES (2)");
+  const wroteSecond = Math.floor(Date.now() / 1000);
+  await until("the second write to be archived", () => {
+    const newest = listArchive(archive).at(-1);
+    return newest !== undefined && (readBinlogEvents(join(archive, newest)).lastEventTime ?? 0) >= wroteSecond;
+  });
+  return between;
+}
