@@ -4,7 +4,8 @@ import { resolve } from "node:path";
 import { checkServiceArchive, startBinlogCopy } from "./backup/binlogs.ts";
 import { backupTool } from "./backup/tool.ts";
 import { runBackupJob } from "./backup/job.ts";
-import { listBackups } from "./backup/store.ts";
+import { describeEncoding, listBackups } from "./backup/store.ts";
+import { formatStoreReport, verifyStore } from "./storage/verifyStore.ts";
 import { formatDuration } from "./config/duration.ts";
 import { findService, loadFleet } from "./config/load.ts";
 import type { Service } from "./config/schema.ts";
@@ -21,7 +22,11 @@ const USAGE = `usage: restoretest <command> [service] [--config services.yaml]
 
 commands:
   backup <service>   capture the baseline and take a backup (full or incremental, by backup.policy) into the store
-  list               list services and their stored backups
+  list               list services and their stored backups (size, format and compression, verified)
+  verify-store <service>
+                     check every stored file of the service's backups and binlog archive against the size and
+                     SHA-256 it had when written (no key, no server needed); exits 1 naming each damaged,
+                     missing or unlisted file
   verify <service>   restore the newest backup and verify it (runs: vitest run --project <service>)
   restore <service> [--to <time|file:pos>] [--keep]
                      a restore drill: restore the newest chain (or the newest before --to, rolled forward to it),
@@ -68,7 +73,7 @@ function parseArgs(argv: string[]): Args {
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Commands about one service: only its secrets are resolved, and only its own problems stop them. */
-const SERVICE_COMMANDS = new Set(["backup", "verify", "restore", "binlogs"]);
+const SERVICE_COMMANDS = new Set(["backup", "verify", "verify-store", "restore", "binlogs"]);
 
 /**
  * The services of the file. For one service (`selected`), its secrets resolved and its problems fatal; for the fleet
@@ -110,11 +115,18 @@ async function main(argv: string[]): Promise<number> {
         log(`${s.name}: ${complete.length} complete backup(s)${incomplete.length ? `, ${incomplete.length} incomplete` : ""}`);
         for (const b of complete) {
           const kind = b.meta.kind === "incremental" ? `incremental on ${b.meta.base}` : "full";
-          log(`  ${b.id}  ${(b.meta.bytes / 1e6).toFixed(1)} MB  ${b.meta.tool}  ${kind}${b.verified ? "  verified" : ""}`);
+          const stored = b.meta.storedBytes !== undefined ? ` (${(b.meta.storedBytes / 1e6).toFixed(1)} MB stored)` : "";
+          log(`  ${b.id}  ${(b.meta.bytes / 1e6).toFixed(1)} MB${stored}  ${b.meta.tool}  ${describeEncoding(b.meta)}  ${kind}${b.verified ? "  verified" : ""}`);
         }
         for (const b of incomplete) log(`  ${b.id}  INCOMPLETE: ${b.reason}`);
       }
       return 0;
+    }
+    case "verify-store": {
+      if (!name) throw new Error("verify-store needs a service name");
+      const report = await verifyStore(findService(services, name));
+      log(formatStoreReport(report));
+      return report.ok ? 0 : 1;
     }
     case "verify": {
       if (!name) throw new Error("verify needs a service name");

@@ -9,7 +9,8 @@ import type { Position } from "../baseline/manifest.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
 import { CommandError, shellQuote } from "../process/command.ts";
-import { linkedFiles } from "../restore/locate.ts";
+import { readChecksums } from "../storage/checksums.ts";
+import { plainCopies, type PlainCopies } from "../storage/plainCopies.ts";
 import type { Restored } from "../restore/pipeline.ts";
 import { binlogSequence } from "../restore/replay.ts";
 import { advanceGtid, walkBinlog, type BinlogWalk } from "./events.ts";
@@ -58,7 +59,7 @@ export function hasArchive(service: Service): boolean {
  * with the files on both sides), a closed file cut short (it must end with the rotate event that closes a binlog), a
  * file cut off mid-event that is not the newest, and the first damaged event (CRC32) with its file:position.
  */
-export function checkContinuity(dir: string, from: Position): ArchiveContinuity {
+export function checkContinuity(dir: string, from: Position, plainDir = dir): ArchiveContinuity {
   // Only the source's binlog base name: files of another (an earlier log_bin name) are not its sequence.
   const prefix = from.file.replace(/\.\d+$/, "");
   const names = listArchive(dir).filter((n) => n.replace(/\.\d+$/, "") === prefix);
@@ -85,7 +86,7 @@ export function checkContinuity(dir: string, from: Position): ArchiveContinuity 
       break;
     }
     const fromPosition = i === 0 ? from.position : 4;
-    const walk = walkBinlog(join(dir, name), fromPosition);
+    const walk = walkBinlog(join(plainDir, name), fromPosition);
     out.push({ name, from: fromPosition, walk });
     const newest = i === files.length - 1;
     if (walk.damaged) {
@@ -107,6 +108,8 @@ export function checkContinuity(dir: string, from: Position): ArchiveContinuity 
 export class ArchiveStage {
   private continuity?: Promise<ArchiveContinuity>;
   private applied?: Promise<ArchiveApplied>;
+  /** The files from P's on, plain (sealed ones decoded and checked): walked by `contiguous`, applied by `apply`. */
+  private plain?: PlainCopies;
 
   constructor(
     private readonly service: Service,
@@ -119,10 +122,14 @@ export class ArchiveStage {
 
   /** `archive › contiguous from the backup`: throws naming every problem. */
   contiguous(restored: Restored): Promise<ArchiveContinuity> {
-    return (this.continuity ??= Promise.resolve().then(() => {
+    return (this.continuity ??= Promise.resolve().then(async () => {
       const from = restored.manifest.position;
       if (!from) throw new ArchiveError("this backup records no binlog position (binary logging was off on its source): nothing can be rolled forward from it");
-      return checkContinuity(this.dir, from);
+      const prefix = from.file.replace(/\.\d+$/, "");
+      const names = listArchive(this.dir).filter((n) => n.replace(/\.\d+$/, "") === prefix && binlogSequence(n) >= binlogSequence(from.file));
+      // A sealed file that is damaged, or a key that does not open it, is named here, before anything is applied.
+      this.plain = await plainCopies(this.dir, names, { checksums: readChecksums(this.dir), keyFile: this.service.backup.encrypt?.keyFile });
+      return checkContinuity(this.dir, from, this.plain.dir);
     }));
   }
 
@@ -132,7 +139,7 @@ export class ArchiveStage {
    * Throws naming the first event that failed (file:position, the server's error), after applying what came before it.
    */
   apply(restored: Restored): Promise<ArchiveApplied> {
-    return (this.applied ??= this.doApply(restored));
+    return (this.applied ??= this.doApply(restored).finally(() => this.plain?.remove()));
   }
 
   private async doApply(restored: Restored): Promise<ArchiveApplied> {
@@ -150,8 +157,8 @@ export class ArchiveStage {
     let newestEventAt: number | null = null;
     let bytes = 0;
     if (plan.length > 0) {
-      // Hard links of just the files to apply, then one copy to the target.
-      const local = linkedFiles(this.dir, plan.map((f) => f.name));
+      // Just the files to apply, plain, in one copy to the target.
+      const local = await plainCopies(this.plain?.dir ?? this.dir, plan.map((f) => f.name));
       const remote = `${restored.target.workDir}/archive`;
       try {
         await restored.target.putDirectory(local.dir, remote);

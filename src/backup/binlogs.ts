@@ -1,7 +1,7 @@
 // The binlog archive: copying a service's binlogs continuously into `<store>/<service>/binlogs/`, resuming after an
 // interruption, reading event times from the copies, and checking the archive is contiguous.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { walkBinlog } from "../archive/events.ts";
 import type { Position } from "../baseline/manifest.ts";
@@ -15,14 +15,82 @@ import { acquireLock } from "./lock.ts";
 import { keepsSandbox, openSource, sourceTool } from "./source.ts";
 import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
 import type { BackupTool } from "./tool.ts";
+import { readChecksums, writeChecksums } from "../storage/checksums.ts";
+import { decompressScript, encodeScript, encodingOf, isPlain, parseStoredName, storedName, type Encoding } from "../storage/encoding.ts";
+import { plainCopies, storedFileOf } from "../storage/plainCopies.ts";
+import { openStored, writeStored } from "../storage/stored.ts";
 
 /** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
 export function binlogFiles(names: readonly string[]): string[] {
   return names.filter((n) => /\.\d+$/.test(n)).sort((a, b) => binlogSequence(a) - binlogSequence(b));
 }
 
+/** The archive's binlog files by their plain names, sealed (compressed, encrypted) or not. */
 export function listArchive(dir: string): string[] {
-  return existsSync(dir) ? binlogFiles(readdirSync(dir)) : [];
+  if (!existsSync(dir)) return [];
+  return binlogFiles([...new Set(readdirSync(dir).filter((n) => !n.endsWith(".partial")).map((n) => parseStoredName(n).name))]);
+}
+
+/**
+ * A stored binlog's events, read without a server: a plain file in place, a sealed one (compressed, encrypted) through
+ * a checked plain copy that is removed afterwards.
+ */
+export async function readStoredBinlogEvents(dir: string, name: string, keyFile?: string): Promise<BinlogFileEvents> {
+  if (storedFileOf(dir, name) === name) return readBinlogEvents(join(dir, name));
+  const copies = await plainCopies(dir, [name], { checksums: readChecksums(dir), keyFile });
+  try {
+    return readBinlogEvents(join(copies.dir, name));
+  } finally {
+    await copies.remove();
+  }
+}
+
+/**
+ * Seal the archive's closed files (every plain one but the newest, or all with `all`): each stored encoded in place
+ * of the plain file, its size and SHA-256 taken as it is written into the archive's checksums.json. Run by the copier
+ * alone (it holds the archive's lock).
+ */
+export async function sealArchive(dir: string, encoding: Encoding, options: { all?: boolean } = {}): Promise<string[]> {
+  if (isPlain(encoding) || !existsSync(dir)) return [];
+  const names = listArchive(dir);
+  const newest = names.at(-1);
+  const sealed: string[] = [];
+  for (const name of names) {
+    if (storedFileOf(dir, name) !== name || (name === newest && !options.all)) continue;
+    const plain = join(dir, name);
+    const stored = storedName(name, encoding);
+    const written = await writeStored({ input: createReadStream(plain), encode: encodeScript(encoding), path: join(dir, stored) });
+    const files = (readChecksums(dir)?.files ?? []).filter((f) => f.path !== stored);
+    writeChecksums(dir, [...files, { path: stored, bytes: written.bytes, sha256: written.sha256, rawBytes: written.rawBytes }]);
+    rmSync(plain);
+    sealed.push(name);
+  }
+  return sealed;
+}
+
+function describeSealing(encoding: Encoding): string {
+  return [encoding.compress ? `zstd -${encoding.compress.level}` : "", encoding.encrypt ? "age" : ""].filter(Boolean).join(" + ");
+}
+
+/** The newest file, sealed when copying stopped, made plain again so the copier can fetch it anew over it. */
+async function unsealNewest(dir: string, keyFile: string | undefined): Promise<void> {
+  const newest = listArchive(dir).at(-1);
+  const stored = newest ? storedFileOf(dir, newest) : undefined;
+  if (!newest || !stored || stored === newest) return;
+  const checksums = readChecksums(dir);
+  const expected = checksums?.files.find((f) => f.path === stored);
+  if (!expected) throw new Error(`${join(dir, stored)} has no entry in ${join(dir, "checksums.json")}: check the archive with restoretest verify-store`);
+  const opened = openStored(join(dir, stored), expected, { keyFile });
+  try {
+    await writeStored({ input: opened.stream, encode: decompressScript(opened.compressed), path: join(dir, newest) });
+  } catch (error) {
+    opened.destroy();
+    await opened.check();
+    throw error;
+  }
+  await opened.check();
+  writeChecksums(dir, (checksums?.files ?? []).filter((f) => f.path !== stored));
+  rmSync(join(dir, stored));
 }
 
 export interface BinlogFileEvents {
@@ -107,7 +175,14 @@ export function checkArchive(archived: readonly ArchivedFile[], from: Position |
 /** The archive's files with what the check needs (event headers are walked only where sizes cannot tell). */
 export function describeArchive(dir: string, server?: readonly { name: string; size: number }[]): ArchivedFile[] {
   const sizes = new Map((server ?? []).map((s) => [s.name, s.size]));
+  const checksums = readChecksums(dir);
   return listArchive(dir).map((name) => {
+    const stored = storedFileOf(dir, name) ?? name;
+    if (stored !== name) {
+      // Sealed once closed: its plain size was recorded as it was written.
+      const entry = checksums?.files.find((f) => f.path === stored);
+      return { name, size: entry?.rawBytes ?? statSync(join(dir, stored)).size, endsMidEvent: false };
+    }
     const size = statSync(join(dir, name)).size;
     const endsMidEvent = sizes.get(name) === size ? false : readBinlogEvents(join(dir, name)).endsMidEvent;
     return { name, size, endsMidEvent };
@@ -216,14 +291,29 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
       });
     });
 
+  // Closed files are sealed (compressed, encrypted) as the copier goes, and every file once it stops: at rest, the
+  // archive holds plain only the file being written.
+  const encoding = encodingOf(service.backup);
+  const keyFile = service.backup.encrypt?.keyFile;
+  let sealing: Promise<unknown> = Promise.resolve();
+  const seal = (all = false) =>
+    (sealing = sealing
+      .then(() => sealArchive(dir, encoding, { all }))
+      .then((names) => names.length && log(`sealed ${names.join(", ")} (${describeSealing(encoding)})`))
+      .catch((error: unknown) => log(`sealing the archive's closed files failed, they stay plain for now: ${(error as Error).message}`)));
+  const sealer = isPlain(encoding) ? undefined : setInterval(() => void seal(), 5000);
+  sealer?.unref();
   const done = (async () => {
     try {
+      encodeScript(encoding);
       let delay = baseDelay;
       while (!stopping) {
         const oldest = listBackups(store, service.name).complete[0]?.meta.position;
         if (!oldest) {
           throw new Error(`no backup of ${service.name} with a binlog position in ${store}: binlog copying starts at the oldest kept backup's position; take a backup first`);
         }
+        await sealing;
+        await unsealNewest(dir, keyFile);
         const ended = await runOnce(resumeFrom(listArchive(dir), oldest.file));
         if (stopping) break;
         log(
@@ -238,6 +328,8 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
         delay = ended.ms > 10_000 ? baseDelay : Math.min(delay * 2, 30_000);
       }
     } finally {
+      if (sealer) clearInterval(sealer);
+      await seal(true);
       await source.close();
       await release();
     }

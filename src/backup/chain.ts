@@ -99,5 +99,5 @@ export function checkStoredChain(links: readonly StoredBackup[], tool: BackupToo
     if (links.length > 1) throw new Error(`backup chain of ${links.at(-1)?.id} has incrementals, but ${tool.name} backups cannot have any`);
     return;
   }
-  checkChainLsns(links.map((l) => ({ id: l.id, checkpoints: tool.readCheckpoints(l.dataDir), file: join(l.dataDir, "xtrabackup_checkpoints") })));
+  checkChainLsns(links.map((l) => ({ id: l.id, checkpoints: tool.readCheckpoints(l.infoDir), file: join(l.infoDir, "xtrabackup_checkpoints") })));
 }

@@ -1,8 +1,8 @@
 // The backup job: baseline and backup (full, or incremental on the chain's newest link) of one service, written to
 // the store as one complete unit under the service's lock, then retention.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { captureBaseline } from "../baseline/capture.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Manifest } from "../baseline/manifest.ts";
@@ -20,16 +20,22 @@ import { nextBackupKind, type BackupDecision } from "./policy.ts";
 import { applyRetention, type RetentionResult } from "./retention.ts";
 import { openSource, sourceTool } from "./source.ts";
 import type { BackupTool } from "./tool.ts";
+import { CHECKSUMS_FILE, filesBelow, writeChecksums } from "../storage/checksums.ts";
+import { encodeScript, encodingOf, isPlain, storedName, type Encoding } from "../storage/encoding.ts";
+import { hashFile, writeStored, type StoredFile } from "../storage/stored.ts";
 import {
   BACKUP_META_FILE,
   BINLOG_DIR,
   DATA_DIR,
   MANIFEST_FILE,
+  TOOL_INFO_DIR,
+  VERIFIED_FILE,
   type BackupListing,
   type BackupMeta,
   type StoredBackup,
   backupLockPath,
   writeDigestKey,
+  describeEncoding,
   directorySize,
   listBackups,
   newBackupId,
@@ -75,6 +81,47 @@ async function copyBinlogs(tool: BackupTool, optionFile: string, first: string, 
     { timeoutMs },
   );
   return readdirSync(dir).sort();
+}
+
+/** Store each plain binlog copied into `dir` encoded (compressed, encrypted), in place of the plain file. */
+async function sealBinlogs(dir: string, files: readonly string[], encoding: Encoding, backupDir: string): Promise<StoredFile[]> {
+  const encode = encodeScript(encoding);
+  const stored: StoredFile[] = [];
+  for (const file of files) {
+    const plain = join(dir, file);
+    const name = storedName(file, encoding);
+    const written = await writeStored({ input: createReadStream(plain), encode, path: join(dir, name) });
+    rmSync(plain);
+    stored.push({ path: relative(backupDir, join(dir, name)), bytes: written.bytes, sha256: written.sha256, rawBytes: written.rawBytes });
+  }
+  return stored;
+}
+
+/**
+ * checksums.json for a finished backup: every file in its directory but backup.json (written after, naming this
+ * list's own SHA-256) and verified.json (written by a later restore). Files hashed while they were written keep that
+ * hash; the tool's own files (a directory backup) are read once here.
+ */
+async function recordChecksums(dir: string, hashedWhileWritten: readonly StoredFile[]): Promise<string> {
+  const known = new Map(hashedWhileWritten.map((f) => [f.path, f]));
+  const entries: StoredFile[] = [];
+  for (const file of filesBelow(dir)) {
+    if (file === BACKUP_META_FILE || file === VERIFIED_FILE || file === CHECKSUMS_FILE || file.startsWith(".")) continue;
+    entries.push(known.get(file) ?? { path: file, ...(await hashFile(join(dir, file))) });
+  }
+  writeChecksums(dir, entries);
+  return (await hashFile(join(dir, CHECKSUMS_FILE))).sha256;
+}
+
+/** A line every 10 s while a stream is written, so a long backup is never silent. */
+function streamProgress(log: Log, what: string): (rawBytes: number) => void {
+  let last = performance.now();
+  return (rawBytes) => {
+    const now = performance.now();
+    if (now - last < 10_000) return;
+    last = now;
+    log(`${what}: ${(rawBytes / 1e6).toFixed(0)} MB streamed`);
+  };
 }
 
 /** The newest chain, to continue or not; empty (with the reason logged) when there is none or it is broken. */
@@ -141,6 +188,14 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       new Date(),
     );
     if (decision.kind === "incremental" && source.fresh) decision = { kind: "full", reason: "the sandbox source was created by this job" };
+    const format = service.backup.format;
+    if (decision.kind === "incremental" && chain.at(-1)?.meta.format !== format) {
+      decision = { kind: "full", reason: `backup.format is now ${format}, and the chain's newest link is a ${chain.at(-1)?.meta.format}` };
+    }
+    const encoding = encodingOf(service.backup);
+    // Files hashed as they were written (the stream, sealed binlogs): checksums.json takes these, not a second read.
+    const hashedWhileWritten: StoredFile[] = [];
+    let streamed: { file: string; rawBytes: number; bytes: number } | undefined;
     const base = decision.kind === "incremental" ? chain.at(-1) : undefined;
     // Password hashes reach the manifest only as HMACs under this backup's own key (store.ts writeDigestKey).
     const key = randomBytes(32);
@@ -164,6 +219,24 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       const databases = tool.kind === "logical" || tool.preflight ? (service.databases ?? (await listDatabases(source.db))) : [];
       await tool.preflight?.(source.db, databases, mode);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (format === "stream") {
+        if (tool.kind !== "physical" || !tool.streamCommand) throw new Error(`backup.format stream needs mariabackup or xtrabackup: ${tool.name} writes a directory`);
+        const incrementalLsn = base ? base.meta.checkpoints?.toLsn : undefined;
+        if (base && incrementalLsn === undefined) throw new Error(`backup ${base.id} recorded no checkpoints: an incremental cannot be taken on top of it`);
+        const infoDir = join(dir, TOOL_INFO_DIR);
+        const scratchDir = join(dir, ".scratch");
+        mkdirSync(infoDir, { mode: 0o700 });
+        const command = tool.streamCommand({ optionFile: source.optionFile, datadir: source.datadir, infoDir, scratchDir, incrementalLsn });
+        const file = storedName(`data.${tool.streamFormat ?? "stream"}`, encoding);
+        const encode = encodeScript(encoding);
+        log(`backing up with ${tool.name} as a stream into ${join(dir, file)}${base ? ` (incremental after LSN ${incrementalLsn}, on ${base.id})` : ""}${encode ? ` | ${encode.replace(/ -i \S+/, " -i <keyFile>")}` : ""}`);
+        const startedAt = new Date();
+        const written = await writeStored({ producer: command, encode, path: join(dir, file), timeoutMs: service.backup.timeout, onProgress: streamProgress(log, `${tool.name} of ${service.name}`) });
+        rmSync(scratchDir, { recursive: true, force: true });
+        hashedWhileWritten.push({ path: file, bytes: written.bytes, sha256: written.sha256, rawBytes: written.rawBytes });
+        streamed = { file, rawBytes: written.rawBytes, bytes: written.bytes };
+        return { startedAt, finishedAt: new Date(), position: tool.readPosition(infoDir) };
+      }
       // mariadb-backup creates its target itself; a dump is written into an existing directory.
       if (tool.kind === "logical") mkdirSync(dataDir, { mode: 0o700 });
       const command = tool.backupCommand({
@@ -192,6 +265,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         binlogs = await copyBinlogs(tool, source.optionFile, taken.position.file, join(dir, BINLOG_DIR), service.backup.timeout);
         // Fails now, naming the gap, rather than at restore time.
         planReplay(taken.position, manifest.position, binlogs);
+        if (format === "stream" && !isPlain(encoding)) hashedWhileWritten.push(...(await sealBinlogs(join(dir, BINLOG_DIR), binlogs, encoding, dir)));
       } else {
         await source.applyChanges();
         if (mode === "pausedReplica") replication = await pauseReplica(source.db, log);
@@ -214,8 +288,9 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         }
         if (replication) manifest = { ...manifest, consistency: "pausedReplica", replication };
       }
-      const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(dataDir) : null;
-      if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable xtrabackup_checkpoints in ${dataDir}`);
+      const infoDir = streamed ? join(dir, TOOL_INFO_DIR) : dataDir;
+      const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(infoDir) : null;
+      if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable xtrabackup_checkpoints in ${infoDir}`);
       const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
       log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
       const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);
@@ -230,17 +305,25 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         startedAt: taken.startedAt.toISOString(),
         finishedAt: taken.finishedAt.toISOString(),
         durationMs: taken.finishedAt.getTime() - taken.startedAt.getTime(),
-        bytes: directorySize(dataDir),
+        bytes: streamed ? streamed.rawBytes : directorySize(dataDir),
         position: taken.position,
         binlogs,
         toolVersion: (version.stdout + version.stderr).trim().split("\n")[0] ?? "",
+        format,
+        dataFile: streamed?.file ?? null,
+        compression: streamed && encoding.compress ? "zstd" : null,
+        encrypted: streamed !== undefined && encoding.encrypt !== null,
+        storedBytes: streamed ? streamed.bytes : undefined,
+        checksums: null,
       };
       writeDigestKey(dir, key);
       writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
+      meta.checksums = await recordChecksums(dir, hashedWhileWritten);
       // backup.json last: its presence is what marks the backup complete.
       writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
       finished = true;
-      log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB in ${(meta.durationMs / 1000).toFixed(1)} s`);
+      const stored = meta.storedBytes !== undefined ? ` (${(meta.storedBytes / 1e6).toFixed(1)} MB stored, ${describeEncoding(meta)})` : "";
+      log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB${stored} in ${(meta.durationMs / 1000).toFixed(1)} s`);
       const retention = applyRetention(store, service.name, service.backup.keepChains, log);
       return { meta, manifest, dir, decision, retention };
     } finally {

@@ -9,6 +9,10 @@ export const MANIFEST_FILE = "manifest.json";
 export const DATA_DIR = "data";
 export const BINLOG_DIR = "binlogs";
 export const VERIFIED_FILE = "verified.json";
+/** A stream backup's tool information (`--extra-lsndir`): xtrabackup_checkpoints and xtrabackup_info, plain and small. */
+export const TOOL_INFO_DIR = "tool-info";
+/** A stream backup's data file, before the encoding's suffixes. */
+export const STREAM_FILE = "data.stream";
 /** `<store>/<service>/binlogs/`: binlogs copied continuously (`restoretest binlogs`), for point-in-time restores. */
 export const BINLOG_ARCHIVE_DIR = "binlogs";
 
@@ -38,18 +42,40 @@ export const BackupMetaSchema = z.strictObject({
   /** Binlog files copied beside the backup (in `binlogs/`), from the backup's position to the baseline's. */
   binlogs: z.array(z.string()),
   toolVersion: z.string(),
+  /** `directory`: the tool's files in `data/`; `stream`: one stream file (`dataFile`), decoded as it is restored. */
+  format: z.enum(["directory", "stream"]).default("directory"),
+  /** The stream file's name in the backup's directory (`data.mbstream.zst.age`); null for a directory backup. */
+  dataFile: z.string().nullable().default(null),
+  compression: z.enum(["zstd"]).nullable().default(null),
+  encrypted: z.boolean().default(false),
+  /** Bytes of the backup's data as stored (compressed, encrypted); `bytes` is the data's own size. */
+  storedBytes: z.number().int().nonnegative().optional(),
+  /** SHA-256 of checksums.json, which lists every other stored file of the backup; null before checksums were kept. */
+  checksums: z.string().nullable().default(null),
 });
 export type BackupMeta = z.infer<typeof BackupMetaSchema>;
 
 export interface StoredBackup {
   id: string;
   dir: string;
+  /** A directory backup's data; for a stream backup, `dataFile` holds it (and this directory does not exist). */
   dataDir: string;
+  /** A stream backup's stored stream file. */
+  dataFile?: string;
+  /** Where the tool's information (checkpoints, position) is: `data/` of a directory backup, `tool-info/` of a stream. */
+  infoDir: string;
   binlogDir: string;
   manifestPath: string;
   meta: BackupMeta;
   /** A restore of this backup verified green (`verified.json`): retention never deletes the newest such chain. */
   verified: boolean;
+}
+
+/** How a backup is stored, for listings: `directory`, `stream`, `stream, zstd 4.1×, age`. */
+export function describeEncoding(meta: Pick<BackupMeta, "format" | "compression" | "encrypted" | "bytes" | "storedBytes">): string {
+  if (meta.format === "directory") return "directory";
+  const ratio = meta.compression && meta.storedBytes ? ` ${(meta.bytes / meta.storedBytes).toFixed(1)}×` : "";
+  return ["stream", ...(meta.compression ? [`${meta.compression}${ratio}`] : []), ...(meta.encrypted ? ["age"] : [])].join(", ");
 }
 
 /** A backup id that sorts by time: 2026-11-25T03-00-00Z style. */
@@ -132,6 +158,8 @@ export function listBackups(store: string, service: string): BackupListing {
       id,
       dir: backupDir,
       dataDir: join(backupDir, DATA_DIR),
+      ...(parsed.data.dataFile ? { dataFile: join(backupDir, parsed.data.dataFile) } : {}),
+      infoDir: join(backupDir, parsed.data.format === "stream" ? TOOL_INFO_DIR : DATA_DIR),
       binlogDir: join(backupDir, BINLOG_DIR),
       manifestPath,
       meta: parsed.data,

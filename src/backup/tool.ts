@@ -55,6 +55,26 @@ export interface PhysicalBackupTool extends ToolBase {
    */
   prepareCommand?(backupDir: string, options?: { incrementalDir?: string; more?: boolean }): CommandSpec;
   readCheckpoints(backupDir: string): Checkpoints | null;
+  /**
+   * The backup as one stream on stdout (`--stream`), with its checkpoints and position written to `infoDir`
+   * (`--extra-lsndir`); an incremental takes the changes after `incrementalLsn`. Absent for a tool that writes a
+   * directory only (clone).
+   */
+  streamCommand?(options: StreamCommandOptions): CommandSpec;
+  /** The program that unpacks the stream into a directory (`mbstream -x -C DIR`), on the restore host. */
+  extractCommand?(dir: string): CommandSpec;
+  /** `mbstream` or `xbstream`: the stream's format, in the stored file's name. */
+  streamFormat?: string;
+}
+
+export interface StreamCommandOptions {
+  optionFile: string;
+  datadir?: string;
+  /** Where the tool writes xtrabackup_checkpoints and xtrabackup_info (plain, small, kept beside the stream). */
+  infoDir: string;
+  /** The tool's own scratch directory (--target-dir; it writes nothing there when streaming). */
+  scratchDir: string;
+  incrementalLsn?: number;
 }
 
 /** A logical backup: SQL text, loaded through the client into a freshly initialised server. */
@@ -105,6 +125,16 @@ export function parseDumpPosition(head: string): Position | null {
   return { file: m[1] as string, position: Number(m[2]), gtid };
 }
 
+/**
+ * The position in `xtrabackup_info` (what --extra-lsndir keeps of a stream backup):
+ * `binlog_pos = filename 'mysql-bin.000001', position '1160', GTID of the last change '0-1-5'`.
+ */
+export function parseToolInfoPosition(text: string): Position | null {
+  const m = /^binlog_pos\s*=\s*filename '([^']+)', position '?(\d+)'?(?:, GTID of the last change '([^']*)')?/m.exec(text);
+  if (!m) return null;
+  return { file: m[1] as string, position: Number(m[2]), gtid: (m[3] ?? "").replace(/\s+/g, "") };
+}
+
 function readFirstExisting(dir: string, names: string[]): string | undefined {
   for (const name of names) {
     const path = join(dir, name);
@@ -134,6 +164,8 @@ function physicalTool(spec: {
   applyLogOnlyBetweenIncrementals: boolean;
   binlogInfoFiles: string[];
   checkpointFiles: string[];
+  /** `--stream=` value, and the program that unpacks it. */
+  stream: { format: string; extractor: string };
 }): PreparedTool {
   return {
     name: spec.name,
@@ -159,10 +191,27 @@ function physicalTool(spec: {
         ...(options.incrementalDir ? [`--incremental-dir=${options.incrementalDir}`] : []),
       ],
     }),
+    streamCommand: ({ optionFile, datadir, infoDir, scratchDir, incrementalLsn }) => ({
+      file: spec.binary,
+      args: [
+        `--defaults-extra-file=${optionFile}`,
+        "--backup",
+        `--stream=${spec.stream.format}`,
+        `--target-dir=${scratchDir}`,
+        `--extra-lsndir=${infoDir}`,
+        ...(incrementalLsn !== undefined ? [`--incremental-lsn=${incrementalLsn}`] : []),
+        ...(datadir ? [`--datadir=${datadir}`] : []),
+      ],
+    }),
+    extractCommand: (dir) => ({ file: spec.stream.extractor, args: ["-x", "-C", dir] }),
+    streamFormat: spec.stream.format,
     versionCommand: () => ({ file: spec.binary, args: ["--version"] }),
     readPosition(backupDir) {
       const text = readFirstExisting(backupDir, spec.binlogInfoFiles);
-      return text === undefined ? null : parseBinlogInfo(text);
+      if (text !== undefined) return parseBinlogInfo(text);
+      // A stream backup keeps only xtrabackup_info beside the stream.
+      const info = readFirstExisting(backupDir, ["xtrabackup_info", "mariadb_backup_info"]);
+      return info === undefined ? null : parseToolInfoPosition(info);
     },
     readCheckpoints(backupDir) {
       const text = readFirstExisting(backupDir, spec.checkpointFiles);
@@ -180,6 +229,7 @@ function mariabackupTool(toolchain?: string): PreparedTool {
     applyLogOnlyBetweenIncrementals: false,
     binlogInfoFiles: ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"],
     checkpointFiles: ["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
+    stream: { format: "mbstream", extractor: program("mbstream", toolchain) },
   });
 }
 
@@ -192,6 +242,7 @@ function xtrabackupTool(toolchain?: string): PreparedTool {
     applyLogOnlyBetweenIncrementals: true,
     binlogInfoFiles: ["xtrabackup_binlog_info"],
     checkpointFiles: ["xtrabackup_checkpoints"],
+    stream: { format: "xbstream", extractor: program("xbstream", toolchain) },
   });
 }
 

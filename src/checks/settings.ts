@@ -23,9 +23,13 @@ const STARTUP_OPTIONS: Partial<Record<keyof ServerSettings, (value: string) => s
 /** The `[mysqld]` settings a physical backup recorded of its source (`backup-my.cnf`), as name → value. */
 export function readBackupMyCnf(backupDataDir: string): Record<string, string> {
   const path = join(backupDataDir, "backup-my.cnf");
-  if (!existsSync(path)) return {};
+  return existsSync(path) ? parseBackupMyCnf(readFileSync(path, "utf8")) : {};
+}
+
+/** backup-my.cnf's `key=value` lines, keys with `_` (a stream backup's, read where it was unpacked). */
+export function parseBackupMyCnf(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
+  for (const line of text.split("\n")) {
     const m = /^\s*([\w-]+)\s*=\s*(.*?)\s*$/.exec(line);
     if (m) out[(m[1] as string).replace(/-/g, "_")] = m[2] as string;
   }

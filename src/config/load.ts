@@ -183,7 +183,7 @@ export function parseFleet(text: string, file: string, env: Record<string, strin
   const raw: unknown = doc.toJS();
   const baseDir = path.dirname(path.resolve(file));
   const validation = validate(ctx, raw);
-  const problems = [...envProblems, ...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw), ...rejoinProblems(ctx, raw)];
+  const problems = [...envProblems, ...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw), ...storageProblems(ctx, raw), ...rejoinProblems(ctx, raw)];
   const rawServices = valueAt(raw, ["services"]);
   const names = isRecord(rawServices) ? Object.keys(rawServices) : [];
   const inScope = (name: string) => secrets === "all" || secrets.includes(name);
@@ -674,6 +674,36 @@ function providerProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
 }
 
 /**
+ * A stream is written by the xtrabackup family only, and compression and encryption apply to streams (a directory
+ * backup is the tool's own files). The keys may come from the defaults block, so this is checked here.
+ */
+function storageProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
+  const services = isRecord(raw) ? raw.services : undefined;
+  if (!isRecord(services)) return [];
+  const defaults = valueAt(raw, ["defaults", "backup"]);
+  return Object.keys(services).flatMap((name) => {
+    const own = valueAt(raw, ["services", name, "backup"]);
+    const setting = (key: string): { value: unknown; keyPath: KeyPath } =>
+      isRecord(own) && Object.hasOwn(own, key)
+        ? { value: own[key], keyPath: ["services", name, "backup", key] }
+        : { value: isRecord(defaults) ? defaults[key] : undefined, keyPath: ["defaults", "backup", key] };
+    const format = setting("format");
+    const tool = setting("tool");
+    const problems: ConfigProblem[] = [];
+    const toolName = typeof tool.value === "string" ? tool.value : "mariabackup";
+    if (format.value === "stream" && toolName !== "mariabackup" && toolName !== "xtrabackup") {
+      problems.push(problemAt(ctx, format.keyPath, keyLine(ctx, format.keyPath), `format stream needs tool mariabackup or xtrabackup (service ${name} uses ${toolName}, which writes a directory)`));
+    }
+    for (const key of ["compress", "encrypt"]) {
+      const value = setting(key);
+      if (value.value === undefined || value.value === "none" || format.value === "stream") continue;
+      problems.push(problemAt(ctx, value.keyPath, keyLine(ctx, value.keyPath), `${key} applies to stream backups: add format: stream to service ${name}'s backup block (a directory backup is stored as the tool wrote it)`));
+    }
+    return problems;
+  });
+}
+
+/**
  * `rejoin` against a real server needs a replication user, and a TCP address for the replica to connect to; a
  * sandbox source has both made for it. These depend on the source block, so they are checked here.
  */
@@ -749,6 +779,7 @@ function resolvePaths(service: Service, baseDir: string): Service {
   service.backup.store = path.resolve(baseDir, service.backup.store);
   if (service.backup.toolchain !== undefined) service.backup.toolchain = localPath(baseDir, service.backup.toolchain);
   if (service.restore.workDir !== undefined) service.restore.workDir = path.resolve(baseDir, service.restore.workDir);
+  if (service.backup.encrypt) service.backup.encrypt = { keyFile: localPath(baseDir, service.backup.encrypt.keyFile) };
   // Blocks merged from `defaults` are shared between services: replaced, never changed in place.
   const ssh = service.restore.ssh;
   if (ssh) {

@@ -100,6 +100,22 @@ const BackupSchema = z.strictObject({
   consistency: z.enum(["quiescent", "snapshot", "pausedReplica"]).default("snapshot"),
   /** Store directory; each service gets `<store>/<service>/<backup id>/`. */
   store: z.string().min(1).default("backups"),
+  /**
+   * `directory`: the tool's own files, as it writes them. `stream`: one file per backup (`--stream=mbstream` or
+   * `xbstream`), compressed and encrypted as it is written, and restored in one pass (mariabackup and xtrabackup).
+   */
+  format: z.enum(["directory", "stream"]).default("directory"),
+  /** zstd for stream backups, their binlogs and the binlog archive's closed files. */
+  compress: z.enum(["none", "zstd"]).default("none"),
+  /** zstd's level (1 fastest, 19 smallest). */
+  compressLevel: z.number().int().min(1).max(19).default(3),
+  /** zstd's threads; 0: one per core. */
+  compressThreads: z.number().int().min(0).default(0),
+  /**
+   * Encrypt what the store holds with age, to the X25519 identity in `keyFile` (made by `age-keygen -o FILE`), which
+   * also decrypts. The key stays on the hosts that back up and restore; its content never appears in any output.
+   */
+  encrypt: z.strictObject({ keyFile: z.string().min(1) }).optional(),
   timeout: Duration.default(3_600_000),
 });
 

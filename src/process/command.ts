@@ -1,4 +1,5 @@
 // Running external programs (mariabackup, cp, mariadb): one error type that says what ran, how it ended and why.
+import type { Readable } from "node:stream";
 import { execa } from "execa";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 
@@ -13,6 +14,8 @@ export interface CommandOptions {
   timeoutMs?: number;
   input?: string;
   inputFile?: string;
+  /** Streamed to the program's stdin (a stored backup being restored). */
+  stdin?: Readable;
   env?: Record<string, string>;
   /** Called with each chunk of stderr, for progress of long copies. */
   onStderr?: (chunk: string) => void;
@@ -67,7 +70,7 @@ export async function runCommand(file: string, args: readonly string[], options:
   const child = execa(file, args, {
     cwd: options.cwd,
     timeout: options.timeoutMs,
-    input: options.input,
+    input: options.stdin ?? options.input,
     inputFile: options.inputFile,
     env: options.env,
     reject: false,

@@ -1,15 +1,15 @@
 // The restore's `locate` step: which chain to restore (newest, or newest before a point in time), checked link by link,
 // which binlogs take it to its target, and how old the newest restorable point is (the RPO).
-import { copyFileSync, existsSync, linkSync, mkdtempSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { readManifest, type Manifest, type Position } from "../baseline/manifest.ts";
-import { binlogFiles, listArchive, readBinlogEvents } from "../backup/binlogs.ts";
+import { binlogFiles, listArchive, readStoredBinlogEvents } from "../backup/binlogs.ts";
 import { checkStoredChain, resolveChain } from "../backup/chain.ts";
-import { binlogArchiveDir, newestBackup, listBackups, type StoredBackup } from "../backup/store.ts";
+import { BINLOG_DIR, binlogArchiveDir, newestBackup, listBackups, type StoredBackup } from "../backup/store.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { recordOwner } from "../lifecycle/owner.ts";
+import { readChecksums } from "../storage/checksums.ts";
+import { plainCopies, storedFileOf } from "../storage/plainCopies.ts";
 import { binlogDatetime, comparePositions, planReplay, planReplayToTime, type ReplayPlan } from "./replay.ts";
 
 /** Where a point-in-time restore stops: a time, or a binlog position. */
@@ -81,7 +81,7 @@ export interface LocatedRestore {
  * Locate what to restore, before anything is copied: the chain (refused, naming the link, when a link is missing or its
  * LSNs do not join), the replay plan to the baseline's position P (or to `to`), and the newest restorable point.
  */
-export function locateRestore(service: Service, to?: RestorePoint): LocatedRestore {
+export async function locateRestore(service: Service, to?: RestorePoint): Promise<LocatedRestore> {
   const store = resolve(service.backup.store);
   const listing = listBackups(store, service.name);
   const newest = newestBackup(store, service.name);
@@ -113,7 +113,7 @@ export function locateRestore(service: Service, to?: RestorePoint): LocatedResto
     try {
       const replay = "time" in to ? planReplayToTime(start, to.time, candidate.files) : planReplay(start, to.position, candidate.files);
       const newestFile = candidate.files.at(-1) as string;
-      const lastEvent = replay ? readBinlogEvents(join(candidate.dir, newestFile)).lastEventTime : null;
+      const lastEvent = replay ? (await readStoredBinlogEvents(candidate.dir, newestFile, service.backup.encrypt?.keyFile)).lastEventTime : null;
       if ("time" in to && (lastEvent === null || lastEvent * 1000 < to.time.getTime())) {
         throw new Error(
           `its newest event (in ${newestFile}) is at ${lastEvent === null ? "none" : `${binlogDatetime(new Date(lastEvent * 1000))} UTC`}, ` +
@@ -133,34 +133,17 @@ export function locateRestore(service: Service, to?: RestorePoint): LocatedResto
 }
 
 /**
- * A local directory holding exactly the planned binlog files, to copy to the target: the backup's own `binlogs/`, or
- * hard links (copies across filesystems) of the archive's files, so a long archive is not copied whole.
+ * A local directory holding exactly the planned binlog files in plain form, to copy to the target: the backup's own
+ * `binlogs/` when they are plain there, else plain copies (hard links of plain files, checked decoded copies of sealed
+ * ones), so a long archive is not copied whole.
  */
-export function replayFilesDir(located: LocatedRestore): { dir: string; remove(): Promise<void> } {
-  if (located.binlogDir === located.backup.binlogDir) return { dir: located.binlogDir, remove: async () => undefined };
-  return linkedFiles(located.binlogDir, located.replay?.files ?? []);
-}
-
-/**
- * A directory beside `sourceDir` holding hard links (copies across filesystems) of `files`, removed by `remove()` or at
- * exit: what goes to the restore host, without copying a long archive whole. Dot-named, so the store's listing skips
- * it; beside the archive, because a hard link needs the same filesystem.
- */
-export function linkedFiles(sourceDir: string, files: readonly string[]): { dir: string; remove(): Promise<void> } {
-  const dir = mkdtempSync(join(dirname(sourceDir), ".replay-"));
-  recordOwner(dir);
-  const remove = registerDisposer(`directory ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  try {
-    for (const file of files) {
-      try {
-        linkSync(join(sourceDir, file), join(dir, file));
-      } catch {
-        copyFileSync(join(sourceDir, file), join(dir, file));
-      }
-    }
-  } catch (error) {
-    void remove();
-    throw error;
-  }
-  return { dir, remove };
+export async function replayFilesDir(located: LocatedRestore, keyFile?: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const files = located.replay?.files ?? [];
+  const own = located.binlogDir === located.backup.binlogDir;
+  if (own && files.every((f) => storedFileOf(located.binlogDir, f) === f)) return { dir: located.binlogDir, remove: async () => undefined };
+  return plainCopies(located.binlogDir, files, {
+    checksums: readChecksums(own ? located.backup.dir : located.binlogDir),
+    checksumsPrefix: own ? `${BINLOG_DIR}/` : "",
+    keyFile,
+  });
 }

@@ -3,7 +3,7 @@
 import type { Manifest, Position } from "../baseline/manifest.ts";
 import { markInUse } from "../backup/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
-import { readBackupMyCnf, startupOptions } from "../checks/settings.ts";
+import { parseBackupMyCnf, readBackupMyCnf, startupOptions } from "../checks/settings.ts";
 import type { ServerCaptureContext } from "../checks/types.ts";
 import { readDigestKey, type StoredBackup } from "../backup/store.ts";
 import type { Service } from "../config/schema.ts";
@@ -18,6 +18,7 @@ import { maskSecrets } from "../lifecycle/secrets.ts";
 import { sweepBeforeRun } from "../lifecycle/sweep.ts";
 import { locateRestore, replayFilesDir, type LocatedRestore, type RestorePoint } from "./locate.ts";
 import { replayScript } from "./replay.ts";
+import { transferLink } from "./transfer.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
 export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "start", "load", "replay"] as const;
@@ -28,6 +29,8 @@ export interface StepTiming {
   durationMs: number;
   command?: string;
   bytes?: number;
+  /** Bytes read from the store, for a stream backup (compressed, encrypted): `bytes` is what they unpacked to. */
+  storedBytes?: number;
 }
 
 /** A restore that failed: which service, which step, which command, and how it ended. */
@@ -97,6 +100,8 @@ export interface RestoreProgress {
   elapsedMs: number;
   /** Bytes copied so far by a copying step (transfer), when the target reports them. */
   bytes?: number;
+  /** Bytes read from the store so far, for a stream backup. */
+  storedBytes?: number;
 }
 
 export interface RestoreOptions {
@@ -149,7 +154,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
     const started = performance.now();
     const record: Partial<StepTiming> = {};
     const progress = (phase: RestoreProgress["phase"]) =>
-      options.onProgress?.({ service: service.name, step: name, phase, elapsedMs: performance.now() - started, bytes: record.bytes });
+      options.onProgress?.({ service: service.name, step: name, phase, elapsedMs: performance.now() - started, bytes: record.bytes, storedBytes: record.storedBytes });
     log(`${service.name}: ${name}…`);
     progress("start");
     const heartbeat = setInterval(() => progress("running"), options.progressIntervalMs ?? 10_000);
@@ -171,7 +176,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
   }
 
   try {
-    const located = await step("locate", async () => locateRestore(service, options.to));
+    const located = await step("locate", () => locateRestore(service, options.to));
     const { chain, backup, manifest, replay } = located;
     // Retention (a backup job's) keeps these backups until they are copied to the target.
     releaseChain = markInUse(chain.map((l) => l.dir), `${options.to ? "point-in-time " : ""}restore of ${service.name}`);
@@ -182,16 +187,32 @@ export async function restoreService(service: Service, options: RestoreOptions =
     const t = target;
     const binlogDir = `${t.workDir}/binlogs`;
     const incrementals = chain.slice(1).map((link, i) => ({ link, dir: `${t.workDir}/incremental-${i + 1}-${link.id}` }));
+    const keyFile = service.backup.encrypt?.keyFile;
     await step("transfer", async (record) => {
       // A physical chain's full goes straight into the datadir, where it is prepared and the server then starts: the data
-      // is copied once (no --copy-back or --move-back). Each incremental gets a directory of its own; a dump goes to staging.
+      // is copied once (no --copy-back or --move-back), a stream unpacked there in one pass. Each incremental gets a
+      // directory of its own; a dump goes to staging.
       const into = tool.kind === "physical" ? t.datadir : t.stagingDir;
-      record.bytes = await t.putDirectory((chain[0] ?? backup).dataDir, into, { onProgress: (bytes) => (record.bytes = bytes) });
-      for (const inc of incrementals) record.bytes += await t.putDirectory(inc.link.dataDir, inc.dir);
+      const physical = tool.kind === "physical" ? tool : undefined;
+      const links = [{ link: chain[0] ?? backup, dir: into }, ...incrementals];
+      let done = { bytes: 0, storedBytes: 0 };
+      for (const { link, dir } of links) {
+        const moved = await transferLink(t, link, dir, physical, {
+          keyFile,
+          timeoutMs: service.restore.timeout,
+          onProgress: (p) => {
+            record.bytes = done.bytes + p.bytes;
+            if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
+          },
+        });
+        done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
+        record.bytes = done.bytes;
+        if (moved.storedBytes !== undefined) record.storedBytes = done.storedBytes;
+      }
       if (replay) {
-        const files = replayFilesDir(located);
+        const files = await replayFilesDir(located, keyFile);
         try {
-          record.bytes += await t.putDirectory(files.dir, binlogDir);
+          record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
         } finally {
           await files.remove();
         }
@@ -224,7 +245,13 @@ export async function restoreService(service: Service, options: RestoreOptions =
       });
     }
     // The service's settings: its own option file, or the source's values recorded at baseline time.
-    const settings = startupOptions(manifest.serverChecks?.server as Record<string, string> | undefined, readBackupMyCnf((chain[0] ?? backup).dataDir));
+    // backup-my.cnf: in the store for a directory backup, on the target once a stream is unpacked.
+    const full = chain[0] ?? backup;
+    const myCnf =
+      full.meta.format === "stream"
+        ? parseBackupMyCnf((await t.exec("cat", [`${t.datadir}/backup-my.cnf`], { timeoutMs: 60_000 }).catch(() => ({ stdout: "" }))).stdout)
+        : readBackupMyCnf(full.dataDir);
+    const settings = startupOptions(manifest.serverChecks?.server as Record<string, string> | undefined, myCnf);
     server = await step("start", () =>
       t
         .startServer(tool.flavor.server, {

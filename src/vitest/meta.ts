@@ -71,6 +71,8 @@ export interface ProgressArtifact extends TestArtifactBase {
   phase: "start" | "running" | "done" | "failed";
   elapsedMs: number;
   bytes?: number;
+  /** Bytes read from the store, when it holds the backup compressed (a stream): `bytes` is then what they unpacked to. */
+  storedBytes?: number;
 }
 
 declare const progressKey: unique symbol;

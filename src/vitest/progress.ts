@@ -27,23 +27,27 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-/** `1.2 GB at 60.0 MB/s` for a step that moved bytes; empty otherwise. */
-export function transferred(bytes: number | undefined, elapsedMs: number): string {
-  if (bytes === undefined) return "";
-  const rate = elapsedMs > 0 ? `${formatBytes((bytes * 1000) / elapsedMs)}/s` : "-";
-  return `, ${formatBytes(bytes)} at ${rate}`;
+/**
+ * `1.2 GB at 60.0 MB/s` for a step that moved bytes, `1.2 GB at 60.0 MB/s (310.5 MB read from the store)` when the
+ * store holds them compressed; empty otherwise.
+ */
+export function transferred(bytes: number | undefined, elapsedMs: number, storedBytes?: number): string {
+  if (bytes === undefined && storedBytes === undefined) return "";
+  const shown = bytes ?? 0;
+  const rate = elapsedMs > 0 ? `${formatBytes((shown * 1000) / elapsedMs)}/s` : "-";
+  return `, ${formatBytes(shown)} at ${rate}${storedBytes === undefined ? "" : ` (${formatBytes(storedBytes)} read from the store)`}`;
 }
 
 /** One plain line for an event: what CI logs show. */
-export function progressLine(p: Pick<ProgressArtifact, "service" | "step" | "phase" | "elapsedMs" | "bytes">): string {
+export function progressLine(p: Pick<ProgressArtifact, "service" | "step" | "phase" | "elapsedMs" | "bytes" | "storedBytes">): string {
   const where = `[restoretest] ${p.service} › ${p.step}`;
   switch (p.phase) {
     case "start":
       return `${where}: started`;
     case "running":
-      return `${where}: running ${formatDuration(p.elapsedMs)}${transferred(p.bytes, p.elapsedMs)}`;
+      return `${where}: running ${formatDuration(p.elapsedMs)}${transferred(p.bytes, p.elapsedMs, p.storedBytes)}`;
     case "done":
-      return `${where}: done in ${formatDuration(p.elapsedMs)}${transferred(p.bytes, p.elapsedMs)}`;
+      return `${where}: done in ${formatDuration(p.elapsedMs)}${transferred(p.bytes, p.elapsedMs, p.storedBytes)}`;
     case "failed":
       return `${where}: FAILED after ${formatDuration(p.elapsedMs)}`;
   }

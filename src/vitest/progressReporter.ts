@@ -121,7 +121,7 @@ export default class ProgressReporter implements Reporter {
     const now = performance.now();
     const parts = [...this.running.values()].map(({ event, receivedAt }) => {
       const elapsedMs = event.elapsedMs + (now - receivedAt);
-      return `${event.service} › ${event.step} ${formatDuration(elapsedMs)}${transferred(event.bytes, event.elapsedMs)}`;
+      return `${event.service} › ${event.step} ${formatDuration(elapsedMs)}${transferred(event.bytes, event.elapsedMs, event.storedBytes)}`;
     });
     this.live.set(parts.length ? `⏳ ${parts.join(" │ ")}` : "");
   }

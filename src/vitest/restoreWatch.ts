@@ -32,7 +32,7 @@ export class RestoreWatch {
 
   progress(p: Progress): void {
     if (p.phase === "done" || p.phase === "failed") {
-      this.steps.push({ step: p.step, durationMs: Math.round(p.elapsedMs), ok: p.phase === "done", ...(p.bytes === undefined ? {} : { bytes: p.bytes }) });
+      this.steps.push({ step: p.step, durationMs: Math.round(p.elapsedMs), ok: p.phase === "done", ...(p.bytes === undefined ? {} : { bytes: p.bytes }), ...(p.storedBytes === undefined ? {} : { storedBytes: p.storedBytes }) });
     }
     const artifact: ProgressArtifact = { type: "restoretest:progress", service: this.service, ...p };
     if (this.reporterInterval === undefined) {

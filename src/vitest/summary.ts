@@ -13,6 +13,8 @@ const StepSchema = z.strictObject({
   step: z.string(),
   durationMs: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative().optional(),
+  /** Bytes read from the store for a stream backup (compressed, encrypted); `bytes` is what they unpacked to. */
+  storedBytes: z.number().int().nonnegative().optional(),
   ok: z.boolean(),
 });
 

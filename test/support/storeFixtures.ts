@@ -20,6 +20,11 @@ export function fakeMeta(id: string, overrides: Partial<BackupMeta> = {}): Backu
     position: null,
     binlogs: [],
     toolVersion: "10.11",
+    format: "directory",
+    dataFile: null,
+    compression: null,
+    encrypted: false,
+    checksums: null,
     ...overrides,
   };
 }
