@@ -52,6 +52,8 @@ export async function readStoredBinlogEvents(dir: string, name: string, keyFile?
  */
 export async function sealArchive(dir: string, encoding: Encoding, options: { all?: boolean } = {}): Promise<string[]> {
   if (isPlain(encoding) || !existsSync(dir)) return [];
+  // The key is checked before a file is opened: a stream opened for a seal that cannot start would be left open.
+  const encode = encodeScript(encoding);
   const names = listArchive(dir);
   const newest = names.at(-1);
   const sealed: string[] = [];
@@ -59,8 +61,9 @@ export async function sealArchive(dir: string, encoding: Encoding, options: { al
     if (storedFileOf(dir, name) !== name || (name === newest && !options.all)) continue;
     const plain = join(dir, name);
     const stored = storedName(name, encoding);
-    const written = await writeStored({ input: createReadStream(plain), encode: encodeScript(encoding), path: join(dir, stored) });
-    const files = (readChecksums(dir)?.files ?? []).filter((f) => f.path !== stored);
+    const written = await writeStored({ input: createReadStream(plain), encode, path: join(dir, stored) });
+    // Entries of files retention pruned go with this rewrite (the copier alone writes the archive's list).
+    const files = (readChecksums(dir)?.files ?? []).filter((f) => f.path !== stored && existsSync(join(dir, f.path)));
     writeChecksums(dir, [...files, { path: stored, bytes: written.bytes, sha256: written.sha256, rawBytes: written.rawBytes }]);
     rmSync(plain);
     sealed.push(name);

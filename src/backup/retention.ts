@@ -6,6 +6,7 @@ import { binlogSequence } from "../restore/replay.ts";
 import { groupChains, type Chain, type Link } from "./chain.ts";
 import { describeReader, readersOf } from "./inUse.ts";
 import { BINLOG_ARCHIVE_DIR, listBackups, serviceDir, type StoredBackup } from "./store.ts";
+import { parseStoredName } from "../storage/encoding.ts";
 
 export interface RetentionPlan<T extends Link> {
   keep: Chain<T>[];
@@ -85,8 +86,11 @@ export function applyRetention(store: string, service: string, keepChains: numbe
   }
   const archive = join(serviceDir(store, service), BINLOG_ARCHIVE_DIR);
   if (oldest && existsSync(archive)) {
-    const files = readdirSync(archive).filter((f) => /\.\d+$/.test(f));
-    for (const file of binlogsToPrune(files, oldest.meta.position)) {
+    // Sealed files (`mysql-bin.000001.zst.age`) by their plain names. Their checksums.json entries are left to the
+    // copier, its only writer (sealArchive drops entries of files that are gone); verify-store notes them meanwhile.
+    const files = readdirSync(archive).filter((f) => /\.\d+$/.test(parseStoredName(f).name));
+    const prune = new Set(binlogsToPrune(files.map((f) => parseStoredName(f).name), oldest.meta.position));
+    for (const file of files.filter((f) => prune.has(parseStoredName(f).name))) {
       rmSync(join(archive, file), { force: true });
       result.removedBinlogs.push(file);
     }

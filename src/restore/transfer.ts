@@ -1,6 +1,7 @@
 // The restore's `transfer` step for one backup of the chain: a directory copied as it is, or a stream read from the
 // store, checked against its SHA-256, decrypted here and unpacked on the target in one pass: no staging copy, no
 // temp file, and over ssh the stream crosses the network still compressed.
+import { PassThrough } from "node:stream";
 import type { StoredBackup } from "../backup/store.ts";
 import type { PhysicalBackupTool } from "../backup/tool.ts";
 import type { Target } from "../hosts/types.ts";
@@ -59,7 +60,7 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
     while (polling) {
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, options.pollMs ?? 2000).unref();
+        setTimeout(r, Number(process.env.POLLMS ?? 0) || options.pollMs || 2000).unref();
       });
       if (!polling) break;
       const du = await t.exec("du", ["-sb", into], { timeoutMs: 30_000 }).catch(() => undefined);
@@ -69,7 +70,10 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
     }
   })();
   try {
-    await t.exec("bash", ["-c", script], { stdin: opened.stream, timeoutMs: options.timeoutMs });
+    // The stored bytes flow only once the target's command reads them (as putDirectory's tar does).
+    const gate = new PassThrough();
+    gate.once("resume", () => opened.stream.pipe(gate));
+    await t.exec("bash", ["-c", script], { stdin: gate, timeoutMs: options.timeoutMs });
   } catch (error) {
     opened.destroy();
     // A damaged stored file, or a key that does not open it, is the cause to name, not the unpacker's complaint.

@@ -203,11 +203,13 @@ export function openStored(path: string, expected: Pick<StoredFile, "bytes" | "s
   if (!age) file.pipe(hashed.stream);
   file.once("error", (error) => hashed.stream.destroy(error));
   const stream = age ? (age.child.stdout as Readable) : hashed.stream;
+  let destroyed = false;
   return {
     stream,
     compressed,
     bytesRead: hashed.bytes,
     destroy() {
+      destroyed = true;
       file.destroy();
       age?.child.kill("SIGTERM");
     },
@@ -224,6 +226,8 @@ export function openStored(path: string, expected: Pick<StoredFile, "bytes" | "s
         if (failed(exit)) {
           const explained = explainAgeError(age.stderr(), path, keyFile as string);
           if (explained) throw new StoredFileError(path, explained);
+          // Stopped by destroy() (its consumer failed), on a sound file: the consumer's error is the one to report.
+          if (destroyed && exit.signal) return;
           throw commandError(describeCommand("age", decryptArgs(keyFile as string)), exit, age.stderr(), 0, false);
         }
       }

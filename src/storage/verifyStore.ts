@@ -8,6 +8,7 @@ import type { Service } from "../config/schema.ts";
 import { CHECKSUMS_FILE, checkDirectory, readChecksums } from "./checksums.ts";
 import { parseStoredName } from "./encoding.ts";
 import { hashFile } from "./stored.ts";
+import { binlogSequence } from "../restore/replay.ts";
 
 export interface StoreEntryReport {
   /** A backup id, or "binlog archive". */
@@ -66,13 +67,24 @@ async function verifyBackups(service: Service, store: string): Promise<StoreEntr
   return out;
 }
 
-/** The archive: sealed files against its checksums.json; plain files (the one being written) are named, not checked. */
-async function verifyArchive(dir: string): Promise<StoreEntryReport | undefined> {
-  if (!existsSync(dir) || listArchive(dir).length === 0) return undefined;
+/**
+ * The archive: sealed files against its checksums.json; plain files (the one being written) are named, not checked.
+ * Listed files retention pruned (before `oldestKept`, the oldest kept backup's file) are noted until the copier's next
+ * rewrite of the list drops them.
+ */
+async function verifyArchive(dir: string, oldestKept: string | undefined): Promise<StoreEntryReport | undefined> {
+  if (!existsSync(dir) || (listArchive(dir).length === 0 && !existsSync(join(dir, CHECKSUMS_FILE)))) return undefined;
   const entry: StoreEntryReport = { what: "binlog archive", files: 0, bytes: 0, problems: [], notes: [] };
   const plain = readdirSync(dir).filter((n) => /\.\d+$/.test(n));
   try {
-    const checksums = readChecksums(dir) ?? { version: 1 as const, algorithm: "sha256" as const, files: [] };
+    const listed = readChecksums(dir) ?? { version: 1 as const, algorithm: "sha256" as const, files: [] };
+    const isPruned = (path: string) => {
+      const name = parseStoredName(path).name;
+      return oldestKept !== undefined && /\.\d+$/.test(name) && binlogSequence(name) < binlogSequence(oldestKept) && !existsSync(join(dir, path));
+    };
+    const pruned = listed.files.filter((f) => isPruned(f.path)).map((f) => f.path);
+    if (pruned.length > 0) entry.notes.push(`${pruned.join(", ")} in ${CHECKSUMS_FILE} ${pruned.length === 1 ? "was" : "were"} pruned by retention (before ${oldestKept}, the oldest kept backup's file)`);
+    const checksums = { ...listed, files: listed.files.filter((f) => !pruned.includes(f.path)) };
     const checked = await checkDirectory(dir, checksums, (p) => /\.\d+$/.test(p) || p.endsWith(".partial") || p.startsWith("."));
     Object.assign(entry, { files: checked.files, bytes: checked.bytes });
     entry.problems.push(...checked.problems);
@@ -91,7 +103,8 @@ async function verifyArchive(dir: string): Promise<StoreEntryReport | undefined>
 export async function verifyStore(service: Service): Promise<StoreReport> {
   const store = resolve(service.backup.store);
   const entries = await verifyBackups(service, store);
-  const archive = await verifyArchive(binlogArchiveDir(store, service.name));
+  const oldestKept = listBackups(store, service.name).complete[0]?.meta.position?.file;
+  const archive = await verifyArchive(binlogArchiveDir(store, service.name), oldestKept);
   if (archive) entries.push(archive);
   return { service: service.name, dir: serviceDir(store, service.name), entries, ok: entries.every((e) => e.problems.length === 0) };
 }
