@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import { Readable, Transform } from "node:stream";
+import { PassThrough, Readable, Transform } from "node:stream";
 import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
 import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
@@ -125,6 +125,10 @@ class SshTarget implements Target {
     const local = await localListing(localPath);
     const tarArgs = ["-C", localPath, "-cf", "-", "."];
     const tar = spawn("tar", tarArgs, { stdio: ["ignore", "pipe", "pipe"] });
+    // Taken at once: when a child exits, Node resumes any of its stdio streams nobody reads yet and drops what they
+    // held. A small directory's whole archive fits in the pipe, so tar often exits before the remote command starts.
+    // The PassThrough holds it meanwhile (with backpressure, so a large tar waits as before).
+    const archive = tar.stdout.pipe(new PassThrough());
     let tarStderr = "";
     tar.stderr.on("data", (chunk: Buffer) => (tarStderr = (tarStderr + chunk.toString()).slice(-16_384)));
     const started = performance.now();
@@ -155,7 +159,7 @@ class SshTarget implements Target {
     });
     // tar feeds the counter only once the remote tar's channel reads from it: progress counts bytes handed to a
     // running command, and a connection lost after the first report is always "lost while running".
-    counter.once("resume", () => tar.stdout.pipe(counter));
+    counter.once("resume", () => archive.pipe(counter));
     const extract = `mkdir -p ${q(remotePath)} && tar -xf - -C ${q(remotePath)} --no-same-owner`;
     let tarKilled = false;
     const remoteError = await this.conn
@@ -167,8 +171,9 @@ class SshTarget implements Target {
           if (!tarDone) {
             tarKilled = true;
             tar.kill("SIGKILL");
-            tar.stdout.unpipe(counter);
+            archive.unpipe(counter);
             tar.stdout.destroy();
+            archive.destroy();
             counter.destroy();
           }
           return error;

@@ -193,19 +193,9 @@ export async function restoreService(service: Service, options: RestoreOptions =
       // is copied once (no --copy-back or --move-back), a stream unpacked there in one pass. Each incremental gets a
       // directory of its own; a dump goes to staging.
       const into = tool.kind === "physical" ? t.datadir : t.stagingDir;
-      let replayBytes = 0;
-      // The binlogs first: small, and the chain's streams then go last before prepare.
-      if (replay) {
-        const files = await replayFilesDir(located, keyFile);
-        try {
-          replayBytes = await t.putDirectory(files.dir, binlogDir);
-        } finally {
-          await files.remove();
-        }
-      }
       const physical = tool.kind === "physical" ? tool : undefined;
       const links = [{ link: chain[0] ?? backup, dir: into }, ...incrementals];
-      let done = { bytes: replayBytes, storedBytes: 0 };
+      let done = { bytes: 0, storedBytes: 0 };
       for (const { link, dir } of links) {
         const moved = await transferLink(t, link, dir, physical, {
           keyFile,
@@ -218,6 +208,14 @@ export async function restoreService(service: Service, options: RestoreOptions =
         done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
         record.bytes = done.bytes;
         if (moved.storedBytes !== undefined) record.storedBytes = done.storedBytes;
+      }
+      if (replay) {
+        const files = await replayFilesDir(located, keyFile);
+        try {
+          record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
+        } finally {
+          await files.remove();
+        }
       }
     });
     await releaseChain();

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
-import { Readable, Transform } from "node:stream";
+import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { CommandError, describeCommand, tail } from "../process/command.ts";
@@ -202,7 +202,11 @@ export function openStored(path: string, expected: Pick<StoredFile, "bytes" | "s
   flow?.catch(() => undefined);
   if (!age) file.pipe(hashed.stream);
   file.once("error", (error) => hashed.stream.destroy(error));
-  const stream = age ? (age.child.stdout as Readable) : hashed.stream;
+  // Not age's stdout itself: when a child exits, Node resumes its stdio streams nobody reads yet and drops what they
+  // held, and a small file is decrypted whole before a consumer that starts later (a remote command) reads it.
+  const decrypted = age ? new PassThrough() : undefined;
+  if (age && decrypted) pipeline(age.child.stdout as Readable, decrypted).catch(() => undefined);
+  const stream = decrypted ?? hashed.stream;
   let destroyed = false;
   return {
     stream,

@@ -383,7 +383,7 @@ services:
     expect(blog).toEqual({
       name: "blog",
       source: { host: "127.0.0.1", port: 3306, user: "backup" },
-      backup: { tool: "mariabackup", policy: "full", fullEvery: 7, keepChains: 2, consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000 },
+      backup: { tool: "mariabackup", policy: "full", fullEvery: 7, keepChains: 2, consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000, format: "directory", compress: "none", compressLevel: 3, compressThreads: 0 },
       restore: { provider: "local", timeout: 7_200_000, workDir: "/etc/restoretest/scratch" },
       verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false },
       objectives: {},
@@ -404,6 +404,10 @@ services:
       consistency: "snapshot",
       store: path.resolve("backups"),
       timeout: 3_600_000,
+      format: "directory",
+      compress: "none",
+      compressLevel: 3,
+      compressThreads: 0,
     });
     expect(blog?.restore).toEqual({ provider: "local", timeout: 1_800_000 });
     expect(blog?.verify).toEqual({
