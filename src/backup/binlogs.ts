@@ -16,9 +16,9 @@ import { keepsSandbox, openSource, sourceTool } from "./source.ts";
 import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
 import type { BackupTool } from "./tool.ts";
 import { readChecksums, writeChecksums } from "../storage/checksums.ts";
-import { decompressScript, encodeScript, encodingOf, isPlain, parseStoredName, storedName, type Encoding } from "../storage/encoding.ts";
-import { plainCopies, storedFileOf } from "../storage/plainCopies.ts";
-import { openStored, writeStored } from "../storage/stored.ts";
+import { encodeScript, encodingOf, isPlain, parseStoredName, storedName, type Encoding } from "../storage/encoding.ts";
+import { decodeStored, plainCopies, storedFileOf } from "../storage/plainCopies.ts";
+import { writeStored } from "../storage/stored.ts";
 
 /** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
 export function binlogFiles(names: readonly string[]): string[] {
@@ -83,15 +83,7 @@ async function unsealNewest(dir: string, keyFile: string | undefined): Promise<v
   const checksums = readChecksums(dir);
   const expected = checksums?.files.find((f) => f.path === stored);
   if (!expected) throw new Error(`${join(dir, stored)} has no entry in ${join(dir, "checksums.json")}: check the archive with restoretest verify-store`);
-  const opened = openStored(join(dir, stored), expected, { keyFile });
-  try {
-    await writeStored({ input: opened.stream, encode: decompressScript(opened.compressed), path: join(dir, newest) });
-  } catch (error) {
-    opened.destroy();
-    await opened.check();
-    throw error;
-  }
-  await opened.check();
+  await decodeStored(join(dir, stored), expected, join(dir, newest), keyFile);
   writeChecksums(dir, (checksums?.files ?? []).filter((f) => f.path !== stored));
   rmSync(join(dir, stored));
 }

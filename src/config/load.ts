@@ -644,6 +644,14 @@ function seedProblems(ctx: FileContext, raw: unknown, keyPath: KeyPath, baseDir:
   return [];
 }
 
+/** A key of a service's block as it applies after merging: the service's own, else the defaults block's, with where it was written. */
+function effectiveSetting(raw: unknown, service: string, block: "backup" | "restore", key: string): { value: unknown; keyPath: KeyPath } {
+  const own = valueAt(raw, ["services", service, block]);
+  if (isRecord(own) && Object.hasOwn(own, key)) return { value: own[key], keyPath: ["services", service, block, key] };
+  const defaults = valueAt(raw, ["defaults", block]);
+  return { value: isRecord(defaults) ? defaults[key] : undefined, keyPath: ["defaults", block, key] };
+}
+
 /** What each non-local provider needs in its own block, for the message when that block is missing. */
 const PROVIDER_BLOCKS: Record<string, string> = {
   ssh: "host, user, identityFile (or agent: true), and knownHosts or hostKeyFingerprint",
@@ -657,13 +665,8 @@ const PROVIDER_BLOCKS: Record<string, string> = {
 function providerProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
   const services = isRecord(raw) ? raw.services : undefined;
   if (!isRecord(services)) return [];
-  const defaults = valueAt(raw, ["defaults", "restore"]);
   return Object.keys(services).flatMap((name) => {
-    const own = valueAt(raw, ["services", name, "restore"]);
-    const setting = (key: string): { value: unknown; keyPath: KeyPath } =>
-      isRecord(own) && Object.hasOwn(own, key)
-        ? { value: own[key], keyPath: ["services", name, "restore", key] }
-        : { value: isRecord(defaults) ? defaults[key] : undefined, keyPath: ["defaults", "restore", key] };
+    const setting = (key: string) => effectiveSetting(raw, name, "restore", key);
     const provider = setting("provider");
     if (typeof provider.value !== "string" || !(provider.value in PROVIDER_BLOCKS)) return [];
     if (setting(provider.value).value !== undefined) return [];
@@ -680,13 +683,8 @@ function providerProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
 function storageProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
   const services = isRecord(raw) ? raw.services : undefined;
   if (!isRecord(services)) return [];
-  const defaults = valueAt(raw, ["defaults", "backup"]);
   return Object.keys(services).flatMap((name) => {
-    const own = valueAt(raw, ["services", name, "backup"]);
-    const setting = (key: string): { value: unknown; keyPath: KeyPath } =>
-      isRecord(own) && Object.hasOwn(own, key)
-        ? { value: own[key], keyPath: ["services", name, "backup", key] }
-        : { value: isRecord(defaults) ? defaults[key] : undefined, keyPath: ["defaults", "backup", key] };
+    const setting = (key: string) => effectiveSetting(raw, name, "backup", key);
     const format = setting("format");
     const tool = setting("tool");
     const problems: ConfigProblem[] = [];

@@ -6,11 +6,27 @@ import { registerDisposer } from "../lifecycle/disposers.ts";
 import { recordOwner } from "../lifecycle/owner.ts";
 import type { Checksums } from "./checksums.ts";
 import { AGE_SUFFIX, ZSTD_SUFFIX, decompressScript } from "./encoding.ts";
-import { openStored, StoredFileError, writeStored } from "./stored.ts";
+import { openStored, StoredFileError, writeStored, type StoredFile } from "./stored.ts";
 
 /** The name `name` is stored under in `dir`: plain, or sealed (`.zst`, `.age`, `.zst.age`); undefined when absent. */
 export function storedFileOf(dir: string, name: string): string | undefined {
   return [name, `${name}${ZSTD_SUFFIX}${AGE_SUFFIX}`, `${name}${ZSTD_SUFFIX}`, `${name}${AGE_SUFFIX}`].find((n) => existsSync(join(dir, n)));
+}
+
+/**
+ * Write the plain content of the sealed file `path` to `destination`, checked against `expected` as it is read: a
+ * damaged file or a key that does not open it is named (StoredFileError) rather than the decoder's complaint.
+ */
+export async function decodeStored(path: string, expected: Pick<StoredFile, "bytes" | "sha256">, destination: string, keyFile?: string): Promise<void> {
+  const opened = openStored(path, expected, { keyFile });
+  try {
+    await writeStored({ input: opened.stream, encode: decompressScript(opened.compressed), path: destination });
+  } catch (error) {
+    opened.destroy();
+    await opened.check();
+    throw error;
+  }
+  await opened.check();
 }
 
 export interface PlainCopies {
@@ -50,15 +66,7 @@ export async function plainCopies(sourceDir: string, names: readonly string[], o
       const path = join(sourceDir, stored);
       const expected = options.checksums?.files.find((f) => f.path === `${options.checksumsPrefix ?? ""}${stored}`);
       if (!expected) throw new StoredFileError(path, `${path} has no entry in its checksums.json: what it should hold is unknown, so it is not used`);
-      const opened = openStored(path, expected, { keyFile: options.keyFile });
-      try {
-        await writeStored({ input: opened.stream, encode: decompressScript(opened.compressed), path: join(dir, name) });
-      } catch (error) {
-        opened.destroy();
-        await opened.check();
-        throw error;
-      }
-      await opened.check();
+      await decodeStored(path, expected, join(dir, name), options.keyFile);
     }
   } catch (error) {
     await remove();

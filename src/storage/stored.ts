@@ -215,6 +215,9 @@ export function openStored(path: string, expected: Pick<StoredFile, "bytes" | "s
     destroy() {
       destroyed = true;
       file.destroy();
+      // Its output is dropped too: a stopped reader must not hold age's stdout open (its exit waits for it).
+      decrypted?.destroy();
+      age?.child.stdout?.destroy();
       age?.child.kill("SIGTERM");
     },
     async check() {
