@@ -21,7 +21,7 @@ export interface TransferOptions {
   keyFile?: string;
   timeoutMs?: number;
   onProgress?: (progress: TransferProgress) => void;
-  /** How often the unpacked size is read on the target while a stream is unpacked. */
+  /** How often the unpacked size is read on the target while a stream unpacks (default 10 s, the progress heartbeat: du of a growing datadir costs). */
   pollMs?: number;
 }
 
@@ -60,7 +60,7 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
     while (polling) {
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, Number(process.env.POLLMS ?? 0) || options.pollMs || 2000).unref();
+        setTimeout(r, options.pollMs ?? 10_000).unref();
       });
       if (!polling) break;
       const du = await t.exec("du", ["-sb", into], { timeoutMs: 30_000 }).catch(() => undefined);

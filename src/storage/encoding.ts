@@ -65,10 +65,13 @@ export function requireKeyFile(keyFile: string | undefined, what: string): strin
   return keyFile;
 }
 
-/** The shell stages that encode a plain stream on stdin (`zstd … | age …`); null when nothing is to be done. */
-export function encodeScript(encoding: Encoding): string | null {
+/**
+ * The shell stages that encode a plain stream on stdin (`zstd … | age …`); null when nothing is to be done. `count`:
+ * zstd reports the plain size it read (`-vv`: "(N B => M B"), for a stream that does not pass through this process.
+ */
+export function encodeScript(encoding: Encoding, options: { count?: boolean } = {}): string | null {
   const stages: string[] = [];
-  if (encoding.compress) stages.push(`zstd -q -c -T${encoding.compress.threads} -${encoding.compress.level}`);
+  if (encoding.compress) stages.push(`zstd ${options.count ? "-vv" : "-q"} -c -T${encoding.compress.threads} -${encoding.compress.level}`);
   if (encoding.encrypt) stages.push(`age -e -i ${shellQuote(requireKeyFile(encoding.encrypt.keyFile, "new backups"))}`);
   return stages.length ? stages.join(" | ") : null;
 }

@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs
 import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { maskSecrets } from "../lifecycle/secrets.ts";
-import { CommandError, describeCommand, tail } from "../process/command.ts";
+import { CommandError, describeCommand, shellQuote, tail } from "../process/command.ts";
 import { decryptArgs, explainAgeError, parseStoredName, requireKeyFile } from "./encoding.ts";
 
 /** One stored file as checksums.json lists it: path relative to its directory, size and SHA-256 as written. */
@@ -100,23 +100,80 @@ export interface WriteStoredOptions {
   /** The stored file; written as `<path>.partial` and renamed when complete. */
   path: string;
   timeoutMs?: number;
-  /** Plain bytes so far. */
-  onProgress?: (rawBytes: number) => void;
+  /** Bytes stored so far, and plain bytes where they pass through this process. */
+  onProgress?: (progress: { stored: number; raw?: number }) => void;
+}
+
+/** The line a producer's exit code is reported on, inside one shell pipeline with its encoder. */
+const PRODUCER_EXIT = "restoretest-producer-exit:";
+
+/**
+ * A producer and its encoder as one shell pipeline, fd to fd: the plain stream (the bigger leg, gigabytes) never passes
+ * through this process; only the encoded bytes do, through SHA-256 into the file. The plain size is zstd's own count
+ * (`-vv` prints it exactly), or unknown without compression.
+ */
+async function writeProduced(options: WriteStoredOptions & { producer: { file: string; args: string[] }; encode: string }) {
+  const startedAt = performance.now();
+  const partial = `${options.path}.partial`;
+  const producerLine = [options.producer.file, ...options.producer.args].map(shellQuote).join(" ");
+  const script = `set -o pipefail; { ${producerLine}; echo "${PRODUCER_EXIT}$?" >&2; } | ${options.encode}`;
+  const child = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-32_768)));
+  const exit = new Promise<Exit>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, signal: null, error }));
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  });
+  const hashed = hashing((stored) => options.onProgress?.({ stored }));
+  let timedOut = false;
+  const timer = options.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+      }, options.timeoutMs)
+    : undefined;
+  timer?.unref();
+  const flow = await pipeline(child.stdout as Readable, hashed.stream, createWriteStream(partial, { mode: 0o600 })).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const ended = await exit;
+  if (timer) clearTimeout(timer);
+  try {
+    const producerCode = new RegExp(`${PRODUCER_EXIT}(\\d+)`).exec(stderr)?.[1];
+    const ownLines = stderr
+      .split("\n")
+      .filter((l) => !l.startsWith(PRODUCER_EXIT))
+      .join("\n");
+    if (timedOut || producerCode === undefined || producerCode !== "0") {
+      const code = producerCode === undefined ? ended.code : Number(producerCode);
+      throw commandError(describeCommand(options.producer.file, options.producer.args), { ...ended, code }, ownLines, startedAt, timedOut);
+    }
+    if (failed(ended)) throw commandError(options.encode, ended, ownLines, startedAt, timedOut);
+    if (flow) throw flow instanceof Error ? flow : new Error(String(flow));
+    renameSync(partial, options.path);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+  const raw = /\((\d+) B =>/.exec(stderr)?.[1];
+  return { bytes: hashed.bytes(), sha256: hashed.digest(), rawBytes: raw === undefined ? undefined : Number(raw), durationMs: performance.now() - startedAt };
 }
 
 /**
  * Store a stream: producer → (encoder) → SHA-256 → file, in one pass. The producer's failure is reported as its own
  * (command, exit code, stderr tail), before the encoder's; nothing is left at `path` unless everything succeeded.
  */
-export async function writeStored(options: WriteStoredOptions): Promise<{ bytes: number; sha256: string; rawBytes: number; durationMs: number }> {
+export async function writeStored(options: WriteStoredOptions): Promise<{ bytes: number; sha256: string; rawBytes?: number; durationMs: number }> {
+  if (options.producer && options.encode) return writeProduced({ ...options, producer: options.producer, encode: options.encode });
   const startedAt = performance.now();
   const partial = `${options.path}.partial`;
   const producer = options.producer ? started(options.producer.file, options.producer.args, "ignore") : undefined;
   const source = producer ? (producer.child.stdout as Readable) : options.input;
   if (!source) throw new Error("writeStored needs a producer or an input stream");
   const encoder = options.encode ? started("bash", ["-c", `set -o pipefail; ${options.encode}`], "pipe") : undefined;
-  const raw = counting(options.onProgress);
-  const hashed = hashing();
+  const raw = counting();
+  const hashed = hashing((stored) => options.onProgress?.({ stored, raw: raw.bytes() }));
   let timedOut = false;
   const timer = options.timeoutMs
     ? setTimeout(() => {
