@@ -19,6 +19,7 @@ export class LocalProvider implements HostProvider {
     const startTimeoutMs = this.options.startTimeoutMs;
     return {
       description: `local sandbox ${work.path}`,
+      thisHost: true,
       workDir: work.path,
       stagingDir,
       datadir,

@@ -5,9 +5,9 @@ import { PassThrough } from "node:stream";
 import type { StoredBackup } from "../backup/store.ts";
 import type { PhysicalBackupTool } from "../backup/tool.ts";
 import type { Target } from "../hosts/types.ts";
-import { shellQuote } from "../process/command.ts";
+import { CommandError, shellQuote } from "../process/command.ts";
 import { readChecksums } from "../storage/checksums.ts";
-import { decompressScript } from "../storage/encoding.ts";
+import { decompressScript, decryptArgs, explainAgeError, parseStoredName } from "../storage/encoding.ts";
 import { openStored, StoredFileError } from "../storage/stored.ts";
 
 export interface TransferProgress {
@@ -44,15 +44,23 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
   if (!tool?.extractCommand) throw new Error(`backup ${link.id} is a ${link.meta.format} backup, but ${link.meta.tool} cannot unpack one`);
   const { path, expected } = storedStream(link);
   const progress: TransferProgress = { bytes: 0, storedBytes: 0 };
+  // On this host, age runs in the target's own pipeline (one pass of the stream through this process, not two); on
+  // another host, here, so that the key never travels.
+  const decryptThere = parseStoredName(path).encrypted && t.thisHost === true;
   const opened = openStored(path, expected, {
     keyFile: options.keyFile,
+    decrypt: !decryptThere,
     onBytes: (b) => {
       progress.storedBytes = b;
     },
   });
   const extract = tool.extractCommand(into);
-  const decompress = decompressScript(opened.compressed);
-  const script = `set -o pipefail; mkdir -p ${shellQuote(into)} && ${decompress ? `${decompress} | ` : ""}${[extract.file, ...extract.args].map(shellQuote).join(" ")}`;
+  const stages = [
+    ...(decryptThere ? [["age", ...decryptArgs(options.keyFile as string)].map(shellQuote).join(" ")] : []),
+    ...(opened.compressed ? [decompressScript(true) as string] : []),
+    [extract.file, ...extract.args].map(shellQuote).join(" "),
+  ];
+  const script = `set -o pipefail; mkdir -p ${shellQuote(into)} && ${stages.join(" | ")}`;
   // The unpacked size, read on the target while it grows: progress in both units without a second stream.
   let polling = true;
   let wake: (() => void) | undefined;
@@ -78,6 +86,8 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
     opened.destroy();
     // A damaged stored file, or a key that does not open it, is the cause to name, not the unpacker's complaint.
     await opened.check();
+    const explained = decryptThere && error instanceof CommandError ? explainAgeError(error.stderrTail, path, options.keyFile as string) : undefined;
+    if (explained) throw new StoredFileError(path, explained);
     throw error;
   } finally {
     polling = false;

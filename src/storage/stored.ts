@@ -249,12 +249,18 @@ export interface OpenedStored {
  * Read a stored file for a restore: SHA-256 over every stored byte as it is read, age decrypting here when the file
  * is encrypted (so the key stays on this host and the stream leaves it still compressed).
  */
-export function openStored(path: string, expected: Pick<StoredFile, "bytes" | "sha256">, options: { keyFile?: string; onBytes?: (bytes: number) => void } = {}): OpenedStored {
+export function openStored(
+  path: string,
+  expected: Pick<StoredFile, "bytes" | "sha256">,
+  options: { keyFile?: string; onBytes?: (bytes: number) => void; decrypt?: boolean } = {},
+): OpenedStored {
   const { compressed, encrypted } = parseStoredName(path);
+  // decrypt: false: the caller decrypts where the stream goes (its own pipeline on this host); the key is still checked.
   const keyFile = encrypted ? requireKeyFile(options.keyFile, path) : undefined;
+  const decryptHere = encrypted && options.decrypt !== false;
   const file = createReadStream(path);
   const hashed = hashing(options.onBytes);
-  const age = keyFile ? started("age", decryptArgs(keyFile), "pipe") : undefined;
+  const age = keyFile && decryptHere ? started("age", decryptArgs(keyFile), "pipe") : undefined;
   const flow = age ? pipeline(file, hashed.stream, age.child.stdin as NodeJS.WritableStream) : undefined;
   flow?.catch(() => undefined);
   if (!age) file.pipe(hashed.stream);
@@ -290,8 +296,9 @@ export function openStored(path: string, expected: Pick<StoredFile, "bytes" | "s
         if (failed(exit)) {
           const explained = explainAgeError(age.stderr(), path, keyFile as string);
           if (explained) throw new StoredFileError(path, explained);
-          // Stopped by destroy() (its consumer failed), on a sound file: the consumer's error is the one to report.
-          if (destroyed && exit.signal) return;
+          // Stopped by destroy() (its consumer failed), on a sound file: killed, or its output's reader gone (a broken
+          // pipe), age's failure is the consumer's; that error is the one to report.
+          if (destroyed) return;
           throw commandError(describeCommand("age", decryptArgs(keyFile as string)), exit, age.stderr(), 0, false);
         }
       }
