@@ -2,15 +2,19 @@
 // Run: npm run bench            (full size: ~1 GB, 10,000 tables, 20M rows; about 10-15 minutes on 2 cores)
 //      npm run bench -- --scale 0.05   (a quick smoke run of the same code)
 //      npm run bench -- --only archive (the roll-forward through the binlog archive against mariadb-binlog | mariadb)
+//      npm run bench -- --only stream  (stream + zstd [+ age] backups and restores against the same pipes by hand, and
+//                                       against the directory format, on the blog demo data and on (a); not in the default run)
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { runBackupJob } from "../src/backup/job.ts";
+import type { BackupMeta } from "../src/backup/store.ts";
 import { captureBaseline } from "../src/baseline/capture.ts";
 import { mapConcurrent } from "../src/checks/capture.ts";
 import { checksum } from "../src/checks/checksum.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../src/checks/types.ts";
 import { parseServices } from "../src/config/load.ts";
+import type { Service } from "../src/config/schema.ts";
 import type { Db } from "../src/db/connection.ts";
 import { qualifiedName } from "../src/db/quote.ts";
 import { createWorkDir, installDatadir, startServer, writeClientOptionFile, type StartedServer } from "../src/hosts/sandbox.ts";
@@ -25,13 +29,15 @@ import { ArchiveStage } from "../src/archive/stage.ts";
 import { listArchive, readBinlogEvents, startBinlogCopy } from "../src/backup/binlogs.ts";
 import { binlogArchiveDir } from "../src/backup/store.ts";
 import { applySeed, startSourceSandbox } from "../src/hosts/sourceSandbox.ts";
-import { SMALL_SEED } from "../test/support/services.ts";
+import { BLOG_SEED, SMALL_SEED } from "../test/support/services.ts";
 
 const args = process.argv.slice(2);
 const scale = Number(args[args.indexOf("--scale") + 1] ?? 1) || 1;
 const only = new Set((args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "") : "a,b,c,restore").split(","));
 const CONCURRENCY = cpus().length;
 const CHECKS = ["checksum", "definition", "rowCount", "integrity"];
+// Five rounds, not three: on a shared 2-core runner one round of the same pipe varies by ±30%, more than the 1.1× target.
+const STREAM_RUNS = 5;
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
@@ -190,9 +196,12 @@ async function checkpoint(db: Db): Promise<void> {
   throw new Error("InnoDB did not checkpoint within 5 minutes");
 }
 
+/** The cheapest check set the coverage rule accepts (every object kind has a check, no rows read): restores are timed, not checks. */
+const RESTORE_CHECKS = "[tables, triggers, routines, events, database, definition, accounts, server]";
+
 async function restoreBench(env: Env, store: string): Promise<void> {
   const yaml = serverServiceYaml("bench", env.server, store, ["consistency: quiescent"], "bench_a");
-  const [service] = parseServices(`${yaml}    verify:\n      checks: [rowCount]\n`, join(store, "services.yaml"), { SOURCE_PASSWORD: env.server.password });
+  const [service] = parseServices(`${yaml}    verify:\n      checks: ${RESTORE_CHECKS}\n`, join(store, "services.yaml"), { SOURCE_PASSWORD: env.server.password });
   if (!service) throw new Error("no bench service");
   // A backup replica has long since written its pages; a backup right after bulk loading would instead carry
   // gigabytes of redo for prepare to apply, which measures the load, not the restore.
@@ -385,6 +394,171 @@ async function archiveBench(mb: number, runs: number): Promise<void> {
   }
 }
 
+interface StreamSource {
+  label: string;
+  server: StartedServer;
+  optionFile: string;
+  db: Db;
+  database: string;
+}
+
+interface Timed {
+  ms: number;
+  steps: Record<string, number>;
+}
+
+const stepsText = (t: Timed) => Object.entries(t.steps).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
+const runsText = (xs: readonly Timed[]) => xs.map((x) => fmt(x.ms)).join(", ");
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** `runs` rounds of every contender, in turn, the order reversed every other round so that none always goes first. */
+async function alternate<K extends string>(runs: number, contenders: Record<K, () => Promise<Timed>>): Promise<Record<K, Timed[]>> {
+  const order = Object.keys(contenders) as K[];
+  const out = Object.fromEntries(order.map((k) => [k, [] as Timed[]])) as Record<K, Timed[]>;
+  for (let i = 0; i < runs; i++) for (const k of i % 2 ? [...order].reverse() : order) out[k].push(await contenders[k]());
+  return out;
+}
+
+/** restoretest's median against the by-hand median, with the target's verdict and each round's own ratio. */
+function against(tool: readonly Timed[], hand: readonly Timed[], target: number): string {
+  const t = middle(tool).ms;
+  const h = middle(hand).ms;
+  const perRound = tool.map((x, i) => ratio(x.ms, (hand[i] as Timed).ms)).join(", ");
+  return `${ratio(t, h)}   (target ≤ ${target}×: ${verdict(t <= h * target)}; per round: ${perRound})`;
+}
+
+/**
+ * `backup.format: stream` + `compress: zstd` (and + `encrypt` with age) against the same pipes run by hand on the same
+ * server, reading the same stored files, and against the directory format: stored size, backup time (backup.json's
+ * durationMs, which covers mariadb-backup | zstd [| age] | SHA-256 | file) and restore time (transfer + prepare + start).
+ */
+async function streamBench(src: StreamSource, runs: number): Promise<void> {
+  const work = createWorkDir("bench-stream");
+  try {
+    const keyFile = join(work.path, "bench.age");
+    await runCommand("age-keygen", ["-o", keyFile]);
+    const serviceOf = (name: string, lines: string[]): Service => {
+      const store = join(work.path, `store-${name}`);
+      mkdirSync(store);
+      const yaml = serverServiceYaml(name, src.server, store, ["consistency: quiescent", ...lines], src.database);
+      // The cheapest checks that still cover every object (the baseline refuses a gap): none reads a row.
+      const checks = RESTORE_CHECKS;
+      const [service] = parseServices(`${yaml}    verify:\n      checks: ${checks}\n`, join(store, "services.yaml"), { SOURCE_PASSWORD: src.server.password });
+      if (!service) throw new Error(`no ${name} service`);
+      return service;
+    };
+    const stream = ["format: stream", "compress: zstd", "compressLevel: 3", "compressThreads: 0"];
+    const directory = serviceOf("directory", []);
+    const zstd = serviceOf("zstd", stream);
+    const aged = serviceOf("age", [...stream, `encrypt: {keyFile: ${keyFile}}`]);
+    // A backup replica has long since written its pages: no load's redo in any contender's backup.
+    await checkpoint(src.db);
+
+    // The newest backup of each service: what restoreService restores, and whose stored file the by-hand restore reads.
+    const newest = new Map<string, { meta: BackupMeta; dir: string }>();
+    const toolBackup = (service: Service) => async (): Promise<Timed> => {
+      const started = performance.now();
+      const { meta, dir } = await runBackupJob(service);
+      newest.set(service.name, { meta, dir });
+      return { ms: meta.durationMs, steps: { job: performance.now() - started } };
+    };
+    const handBytes = { zstd: 0, age: 0 };
+    const handBackup = (encrypt: boolean) => async (): Promise<Timed> => {
+      const dir = join(work.path, "by-hand-backup");
+      mkdirSync(join(dir, "info"), { recursive: true });
+      const file = join(dir, `data.mbstream.zst${encrypt ? ".age" : ""}`);
+      const script =
+        `set -o pipefail; mariadb-backup --defaults-extra-file=${src.optionFile} --backup --stream=mbstream --target-dir=${dir}/scratch ` +
+        `--extra-lsndir=${dir}/info --datadir=${src.server.datadir} 2> ${dir}/log | zstd -q -c -T0 -3 ${encrypt ? `| age -e -i ${keyFile} ` : ""}> ${file}`;
+      try {
+        const ms = await time(() => runCommand("bash", ["-c", script], { timeoutMs: 3_600_000 }));
+        handBytes[encrypt ? "age" : "zstd"] = statSync(file).size;
+        return { ms, steps: {} };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const backups = await alternate(runs, {
+      handZstd: handBackup(false),
+      toolZstd: toolBackup(zstd),
+      handAge: handBackup(true),
+      toolAge: toolBackup(aged),
+      directory: toolBackup(directory),
+    });
+    const stored = (service: Service) => {
+      const b = newest.get(service.name);
+      if (!b) throw new Error(`no backup of ${service.name}`);
+      return { meta: b.meta, file: join(b.dir, b.meta.dataFile ?? "data") };
+    };
+    const [z, a, d] = [stored(zstd), stored(aged), stored(directory)];
+
+    const handRestore = (file: string, encrypted: boolean) => async (): Promise<Timed> => {
+      const into = createWorkDir("bench-stream-by-hand");
+      try {
+        const dd = join(into.path, "datadir");
+        const read = encrypted ? `age -d -i ${keyFile} ${file} | zstd -q -d -c` : `zstd -q -d -c ${file}`;
+        const transfer = await time(() => runCommand("bash", ["-c", `set -o pipefail; mkdir -p ${dd} && ${read} | mbstream -x -C ${dd}`], { timeoutMs: 3_600_000 }));
+        const prepare = await time(() => runCommand("mariadb-backup", ["--prepare", `--target-dir=${dd}`], { timeoutMs: 3_600_000 }));
+        let server: StartedServer | undefined;
+        const start = await time(async () => {
+          server = await startServer({ dir: join(into.path, "server"), datadir: dd, tcp: false, skipGrantTables: true, readOnly: true });
+        });
+        await server?.stop();
+        return { ms: transfer + prepare + start, steps: { transfer, prepare, start } };
+      } finally {
+        await into.remove();
+      }
+    };
+    const toolRestore = (service: Service) => async (): Promise<Timed> => {
+      const restored = await restoreService(service);
+      try {
+        const steps = restored.steps.filter((s) => s.step === "transfer" || s.step === "prepare" || s.step === "start");
+        return { ms: steps.reduce((n, s) => n + s.durationMs, 0), steps: Object.fromEntries(steps.map((s) => [s.step, s.durationMs])) };
+      } finally {
+        await restored.destroy();
+      }
+    };
+    const restores = await alternate(runs, {
+      handZstd: handRestore(z.file, false),
+      toolZstd: toolRestore(zstd),
+      handAge: handRestore(a.file, true),
+      toolAge: toolRestore(aged),
+      directory: toolRestore(directory),
+    });
+
+    const b = Object.fromEntries(Object.entries<Timed[]>(backups).map(([k, v]) => [k, middle(v)])) as Record<keyof typeof backups, Timed>;
+    const r = Object.fromEntries(Object.entries<Timed[]>(restores).map(([k, v]) => [k, middle(v)])) as Record<keyof typeof restores, Timed>;
+    const dirBytes = d.meta.bytes;
+    const zBytes = z.meta.storedBytes ?? 0;
+    const aBytes = a.meta.storedBytes ?? 0;
+    log(`\n== stream backups of ${src.label}: median of ${runs} alternating rounds, ${CONCURRENCY} cores`);
+    log(`  stored size`);
+    log(`    directory format (data/)                                     ${mb(dirBytes)}`);
+    log(`    stream + zstd -3                                             ${mb(zBytes)}   ${ratio(zBytes, dirBytes)} of the directory (raw mbstream ${mb(z.meta.bytes)}; by hand ${mb(handBytes.zstd)})`);
+    log(`    stream + zstd -3 + age                                       ${mb(aBytes)}   ${ratio(aBytes, dirBytes)} of the directory (by hand ${mb(handBytes.age)})`);
+    log(`  backup time (restoretest: backup.json durationMs = mariadb-backup | zstd [| age] | SHA-256 | file)`);
+    log(`    by hand: mariadb-backup --stream | zstd -T0 -3 > file        ${fmt(b.handZstd.ms)}   (runs: ${runsText(backups.handZstd)})`);
+    log(`    restoretest stream + zstd                                    ${fmt(b.toolZstd.ms)}   (runs: ${runsText(backups.toolZstd)}; whole job with baseline ${fmt(b.toolZstd.steps.job ?? 0)})`);
+    log(`    restoretest / by hand     ${against(backups.toolZstd, backups.handZstd, 1.1)}`);
+    log(`    by hand: … | zstd -T0 -3 | age -e > file                     ${fmt(b.handAge.ms)}   (runs: ${runsText(backups.handAge)})`);
+    log(`    restoretest stream + zstd + age                              ${fmt(b.toolAge.ms)}   (runs: ${runsText(backups.toolAge)}; whole job with baseline ${fmt(b.toolAge.steps.job ?? 0)})`);
+    log(`    restoretest / by hand     ${against(backups.toolAge, backups.handAge, 1.1)}`);
+    log(`    restoretest directory format                                 ${fmt(b.directory.ms)}   (runs: ${runsText(backups.directory)})`);
+    log(`    stream + zstd / directory ${ratio(b.toolZstd.ms, b.directory.ms)};   stream + zstd + age / directory ${ratio(b.toolAge.ms, b.directory.ms)}`);
+    log(`  restore time (transfer + prepare + start; restoretest: restored.steps; by hand reads restoretest's stored file)`);
+    log(`    by hand: zstd -dc | mbstream -x, --prepare, start            ${fmt(r.handZstd.ms)}   (${stepsText(r.handZstd)}; runs: ${runsText(restores.handZstd)})`);
+    log(`    restoretest stream + zstd                                    ${fmt(r.toolZstd.ms)}   (${stepsText(r.toolZstd)}; runs: ${runsText(restores.toolZstd)})`);
+    log(`    restoretest / by hand     ${against(restores.toolZstd, restores.handZstd, 1.1)}`);
+    log(`    by hand: age -d | zstd -dc | mbstream -x, --prepare, start   ${fmt(r.handAge.ms)}   (${stepsText(r.handAge)}; runs: ${runsText(restores.handAge)})`);
+    log(`    restoretest stream + zstd + age                              ${fmt(r.toolAge.ms)}   (${stepsText(r.toolAge)}; runs: ${runsText(restores.toolAge)})`);
+    log(`    restoretest / by hand     ${against(restores.toolAge, restores.handAge, 1.1)}`);
+    log(`    restoretest directory format                                 ${fmt(r.directory.ms)}   (${stepsText(r.directory)}; runs: ${runsText(restores.directory)})`);
+    log(`    stream + zstd / directory ${ratio(r.toolZstd.ms, r.directory.ms)};   stream + zstd + age / directory ${ratio(r.toolAge.ms, r.directory.ms)}`);
+  } finally {
+    await work.remove();
+  }
+}
+
 async function dropCaches(): Promise<void> {
   await runCommand("sync", []);
   writeFileSync("/proc/sys/vm/drop_caches", "3\n");
@@ -407,7 +581,23 @@ async function main(): Promise<void> {
   const env: Env = { server, db, optionFile, dir: work.path };
   log(`restoretest benchmark, scale ${scale}, ${CONCURRENCY} cores`);
   try {
-    if (only.has("a") || only.has("restore")) {
+    if (only.has("stream")) {
+      // The demo data, on a sandbox seeded from fixtures/blog (as the demo's source is), before (a) loads this machine.
+      const blog = await startSourceSandbox("bench-blog");
+      try {
+        log("seeding the blog demo data…");
+        await applySeed(blog, BLOG_SEED, "blog");
+        const blogDb = await blog.server.connect();
+        try {
+          await streamBench({ label: "the blog demo data (fixtures/blog)", server: blog.server, optionFile: blog.optionFile, db: blogDb, database: "blog" }, STREAM_RUNS);
+        } finally {
+          await blogDb.close();
+        }
+      } finally {
+        await blog.destroy();
+      }
+    }
+    if (only.has("a") || only.has("restore") || only.has("stream")) {
       log("generating (a)…");
       const a = await mixedTables(db, "bench_a", 1e9 * scale, log);
       if (only.has("a")) await verifyBench(env, a, "(a) mixed tables", 3, a.tables.length, 3);
@@ -416,6 +606,7 @@ async function main(): Promise<void> {
         mkdirSync(store);
         await restoreBench(env, store);
       }
+      if (only.has("stream")) await streamBench({ label: `(a) mixed tables (~${((1e9 * scale) / 1e6).toFixed(0)} MB of rows)`, server, optionFile, db, database: "bench_a" }, STREAM_RUNS);
     }
     if (only.has("b")) {
       log("generating (b)…");
