@@ -5,17 +5,19 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { crc32 } from "node:zlib";
 
-const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
-const HEADER = 19;
-const QUERY_EVENT = 2;
-const STOP_EVENT = 3;
-const ROTATE_EVENT = 4;
-const XID_EVENT = 16;
-const FORMAT_DESCRIPTION_EVENT = 15;
-const MYSQL_GTID_EVENTS = new Set([33, 34]);
-const MARIADB_GTID_EVENT = 162;
+// Exported for the other readers of archived binlogs (destructive.ts): the format's constants, shared.
+export const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
+/** The common header of every v4 event: timestamp, type, server id, size, next position, flags. */
+export const HEADER = 19;
+export const QUERY_EVENT = 2;
+export const STOP_EVENT = 3;
+export const ROTATE_EVENT = 4;
+export const XID_EVENT = 16;
+export const FORMAT_DESCRIPTION_EVENT = 15;
+export const MYSQL_GTID_EVENTS = new Set([33, 34]);
+export const MARIADB_GTID_EVENT = 162;
 /** A query event's fixed part: thread id, execution time, database name length, error code, status block length. */
-const QUERY_POST_HEADER = 13;
+export const QUERY_POST_HEADER = 13;
 
 export interface TransactionEnd {
   /** Where the next transaction starts (the end of this one's last event). */

@@ -24,8 +24,8 @@ export interface Target {
   /** Where a logical dump is copied before it is loaded. */
   stagingDir: string;
   /**
-   * The target is this host (the local provider): a command run on it may read the backup key, so an encrypted
-   * stream is decrypted inside the target's own pipeline, saving a pass of the stream through this process.
+   * The target is this host (the local provider): a command run on it may read the store and the backup key, so a
+   * stream backup is unpacked by a pipeline that reads the stored file itself, without passing through this process.
    */
   thisHost?: boolean;
   /** Where the restored server's data lives: a physical backup is copied here and prepared in place. */

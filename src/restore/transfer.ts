@@ -1,14 +1,14 @@
 // The restore's `transfer` step for one backup of the chain: a directory copied as it is, or a stream read from the
-// store, checked against its SHA-256, decrypted here and unpacked on the target in one pass: no staging copy, no
-// temp file, and over ssh the stream crosses the network still compressed.
+// store, checked against its SHA-256 and unpacked into the datadir in one pass: no staging copy, no temp file. On
+// another host it is decrypted here and crosses the network still compressed; on this host the pipeline reads it.
 import { PassThrough } from "node:stream";
 import type { StoredBackup } from "../backup/store.ts";
 import type { PhysicalBackupTool } from "../backup/tool.ts";
 import type { Target } from "../hosts/types.ts";
 import { CommandError, shellQuote } from "../process/command.ts";
 import { readChecksums } from "../storage/checksums.ts";
-import { decompressScript, decryptArgs, explainAgeError, parseStoredName } from "../storage/encoding.ts";
-import { openStored, StoredFileError } from "../storage/stored.ts";
+import { decompressScript, decryptArgs, explainAgeError, parseStoredName, requireKeyFile } from "../storage/encoding.ts";
+import { damaged, hashFile, openStored, StoredFileError } from "../storage/stored.ts";
 
 export interface TransferProgress {
   /** Bytes on the target (unpacked). */
@@ -35,6 +35,31 @@ export function storedStream(link: StoredBackup): { path: string; expected: { by
   return { path, expected };
 }
 
+/** The unpacked size of `dir` on the target, every `pollMs` while `running()`: progress in both units without a second stream. */
+function pollUnpacked(t: Target, dir: string, pollMs: number, report: (bytes: number) => void): { stop(): Promise<void> } {
+  let polling = true;
+  let wake: (() => void) | undefined;
+  const loop = (async () => {
+    while (polling) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, pollMs).unref();
+      });
+      if (!polling) break;
+      const du = await t.exec("du", ["-sb", dir], { timeoutMs: 30_000 }).catch(() => undefined);
+      const size = Number(/^(\d+)/.exec(du?.stdout ?? "")?.[1]);
+      if (Number.isFinite(size)) report(size);
+    }
+  })();
+  return {
+    async stop() {
+      polling = false;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
 /** Copy one link onto the target into `into`; returns the bytes there and, for a stream, the bytes read from the store. */
 export async function transferLink(t: Target, link: StoredBackup, into: string, tool: PhysicalBackupTool | undefined, options: TransferOptions = {}): Promise<TransferProgress> {
   if (link.meta.format !== "stream") {
@@ -43,61 +68,78 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
   }
   if (!tool?.extractCommand) throw new Error(`backup ${link.id} is a ${link.meta.format} backup, but ${link.meta.tool} cannot unpack one`);
   const { path, expected } = storedStream(link);
+  const { compressed, encrypted } = parseStoredName(path);
   const progress: TransferProgress = { bytes: 0, storedBytes: 0 };
-  // On this host, age runs in the target's own pipeline (one pass of the stream through this process, not two); on
-  // another host, here, so that the key never travels.
-  const decryptThere = parseStoredName(path).encrypted && t.thisHost === true;
-  const opened = openStored(path, expected, {
-    keyFile: options.keyFile,
-    decrypt: !decryptThere,
-    onBytes: (b) => {
-      progress.storedBytes = b;
-    },
-  });
   const extract = tool.extractCommand(into);
-  const stages = [
-    ...(decryptThere ? [["age", ...decryptArgs(options.keyFile as string)].map(shellQuote).join(" ")] : []),
-    ...(opened.compressed ? [decompressScript(true) as string] : []),
-    [extract.file, ...extract.args].map(shellQuote).join(" "),
-  ];
-  const script = `set -o pipefail; mkdir -p ${shellQuote(into)} && ${stages.join(" | ")}`;
-  // The unpacked size, read on the target while it grows: progress in both units without a second stream.
-  let polling = true;
-  let wake: (() => void) | undefined;
-  const poll = (async () => {
-    while (polling) {
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, options.pollMs ?? 10_000).unref();
-      });
-      if (!polling) break;
-      const du = await t.exec("du", ["-sb", into], { timeoutMs: 30_000 }).catch(() => undefined);
-      const size = Number(/^(\d+)/.exec(du?.stdout ?? "")?.[1]);
-      if (Number.isFinite(size)) progress.bytes = size;
-      options.onProgress?.({ ...progress });
-    }
-  })();
+  const poller = pollUnpacked(t, into, options.pollMs ?? 10_000, (bytes) => {
+    progress.bytes = bytes;
+    options.onProgress?.({ ...progress });
+  });
+  try {
+    if (t.thisHost) await unpackHere(t, path, expected, { compressed, encrypted, extract, into, options, progress });
+    else await unpackThere(t, path, expected, { compressed, extract, into, options, progress });
+  } finally {
+    await poller.stop();
+  }
+  const du = await t.exec("du", ["-sb", into], { timeoutMs: 120_000 });
+  progress.bytes = Number(/^(\d+)/.exec(du.stdout)?.[1] ?? 0);
+  options.onProgress?.({ ...progress });
+  return progress;
+}
+
+interface Unpack {
+  compressed: boolean;
+  extract: { file: string; args: string[] };
+  into: string;
+  options: TransferOptions;
+  progress: TransferProgress;
+}
+
+/**
+ * The target is this host: the pipeline reads the stored file itself (`age -d -i KEY FILE | zstd -d | mbstream -x`,
+ * as a DBA would type it), while the same bytes are hashed here from the page cache as they are read; a mismatch, or
+ * a key that does not open the file, is the failure named, not the unpacker's complaint.
+ */
+async function unpackHere(t: Target, path: string, expected: { bytes: number; sha256: string }, u: Unpack & { encrypted: boolean }): Promise<void> {
+  const keyFile = u.encrypted ? requireKeyFile(u.options.keyFile, path) : undefined;
+  const q = (args: readonly string[]) => args.map(shellQuote).join(" ");
+  const stages = keyFile
+    ? [q(["age", ...decryptArgs(keyFile), path]), ...(u.compressed ? [decompressScript(true) as string] : []), q([u.extract.file, ...u.extract.args])]
+    : u.compressed
+      ? [`${decompressScript(true) as string} ${shellQuote(path)}`, q([u.extract.file, ...u.extract.args])]
+      : [`${q([u.extract.file, ...u.extract.args])} < ${shellQuote(path)}`];
+  const hashing = hashFile(path, (bytes) => (u.progress.storedBytes = bytes));
+  const unpacking = t.exec("bash", ["-c", `set -o pipefail; mkdir -p ${shellQuote(u.into)} && ${stages.join(" | ")}`], { timeoutMs: u.options.timeoutMs });
+  const [hashed, unpacked] = await Promise.allSettled([hashing, unpacking]);
+  if (hashed.status === "rejected") throw new StoredFileError(path, `stored file ${path} cannot be read: ${(hashed.reason as Error).message}`);
+  if (hashed.value.bytes !== expected.bytes || hashed.value.sha256 !== expected.sha256) throw damaged(path, expected, hashed.value);
+  u.progress.storedBytes = hashed.value.bytes;
+  if (unpacked.status === "rejected") {
+    const error = unpacked.reason as unknown;
+    const explained = keyFile && error instanceof CommandError ? explainAgeError(error.stderrTail, path, keyFile) : undefined;
+    if (explained) throw new StoredFileError(path, explained);
+    throw error;
+  }
+}
+
+/**
+ * The target is another host: the stored file is read here, hashed as it is read, decrypted here (the key never
+ * travels) and sent still compressed to the target's `zstd -d | mbstream -x`.
+ */
+async function unpackThere(t: Target, path: string, expected: { bytes: number; sha256: string }, u: Unpack): Promise<void> {
+  const opened = openStored(path, expected, { keyFile: u.options.keyFile, onBytes: (b) => (u.progress.storedBytes = b) });
+  const stages = [...(u.compressed ? [decompressScript(true) as string] : []), [u.extract.file, ...u.extract.args].map(shellQuote).join(" ")];
   try {
     // The stored bytes flow only once the target's command reads them (as putDirectory's tar does).
     const gate = new PassThrough();
     gate.once("resume", () => opened.stream.pipe(gate));
-    await t.exec("bash", ["-c", script], { stdin: gate, timeoutMs: options.timeoutMs });
+    await t.exec("bash", ["-c", `set -o pipefail; mkdir -p ${shellQuote(u.into)} && ${stages.join(" | ")}`], { stdin: gate, timeoutMs: u.options.timeoutMs });
   } catch (error) {
     opened.destroy();
     // A damaged stored file, or a key that does not open it, is the cause to name, not the unpacker's complaint.
     await opened.check();
-    const explained = decryptThere && error instanceof CommandError ? explainAgeError(error.stderrTail, path, options.keyFile as string) : undefined;
-    if (explained) throw new StoredFileError(path, explained);
     throw error;
-  } finally {
-    polling = false;
-    wake?.();
-    await poll;
   }
   await opened.check();
-  const du = await t.exec("du", ["-sb", into], { timeoutMs: 120_000 });
-  progress.bytes = Number(/^(\d+)/.exec(du.stdout)?.[1] ?? 0);
-  progress.storedBytes = opened.bytesRead();
-  options.onProgress?.({ ...progress });
-  return progress;
+  u.progress.storedBytes = opened.bytesRead();
 }

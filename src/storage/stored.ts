@@ -206,8 +206,8 @@ export async function writeStored(options: WriteStoredOptions): Promise<{ bytes:
 }
 
 /** Size and SHA-256 of a file, read once (files a tool wrote itself, and the check of a stored file). */
-export async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
-  const hashed = hashing();
+export async function hashFile(path: string, onBytes?: (bytes: number) => void): Promise<{ bytes: number; sha256: string }> {
+  const hashed = hashing(onBytes);
   await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hashed.stream, new Transform({ transform: (_c, _e, cb) => cb() }));
   return { bytes: hashed.bytes(), sha256: hashed.digest() };
 }
@@ -252,16 +252,14 @@ export interface OpenedStored {
 export function openStored(
   path: string,
   expected: Pick<StoredFile, "bytes" | "sha256">,
-  options: { keyFile?: string; onBytes?: (bytes: number) => void; decrypt?: boolean } = {},
+  options: { keyFile?: string; onBytes?: (bytes: number) => void } = {},
 ): OpenedStored {
   const { compressed, encrypted } = parseStoredName(path);
-  // decrypt: false: the caller decrypts where the stream goes (its own pipeline on this host); the key is still checked.
   const keyFile = encrypted ? requireKeyFile(options.keyFile, path) : undefined;
-  const decryptHere = encrypted && options.decrypt !== false;
   // 1 MiB reads: a quarter less CPU per GB hashed than the default 64 KiB.
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   const hashed = hashing(options.onBytes);
-  const age = keyFile && decryptHere ? started("age", decryptArgs(keyFile), "pipe") : undefined;
+  const age = keyFile ? started("age", decryptArgs(keyFile), "pipe") : undefined;
   const flow = age ? pipeline(file, hashed.stream, age.child.stdin as NodeJS.WritableStream) : undefined;
   flow?.catch(() => undefined);
   if (!age) file.pipe(hashed.stream);
