@@ -32,15 +32,15 @@
 // Rows_query) is given as `statement` when the server wrote one.
 //
 // Not matched: REPLACE and INSERT … ON DUPLICATE KEY UPDATE and LOAD DATA … REPLACE in statement format (in ROW format
-// their overwrites are update or delete row events, and are); rows removed by a foreign key's ON DELETE CASCADE or
-// ON UPDATE (no server binlogs those in either format) or by a trigger or stored routine in statement format (only the
-// calling statement is logged); a statement on a temporary table of the same name; a statement that names t in
+// their overwrites are update or delete row events, and are); rows a foreign key's ON DELETE/ON UPDATE CASCADE or
+// SET NULL changes (InnoDB does that inside the engine: MariaDB logs no row events for them, in either format); rows a
+// trigger or stored routine changes in statement format (only the calling statement is logged); a statement on a temporary table of the same name; a statement that names t in
 // another letter case (lower_case_table_names=1); DDL that loses data by changing a column's type. A statement in
 // statement format counts even when it matched no row. MySQL's compressed transaction payloads (type 40) and MariaDB's
 // encrypted binlogs cannot be read here: the search stops there with an error rather than miss an event.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { crc32, inflateSync } from "node:zlib";
-import { FORMAT_DESCRIPTION_EVENT, HEADER, MAGIC, MARIADB_GTID_EVENT, MYSQL_GTID_EVENTS, QUERY_EVENT, QUERY_POST_HEADER, XID_EVENT } from "./events.ts";
+import { FORMAT_DESCRIPTION_EVENT, HEADER, MAGIC, MARIADB_GTID_EVENT, MYSQL_GTID_EVENTS, QUERY_EVENT, QUERY_POST_HEADER, XID_EVENT, formatChecksumHolds } from "./events.ts";
 
 export type DestructiveKind = "DROP TABLE" | "DROP DATABASE" | "CREATE OR REPLACE" | "TRUNCATE" | "DELETE" | "UPDATE" | "ALTER" | "RENAME";
 
@@ -73,7 +73,10 @@ export interface TableName {
 export interface DestructiveSearch {
   /** Only events at or after this time, to the second (binlog times are whole seconds: the same second counts). */
   after?: Date;
-  /** Only events at or after this position (a file of `files`, and a byte position in it). */
+  /**
+   * Only events at or after this position (a file of `files`, and a byte position in it). An event of a transaction
+   * that began before it counts too, and `position` is then that transaction's start, before `from`.
+   */
   from?: { file: string; position: number };
 }
 
@@ -90,7 +93,6 @@ const MARIADB_ANNOTATE_ROWS_EVENT = 160;
 const MARIADB_START_ENCRYPTION_EVENT = 164;
 const MARIADB_QUERY_COMPRESSED_EVENT = 165;
 /** The format description's flag on the file the server is writing; its checksum is of the event without it. */
-const BINLOG_IN_USE = 0x1;
 /** Row events that delete or change rows: their kind, whether MariaDB compressed their rows, and their default post-header size. */
 const ROW_EVENTS = new Map<number, { kind: "DELETE" | "UPDATE"; compressed?: boolean; partial?: boolean; postHeader: number }>([
   [24, { kind: "UPDATE", postHeader: 8 }],
@@ -265,7 +267,7 @@ function searchFile(file: { name: string; path: string }, table: TableName, from
         throw new Error(`${file.name}:${offset}: the binlog is encrypted from here (encrypt_binlog): its events cannot be searched without the server`);
       } else if (type === MYSQL_TRANSACTION_PAYLOAD_EVENT) {
         if (found) return found;
-        if (offset >= from) {
+        if (eligible) {
           throw new Error(`${file.name}:${offset}: a compressed transaction payload (binlog_transaction_compression): its events cannot be searched here`);
         }
       }
@@ -300,11 +302,6 @@ function readFormat(event: Buffer): { checksums: boolean; postHeaders: number[] 
   return { checksums: algorithm === 1, postHeaders: [...event.subarray(sizesStart, Math.max(sizesStart, event.length - 5))] };
 }
 
-function formatChecksumHolds(event: Buffer): boolean {
-  const copy = Buffer.from(event);
-  copy.writeUInt16LE(copy.readUInt16LE(17) & ~BINLOG_IN_USE, 17);
-  return crc32(copy.subarray(0, copy.length - 4)) === copy.readUInt32LE(copy.length - 4);
-}
 
 function mysqlGtid(event: Buffer): string {
   const sid = event.toString("hex", HEADER + 1, HEADER + 17);

@@ -45,6 +45,19 @@ export interface BinlogWalk {
   checksums: boolean;
 }
 
+/** Set in the format description event's header flags while the server writes the file; its checksum is without it. */
+const BINLOG_IN_USE = 0x1;
+
+/**
+ * Whether a format description event's own CRC32 holds. The server computes it with the "in use" flag clear, and sets
+ * the flag in the file while it writes it: read as written, the newest file would seem to carry no checksums.
+ */
+export function formatChecksumHolds(event: Buffer): boolean {
+  const copy = Buffer.from(event);
+  copy.writeUInt16LE(copy.readUInt16LE(17) & ~BINLOG_IN_USE, 17);
+  return crc32(copy.subarray(0, copy.length - 4)) === copy.readUInt32LE(copy.length - 4);
+}
+
 function readAt(fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
   const n = readSync(fd, buffer, 0, length, position);
@@ -67,7 +80,7 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
     if (!options.headersOnly && fdeHeader.length === HEADER && fdeHeader.readUInt8(4) === FORMAT_DESCRIPTION_EVENT) {
       const length = fdeHeader.readUInt32LE(9);
       const fde = readAt(fd, 4, length);
-      checksums = fde.length === length && length > 5 && fde.readUInt8(length - 5) === 1 && crc32(fde.subarray(0, length - 4)) === fde.readUInt32LE(length - 4);
+      checksums = fde.length === length && length > 5 && fde.readUInt8(length - 5) === 1 && formatChecksumHolds(fde);
     }
     let offset = 4;
     let lastType = -1;

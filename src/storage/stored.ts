@@ -1,6 +1,6 @@
 // Stored files: a stream written into the store and read back out of it, every byte through SHA-256 as it passes, so a
 // stored file's checksum is taken while it is written (not by a second read) and checked while it is restored.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
 import { PassThrough, Readable, Transform } from "node:stream";
@@ -117,7 +117,9 @@ async function writeProduced(options: WriteStoredOptions & { producer: { file: s
   const partial = `${options.path}.partial`;
   const producerLine = [options.producer.file, ...options.producer.args].map(shellQuote).join(" ");
   const script = `set -o pipefail; { ${producerLine}; echo "${PRODUCER_EXIT}$?" >&2; } | ${options.encode}`;
-  const child = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  // Not detached: a session of its own would be a scheduling group of its own (autogroup), sharing the cores with
+  // this process's hashing half and half instead of thread by thread, as the same pipe typed in a shell does.
+  const child = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-32_768)));
   const exit = new Promise<Exit>((resolve) => {
@@ -129,7 +131,9 @@ async function writeProduced(options: WriteStoredOptions & { producer: { file: s
   const timer = options.timeoutMs
     ? setTimeout(() => {
         timedOut = true;
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+        // The pipeline's programs are the shell's children: stopped first, so that none is left writing.
+        if (child.pid !== undefined) spawnSync("pkill", ["-TERM", "-P", String(child.pid)]);
+        child.kill("SIGTERM");
       }, options.timeoutMs)
     : undefined;
   timer?.unref();
