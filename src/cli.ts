@@ -12,7 +12,9 @@ import type { Service } from "./config/schema.ts";
 import { disposeAll } from "./lifecycle/disposers.ts";
 import { maskSecrets } from "./lifecycle/secrets.ts";
 import { describeSweep, sweepRoots, sweepStaleRuns } from "./lifecycle/sweep.ts";
-import { describePoint, parseRestorePoint } from "./restore/locate.ts";
+import { describePoint, parseRestorePoint, type RestorePoint } from "./restore/locate.ts";
+import { describeEvent, findBreakingEvent, parseTableName, restoreTables } from "./restore/table.ts";
+import type { TableName } from "./archive/destructive.ts";
 import { restoreService } from "./restore/pipeline.ts";
 import { gatherStatus } from "./status/gather.ts";
 import { formatStatus } from "./status/status.ts";
@@ -28,6 +30,10 @@ commands:
                      SHA-256 it had when written (no key, no server needed); exits 1 naming each damaged,
                      missing or unlisted file
   verify <service>   restore the newest backup and verify it (runs: vitest run --project <service>)
+  restore <service> --table db.t [--table …] (--to <time|file:pos> | --before-destructive [--after <time>]) --dump FILE [--yes]
+                     one table out of a restore to a point: --before-destructive finds in the binlog archive the first
+                     statement or row event after --after that dropped, truncated, deleted from or updated it, and
+                     restores to right before it (asks first; --yes without a terminal); the tables go to FILE as SQL
   restore <service> [--to <time|file:pos>] [--keep]
                      a restore drill: restore the newest chain (or the newest before --to, rolled forward to it),
                      check the server answers, print how to connect; --keep waits for Ctrl-C before destroying it
@@ -47,6 +53,11 @@ interface Args {
   keep: boolean;
   check: boolean;
   json: boolean;
+  tables: string[];
+  beforeDestructive: boolean;
+  after?: string;
+  dump?: string;
+  yes: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -56,6 +67,11 @@ function parseArgs(argv: string[]): Args {
   let keep = false;
   let check = false;
   let json = false;
+  const tables: string[] = [];
+  let beforeDestructive = false;
+  let after: string | undefined;
+  let dump: string | undefined;
+  let yes = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--config") config = resolve(argv[++i] ?? "");
@@ -65,12 +81,57 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--keep") keep = true;
     else if (arg === "--check") check = true;
     else if (arg === "--json") json = true;
+    else if (arg === "--table") tables.push(argv[++i] ?? "");
+    else if (arg === "--before-destructive") beforeDestructive = true;
+    else if (arg === "--after") after = argv[++i] ?? "";
+    else if (arg === "--dump") dump = argv[++i] ?? "";
+    else if (arg === "--yes") yes = true;
     else rest.push(arg);
   }
-  return { command: rest[0], service: rest[1], config, to, keep, check, json };
+  return { command: rest[0], service: rest[1], config, to, keep, check, json, tables, beforeDestructive, after, dump, yes };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Ask on the terminal; false when there is none (a run without a terminal needs --yes). */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** `restore <service> --table db.t … (--to P | --before-destructive [--after T]) --dump FILE [--yes]`. */
+async function restoreTablesCommand(service: Service, args: Args): Promise<number> {
+  const tables = args.tables.map(parseTableName);
+  if (!args.dump) throw new Error("restore --table needs --dump FILE (the tables as SQL; delivery into a running server, --into, is not built yet)");
+  if (args.beforeDestructive === (args.to !== undefined)) throw new Error("restore --table needs exactly one of --to <time|file:pos> and --before-destructive");
+  let point: RestorePoint;
+  if (args.beforeDestructive) {
+    if (tables.length !== 1) throw new Error("--before-destructive looks for what broke one table: give one --table");
+    const after = args.after === undefined ? undefined : parseRestorePoint(args.after);
+    if (after && !("time" in after)) throw new Error("--after takes a time, e.g. --after '2026-11-30 09:00:00'");
+    const event = await findBreakingEvent(service, tables[0] as TableName, after?.time);
+    log(`found: ${describeEvent(event)}`);
+    point = { position: { file: event.file, position: event.position, gtid: "" } };
+    const within = event.position === event.eventPosition ? "" : ` (where the transaction holding it began)`;
+    log(`restore ${tables.map((t) => `${t.database}.${t.table}`).join(", ")} to ${describePoint(point)}, right before it${within}`);
+    if (!args.yes && !(await confirm("restore to right before this event?"))) {
+      log(process.stdin.isTTY ? "not restored" : "not restored: without a terminal, add --yes to act on what was found");
+      return 3;
+    }
+  } else {
+    point = parseRestorePoint(args.to as string);
+  }
+  const result = await restoreTables(service, tables, point, resolve(args.dump), { log });
+  for (const t of result.tables) log(`delivered ${t.table.database}.${t.table.table}: ${t.rows} row(s)`);
+  log(`OK ${result.dump} (as at ${describePoint(point)}): ${result.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ")}; table-level RTO ${formatDuration(result.durationMs)}`);
+  return 0;
+}
 
 /** Commands about one service: only its secrets are resolved, and only its own problems stop them. */
 const SERVICE_COMMANDS = new Set(["backup", "verify", "verify-store", "restore", "binlogs"]);
@@ -140,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
     case "restore": {
       if (!name) throw new Error("restore needs a service name");
       const service = findService(services, name);
+      if (args.tables.length > 0) return await restoreTablesCommand(service, args);
       const to = args.to === undefined ? undefined : parseRestorePoint(args.to);
       const r = await restoreService(service, { to, log, poolSize: 1 });
       try {

@@ -1,0 +1,110 @@
+// Table-level point-in-time restore (issue 17, first part): the one table someone broke, out of a restore of the chain
+// to the moment right before the statement that broke it, written as SQL (`restoretest restore <service> --table db.t
+// --before-destructive --dump FILE`). Delivery into a running server (`--into`) and the nightly drill are still to come.
+import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { findDestructive, type DestructiveEvent, type TableName } from "../archive/destructive.ts";
+import { listArchive } from "../backup/binlogs.ts";
+import { binlogArchiveDir, listBackups } from "../backup/store.ts";
+import { backupTool } from "../backup/tool.ts";
+import type { Service } from "../config/schema.ts";
+import { quoteIdent } from "../db/quote.ts";
+import { shellQuote } from "../process/command.ts";
+import { readChecksums } from "../storage/checksums.ts";
+import { plainCopies } from "../storage/plainCopies.ts";
+import { describePoint, type RestorePoint } from "./locate.ts";
+import { restoreService, type RestoreOptions } from "./pipeline.ts";
+import { binlogSequence } from "./replay.ts";
+
+/** `db.t` as typed on the command line; backticks allowed around either part. */
+export function parseTableName(text: string): TableName {
+  const m = /^`?([^`.]+)`?\.`?([^`]+?)`?$/.exec(text.trim());
+  if (!m) throw new Error(`--table ${JSON.stringify(text)}: expected database.table, e.g. --table shop.customers`);
+  return { database: m[1] as string, table: m[2] as string };
+}
+
+/**
+ * The first event in the service's binlog archive, at or after `after`, that drops, truncates, renames, deletes from or
+ * updates `table`: read from the oldest kept backup's file on (sealed files decoded and checked first).
+ */
+export async function findBreakingEvent(service: Service, table: TableName, after?: Date): Promise<DestructiveEvent> {
+  const store = resolve(service.backup.store);
+  const dir = binlogArchiveDir(store, service.name);
+  const oldest = listBackups(store, service.name).complete[0]?.meta.position?.file;
+  const names = listArchive(dir).filter((n) => oldest === undefined || binlogSequence(n) >= binlogSequence(oldest));
+  if (names.length === 0) throw new Error(`--before-destructive reads the binlog archive, but ${dir} holds no binlogs from the oldest kept backup on: run restoretest binlogs ${service.name}`);
+  const copies = await plainCopies(dir, names, { checksums: readChecksums(dir), keyFile: service.backup.encrypt?.keyFile });
+  try {
+    const found = findDestructive(names.map((name) => ({ name, path: join(copies.dir, name) })), table, after ? { after } : {});
+    if (!found) {
+      throw new Error(
+        `no event${after ? ` at or after ${after.toISOString()}` : ""} in ${names[0]} … ${names.at(-1)} drops, truncates, renames, deletes from or updates ${table.database}.${table.table}: ` +
+          "give --to a time or position instead (restoretest restore --help)",
+      );
+    }
+    return found;
+  } finally {
+    await copies.remove();
+  }
+}
+
+/** One line for a DBA deciding whether this is the statement that broke the table. */
+export function describeEvent(event: DestructiveEvent): string {
+  const what = event.rows !== undefined ? `${event.kind}, ${event.rows} row(s)` : event.kind;
+  const statement = event.statement ? `: ${event.statement.replace(/\s+/g, " ").slice(0, 200)}` : "";
+  return `${event.time.toISOString()} ${event.file}:${event.eventPosition} (${event.format}${event.gtid ? `, GTID ${event.gtid}` : ""}) ${what}${statement}`;
+}
+
+export interface DeliveredTable {
+  table: TableName;
+  rows: number;
+}
+
+export interface TableRestoreResult {
+  point: RestorePoint;
+  tables: DeliveredTable[];
+  dump: string;
+  /** The restore's steps, then `dump`: the table-level RTO is their sum. */
+  steps: { step: string; durationMs: number }[];
+  durationMs: number;
+}
+
+/**
+ * Restore the chain to `point` onto a throwaway server, and write `tables` from it to `dump` as SQL (CREATE TABLE and
+ * INSERTs, without DROP TABLE: loading it never removes a table that exists), then destroy the server.
+ */
+export async function restoreTables(service: Service, tables: readonly TableName[], point: RestorePoint, dump: string, options: Pick<RestoreOptions, "log" | "onProgress"> = {}): Promise<TableRestoreResult> {
+  const started = performance.now();
+  const restored = await restoreService(service, { ...options, to: point, poolSize: 1 });
+  try {
+    const delivered: DeliveredTable[] = [];
+    for (const t of tables) {
+      const [exists] = await restored.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [t.database, t.table]);
+      if (!exists?.n) throw new Error(`${t.database}.${t.table} is not in the restore of ${service.name} to ${describePoint(point)}: check the name, or restore to an earlier point`);
+      const [count] = await restored.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${quoteIdent(t.database)}.${quoteIdent(t.table)}`);
+      delivered.push({ table: t, rows: Number(count?.n ?? 0) });
+    }
+    const dumpStarted = performance.now();
+    const client = restored.server.clientOptionFile;
+    if (!client) throw new Error(`the restored server on ${restored.target.description} has no client option file`);
+    const program = backupTool(restored.backup.meta.tool, service.backup.toolchain, restored.manifest.server.flavor).flavor.dump;
+    const onTarget = `${restored.target.workDir}/tables.sql`;
+    const byDatabase = new Map<string, string[]>();
+    for (const t of tables) byDatabase.set(t.database, [...(byDatabase.get(t.database) ?? []), t.table]);
+    const header = `-- restoretest: ${tables.map((t) => `${t.database}.${t.table}`).join(", ")} of ${service.name} as at ${describePoint(point)}`;
+    const lines = [`set -o pipefail; echo ${shellQuote(header)} > ${shellQuote(onTarget)}`];
+    for (const [database, names] of byDatabase) {
+      const args = [`--defaults-file=${client}`, "--single-transaction", "--hex-blob", "--skip-add-drop-table", "--skip-add-locks", "--no-create-db", "--triggers", database, ...names];
+      lines.push(`echo ${shellQuote(`USE ${quoteIdent(database)};`)} >> ${shellQuote(onTarget)}`, `${[program, ...args].map(shellQuote).join(" ")} >> ${shellQuote(onTarget)}`);
+    }
+    await restored.target.exec("bash", ["-c", lines.join(" && ")], { timeoutMs: service.restore.timeout });
+    // Production data: readable by its owner only.
+    if (restored.target.thisHost) copyFileSync(onTarget, dump);
+    else writeFileSync(dump, (await restored.target.exec("cat", [onTarget], { timeoutMs: service.restore.timeout })).stdout);
+    chmodSync(dump, 0o600);
+    const steps = [...restored.steps.map((s) => ({ step: s.step as string, durationMs: s.durationMs })), { step: "dump", durationMs: performance.now() - dumpStarted }];
+    return { point, tables: delivered, dump, steps, durationMs: performance.now() - started };
+  } finally {
+    await restored.destroy();
+  }
+}
