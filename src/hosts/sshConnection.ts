@@ -50,6 +50,13 @@ export class SshError extends Error {
   }
 }
 
+/** A session channel sshd closed before its command started (no pid line, no exit status; the connection is up). */
+class NeverStarted extends Error {
+  constructor(readonly lost: SshError) {
+    super(lost.message);
+  }
+}
+
 export interface RemoteCommandOptions {
   timeoutMs?: number;
   input?: string;
@@ -165,6 +172,19 @@ export class SshConnection {
    * on timeout the command's whole process group is killed on the host (OpenSSH ignores channel signals).
    */
   async run(script: string, describe: string, options: RemoteCommandOptions = {}): Promise<CommandResult> {
+    // Now and then (about one run in twenty here) sshd closes a new session channel before its command starts, with
+    // no exit status, on a connection that stays up. A command that never started (its pid line never came) and took
+    // no stream on stdin is run again, at most twice; anything else is reported as it happened.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runOnce(script, describe, options);
+      } catch (error) {
+        if (!(error instanceof NeverStarted) || attempt >= 3) throw error instanceof NeverStarted ? error.lost : error;
+      }
+    }
+  }
+
+  private async runOnce(script: string, describe: string, options: RemoteCommandOptions): Promise<CommandResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     // sshd runs each command as a session leader, so its pid is also its process group: printed first, to kill on timeout.
@@ -225,7 +245,8 @@ export class SshConnection {
         void (killing ?? Promise.resolve()).then(() => {
           const durationMs = elapsed();
           if (!exit) {
-            reject(this.lostError(`connection lost while running: ${describe} (after ${(durationMs / 1000).toFixed(1)}s)`));
+            const lost = this.lostError(`connection lost while running: ${describe} (after ${(durationMs / 1000).toFixed(1)}s)`);
+            reject(pid === undefined && !this.closed && !options.stdin && !timedOut ? new NeverStarted(lost) : lost);
             return;
           }
           if (exit.code === 0 && !timedOut) {
