@@ -154,6 +154,11 @@ export class RejoinStage {
             `(${status.ioState || "no state"}), SQL thread ${status.sqlRunning}`,
         ),
     );
+    // "Waiting to send event" shows as soon as the dump request is sent; a source that refuses the position (error
+    // 1236: a GTID it never had, a purged file) answers a moment later. Still running then, replication has started.
+    await sleep(Math.max(this.pollMs, 300));
+    const settled = statusProblem(await this.status(), this.context);
+    if (settled) throw settled;
     return { source: source.description, serverId, start, durationMs: performance.now() - this.startedAt };
   }
 
