@@ -1,7 +1,7 @@
 // The binlog archive: copying a service's binlogs continuously into `<store>/<service>/binlogs/`, resuming after an
 // interruption, reading event times from the copies, and checking the archive is contiguous.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { walkBinlog } from "../archive/events.ts";
 import type { Position } from "../baseline/manifest.ts";
@@ -16,9 +16,8 @@ import { keepsSandbox, openSource, sourceTool } from "./source.ts";
 import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
 import type { BackupTool } from "./tool.ts";
 import { readChecksums, writeChecksums } from "../storage/checksums.ts";
-import { encodeScript, encodingOf, isPlain, parseStoredName, storedName, type Encoding } from "../storage/encoding.ts";
-import { decodeStored, plainCopies, storedFileOf } from "../storage/plainCopies.ts";
-import { writeStored } from "../storage/stored.ts";
+import { encodeScript, encodingOf, isPlain, parseStoredName, type Encoding } from "../storage/encoding.ts";
+import { decodeStored, plainCopies, sealFile, storedFileOf } from "../storage/plainCopies.ts";
 
 /** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
 export function binlogFiles(names: readonly string[]): string[] {
@@ -59,13 +58,11 @@ export async function sealArchive(dir: string, encoding: Encoding, options: { al
   const sealed: string[] = [];
   for (const name of names) {
     if (storedFileOf(dir, name) !== name || (name === newest && !options.all)) continue;
-    const plain = join(dir, name);
-    const stored = storedName(name, encoding);
-    const written = await writeStored({ input: createReadStream(plain), encode, path: join(dir, stored) });
+    const entry = await sealFile(dir, name, encoding, encode);
     // Entries of files retention pruned go with this rewrite (the copier alone writes the archive's list).
-    const files = (readChecksums(dir)?.files ?? []).filter((f) => f.path !== stored && existsSync(join(dir, f.path)));
-    writeChecksums(dir, [...files, { path: stored, bytes: written.bytes, sha256: written.sha256, rawBytes: written.rawBytes }]);
-    rmSync(plain);
+    const files = (readChecksums(dir)?.files ?? []).filter((f) => f.path !== entry.path && existsSync(join(dir, f.path)));
+    writeChecksums(dir, [...files, entry]);
+    rmSync(join(dir, name));
     sealed.push(name);
   }
   return sealed;

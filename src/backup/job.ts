@@ -1,7 +1,7 @@
 // The backup job: baseline and backup (full, or incremental on the chain's newest link) of one service, written to
 // the store as one complete unit under the service's lock, then retention.
 import { randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { captureBaseline } from "../baseline/capture.ts";
 import { checkOptions } from "../checks/options.ts";
@@ -22,6 +22,7 @@ import { openSource, sourceTool } from "./source.ts";
 import type { BackupTool } from "./tool.ts";
 import { CHECKSUMS_FILE, filesBelow, writeChecksums } from "../storage/checksums.ts";
 import { encodeScript, encodingOf, isPlain, storedName, type Encoding } from "../storage/encoding.ts";
+import { sealFile } from "../storage/plainCopies.ts";
 import { hashFile, writeStored, type StoredFile } from "../storage/stored.ts";
 import {
   BACKUP_META_FILE,
@@ -88,11 +89,9 @@ async function sealBinlogs(dir: string, files: readonly string[], encoding: Enco
   const encode = encodeScript(encoding);
   const stored: StoredFile[] = [];
   for (const file of files) {
-    const plain = join(dir, file);
-    const name = storedName(file, encoding);
-    const written = await writeStored({ input: createReadStream(plain), encode, path: join(dir, name) });
-    rmSync(plain);
-    stored.push({ path: relative(backupDir, join(dir, name)), bytes: written.bytes, sha256: written.sha256, rawBytes: written.rawBytes });
+    const sealed = await sealFile(dir, file, encoding, encode);
+    rmSync(join(dir, file));
+    stored.push({ ...sealed, path: relative(backupDir, join(dir, sealed.path)) });
   }
   return stored;
 }

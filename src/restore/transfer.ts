@@ -35,7 +35,14 @@ export function storedStream(link: StoredBackup): { path: string; expected: { by
   return { path, expected };
 }
 
-/** The unpacked size of `dir` on the target, every `pollMs` while `running()`: progress in both units without a second stream. */
+/** `du -sb dir` on the target (its command's error when it fails); undefined when it prints no size. */
+async function sizeOn(t: Target, dir: string, timeoutMs: number): Promise<number | undefined> {
+  const du = await t.exec("du", ["-sb", dir], { timeoutMs });
+  const size = Number(/^(\d+)/.exec(du.stdout)?.[1]);
+  return Number.isFinite(size) ? size : undefined;
+}
+
+/** The unpacked size of `dir` on the target, every `pollMs` until stopped: progress in both units without a second stream. */
 function pollUnpacked(t: Target, dir: string, pollMs: number, report: (bytes: number) => void): { stop(): Promise<void> } {
   let polling = true;
   let wake: (() => void) | undefined;
@@ -46,9 +53,8 @@ function pollUnpacked(t: Target, dir: string, pollMs: number, report: (bytes: nu
         setTimeout(r, pollMs).unref();
       });
       if (!polling) break;
-      const du = await t.exec("du", ["-sb", dir], { timeoutMs: 30_000 }).catch(() => undefined);
-      const size = Number(/^(\d+)/.exec(du?.stdout ?? "")?.[1]);
-      if (Number.isFinite(size)) report(size);
+      const size = await sizeOn(t, dir, 30_000).catch(() => undefined);
+      if (size !== undefined) report(size);
     }
   })();
   return {
@@ -81,8 +87,7 @@ export async function transferLink(t: Target, link: StoredBackup, into: string, 
   } finally {
     await poller.stop();
   }
-  const du = await t.exec("du", ["-sb", into], { timeoutMs: 120_000 });
-  progress.bytes = Number(/^(\d+)/.exec(du.stdout)?.[1] ?? 0);
+  progress.bytes = (await sizeOn(t, into, 120_000)) ?? 0;
   options.onProgress?.({ ...progress });
   return progress;
 }

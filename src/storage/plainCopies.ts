@@ -1,11 +1,11 @@
 // Plain copies of stored binlog files, for replay and roll-forward: hard links of plain files, and sealed files
 // (compressed, encrypted) decoded once, each checked against its SHA-256 as it is read.
-import { copyFileSync, existsSync, linkSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, createReadStream, existsSync, linkSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { recordOwner } from "../lifecycle/owner.ts";
 import type { Checksums } from "./checksums.ts";
-import { AGE_SUFFIX, ZSTD_SUFFIX, decompressScript } from "./encoding.ts";
+import { AGE_SUFFIX, ZSTD_SUFFIX, decompressScript, storedName, type Encoding } from "./encoding.ts";
 import { openStored, StoredFileError, writeStored, type StoredFile } from "./stored.ts";
 
 /** The name `name` is stored under in `dir`: plain, or sealed (`.zst`, `.age`, `.zst.age`); undefined when absent. */
@@ -27,6 +27,16 @@ export async function decodeStored(path: string, expected: Pick<StoredFile, "byt
     throw error;
   }
   await opened.check();
+}
+
+/**
+ * Store the plain file `dir/name` sealed (`encode`: encodeScript's stages) beside it as `storedName(name, encoding)`,
+ * hashed as it is written; the plain file stays for the caller to remove once the seal is recorded.
+ */
+export async function sealFile(dir: string, name: string, encoding: Encoding, encode: string | null): Promise<StoredFile> {
+  const stored = storedName(name, encoding);
+  const written = await writeStored({ input: createReadStream(join(dir, name)), encode, path: join(dir, stored) });
+  return { path: stored, bytes: written.bytes, sha256: written.sha256, ...(written.rawBytes === undefined ? {} : { rawBytes: written.rawBytes }) };
 }
 
 export interface PlainCopies {

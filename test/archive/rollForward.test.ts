@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveStage, type ArchiveError } from "../../src/archive/stage.ts";
-import { walkBinlog } from "../../src/archive/events.ts";
 import { listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { binlogArchiveDir } from "../../src/backup/store.ts";
@@ -14,7 +13,7 @@ import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
-import { until } from "../support/archive.ts";
+import { untilArchived } from "../support/archive.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
 import { WriteLoad, serverService } from "../support/writeLoad.ts";
 
@@ -44,11 +43,7 @@ beforeAll(async () => {
     }
     await sleep(700);
     await load.stop();
-    const [status] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
-    await until("the archive to hold the source's newest event", () => {
-      const newest = listArchive(archive).at(-1);
-      return newest !== undefined && newest === status?.File && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.Position);
-    });
+    await untilArchived(db, archive);
     const [sum] = await db.query<{ Checksum: string }>("CHECKSUM TABLE shop.orders");
     finalChecksum = String(sum?.Checksum);
   } finally {

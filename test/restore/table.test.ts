@@ -4,8 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { walkBinlog } from "../../src/archive/events.ts";
-import { listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { startBinlogCopy } from "../../src/backup/binlogs.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { binlogArchiveDir } from "../../src/backup/store.ts";
 import type { Service } from "../../src/config/schema.ts";
@@ -14,7 +13,7 @@ import { clientOptions } from "../../src/hosts/sandbox.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { runCommand } from "../../src/process/command.ts";
 import { describeEvent, findBreakingEvent, parseTableName, restoreTables } from "../../src/restore/table.ts";
-import { until } from "../support/archive.ts";
+import { untilArchived } from "../support/archive.ts";
 import { SMALL_SEED, testStore } from "../support/services.ts";
 import { serverService } from "../support/writeLoad.ts";
 
@@ -49,12 +48,7 @@ beforeAll(async () => {
     await db.query("DELETE FROM shop.order_tags");
     await db.query("INSERT INTO shop.audit VALUES (1002, 'after')");
     await db.query("UPDATE shop.customers SET balance = balance + 1 WHERE id < 10");
-    const [status] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
-    const archive = binlogArchiveDir(store.path, service.name);
-    await until("the archive to hold the source's newest event", () => {
-      const newest = listArchive(archive).at(-1);
-      return newest !== undefined && newest === status?.File && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.Position);
-    });
+    await untilArchived(db, binlogArchiveDir(store.path, service.name));
   } finally {
     await copier.stop();
   }

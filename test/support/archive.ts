@@ -1,6 +1,7 @@
 // Waiting on a running binlog copy in tests: a condition with a deadline, and the point-in-time scenario (two known
 // writes a second apart, the second archived) that a restore to the time between them must split.
 import { join } from "node:path";
+import { walkBinlog } from "../../src/archive/events.ts";
 import { listArchive, readBinlogEvents } from "../../src/backup/binlogs.ts";
 import type { Db } from "../../src/db/connection.ts";
 
@@ -13,6 +14,15 @@ export async function until(what: string, ok: () => boolean | Promise<boolean>, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/** Wait until the archive in `archive` holds the source's newest event (SHOW MASTER STATUS now). */
+export async function untilArchived(db: Db, archive: string): Promise<void> {
+  const [status] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+  await until("the archive to hold the source's newest event", () => {
+    const newest = listArchive(archive).at(-1);
+    return newest !== undefined && newest === status?.File && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.Position);
+  });
 }
 
 /**
