@@ -238,9 +238,14 @@ export class SshConnection {
       // Write errors after the far end went away surface through "close" without an exit status.
       channel.on("error", () => undefined);
       channel.on("exit", (code: number | null, signal?: string) => {
-        exit = { code: code ?? undefined, signal: signal ? `SIG${signal}` : undefined };
+        // ssh2 names the signal as Node does ("SIGTERM").
+        exit = { code: code ?? undefined, signal: signal ?? undefined };
       });
-      channel.on("close", () => {
+      // ssh2 hands the channel over (CHANNEL_SUCCESS) in the middle of parsing a packet batch: a quick command's
+      // output, EOF and exit status can be in that same batch, and the "exit" event is then emitted before this
+      // function gets to listen for it (about one quick command in five hundred here). "close" repeats the status.
+      channel.on("close", (code?: number | null, signal?: string) => {
+        if (!exit && code !== undefined) exit = { code: code ?? undefined, signal: signal ?? undefined };
         if (timer) clearTimeout(timer);
         void (killing ?? Promise.resolve()).then(() => {
           const durationMs = elapsed();

@@ -9,7 +9,7 @@ import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
 import type { Service } from "../../src/config/schema.ts";
 import { ServerStartError } from "../../src/hosts/sandbox.ts";
 import { SshProvider, type SshHostConfig } from "../../src/hosts/ssh.ts";
-import { SshError } from "../../src/hosts/sshConnection.ts";
+import { SshConnection, SshError } from "../../src/hosts/sshConnection.ts";
 import type { HostProvider, Target } from "../../src/hosts/types.ts";
 import { pendingDisposers } from "../../src/lifecycle/disposers.ts";
 import { CommandError, runCommand } from "../../src/process/command.ts";
@@ -174,6 +174,28 @@ describe("ssh provider", () => {
       expect(processesMentioning("sleep 31.5")).toEqual([]);
     } finally {
       await target.destroy();
+    }
+  });
+
+  it("reads the exit status of a command whose output, EOF and exit status arrive in one batch with its start", async () => {
+    // What happened about once in five hundred quick commands: ssh2 handed the channel over while parsing a batch that
+    // already held the command's whole life, and its "exit" event fired before anyone listened. Holding this side's
+    // reads for a moment after each exec request makes every command arrive that way.
+    const connection = await SshConnection.open({ host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHosts });
+    try {
+      type Internals = { _protocol: { exec: (...args: unknown[]) => unknown }; _sock: { pause(): void; resume(): void } };
+      const client = (connection as unknown as { client: Internals }).client;
+      const exec = client._protocol.exec.bind(client._protocol);
+      client._protocol.exec = (...args: unknown[]) => {
+        const sent = exec(...args);
+        client._sock.pause();
+        setTimeout(() => client._sock.resume(), 300);
+        return sent;
+      };
+      expect((await connection.run("echo done", "echo done")).stdout).toBe("done\n");
+      expect(await rejection(connection.run("exit 4", "exit 4"))).toMatchObject({ exitCode: 4 });
+    } finally {
+      await connection.close();
     }
   });
 
