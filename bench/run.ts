@@ -4,6 +4,7 @@
 //      npm run bench -- --only archive (the roll-forward through the binlog archive against mariadb-binlog | mariadb)
 //      npm run bench -- --only stream  (stream + zstd [+ age] backups and restores against the same pipes by hand, and
 //                                       against the directory format, on the blog demo data and on (a); not in the default run)
+//      npm run bench -- --only table   (one small table of (a) restored alone against the whole restore; not in the default run)
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -25,6 +26,7 @@ import { captureRestored } from "../src/verify/verify.ts";
 import { renderJUnit, type JUnitCase } from "../src/vitest/junitReporter.ts";
 import { serverServiceYaml } from "../test/support/services.ts";
 import { manySmallTables, mixedTables, oneBigTable, type Dataset } from "./datasets.ts";
+import { tableBench } from "./table.ts";
 import { ArchiveStage } from "../src/archive/stage.ts";
 import { listArchive, readBinlogEvents, startBinlogCopy } from "../src/backup/binlogs.ts";
 import { binlogArchiveDir } from "../src/backup/store.ts";
@@ -613,6 +615,7 @@ async function main(): Promise<void> {
       const b = await manySmallTables(db, "bench_b", Math.round(10_000 * scale), log);
       await verifyBench(env, b, "(b) many small tables", 2, Math.min(b.tables.length, 1000), 20);
     }
+    if (only.has("table")) await tableBench(scale, 3, log);
     if (only.has("archive")) await archiveBench(Math.max(5, Math.round(200 * scale)), 3);
     if (only.has("c")) {
       log("generating (c)…");

@@ -13,7 +13,8 @@ import { disposeAll } from "./lifecycle/disposers.ts";
 import { maskSecrets } from "./lifecycle/secrets.ts";
 import { describeSweep, sweepRoots, sweepStaleRuns } from "./lifecycle/sweep.ts";
 import { describePoint, parseRestorePoint, type RestorePoint } from "./restore/locate.ts";
-import { describeEvent, findBreakingEvent, parseTableName, restoreTables } from "./restore/table.ts";
+import { describeDelivered, intoServer } from "./restore/into.ts";
+import { describeEvent, findBreakingEvent, parseTableName, restoreTables, type TableDelivery } from "./restore/table.ts";
 import type { TableName } from "./archive/destructive.ts";
 import { restoreService } from "./restore/pipeline.ts";
 import { gatherStatus } from "./status/gather.ts";
@@ -30,10 +31,14 @@ commands:
                      SHA-256 it had when written (no key, no server needed); exits 1 naming each damaged,
                      missing or unlisted file
   verify <service>   restore the newest backup and verify it (runs: vitest run --project <service>)
-  restore <service> --table db.t [--table …] (--to <time|file:pos> | --before-destructive [--after <time>]) --dump FILE [--yes]
+  restore <service> --table db.t [--table …] (--to <time|file:pos> | --before-destructive [--after <time>])
+          (--dump FILE | --into <server> [--as [db.]name]) [--yes]
                      one table out of a restore to a point: --before-destructive finds in the binlog archive the first
                      statement or row event after --after that dropped, truncated, deleted from or updated it, and
-                     restores to right before it (asks first; --yes without a terminal); the tables go to FILE as SQL
+                     restores to right before it (asks first; --yes without a terminal). --dump: the tables go to FILE
+                     as SQL. --into: into a running server, each as <table>__restored_<time> (or --as, for one
+                     table), never over a table that exists; <server> is a name of the service's into: block in
+                     services.yaml, or source (the service's own source). InnoDB by tablespace, other engines by dump
   restore <service> [--to <time|file:pos>] [--keep]
                      a restore drill: restore the newest chain (or the newest before --to, rolled forward to it),
                      check the server answers, print how to connect; --keep waits for Ctrl-C before destroying it
@@ -57,6 +62,8 @@ interface Args {
   beforeDestructive: boolean;
   after?: string;
   dump?: string;
+  into?: string;
+  as?: string;
   yes: boolean;
 }
 
@@ -71,6 +78,8 @@ function parseArgs(argv: string[]): Args {
   let beforeDestructive = false;
   let after: string | undefined;
   let dump: string | undefined;
+  let into: string | undefined;
+  let as: string | undefined;
   let yes = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -85,10 +94,12 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--before-destructive") beforeDestructive = true;
     else if (arg === "--after") after = argv[++i] ?? "";
     else if (arg === "--dump") dump = argv[++i] ?? "";
+    else if (arg === "--into") into = argv[++i] ?? "";
+    else if (arg === "--as") as = argv[++i] ?? "";
     else if (arg === "--yes") yes = true;
     else rest.push(arg);
   }
-  return { command: rest[0], service: rest[1], config, to, keep, check, json, tables, beforeDestructive, after, dump, yes };
+  return { command: rest[0], service: rest[1], config, to, keep, check, json, tables, beforeDestructive, after, dump, into, as, yes };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -105,10 +116,20 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** `restore <service> --table db.t … (--to P | --before-destructive [--after T]) --dump FILE [--yes]`. */
+/** `restore <service> --table db.t … (--to P | --before-destructive [--after T]) (--dump FILE | --into NAME [--as N]) [--yes]`. */
 async function restoreTablesCommand(service: Service, args: Args): Promise<number> {
   const tables = args.tables.map(parseTableName);
-  if (!args.dump) throw new Error("restore --table needs --dump FILE (the tables as SQL; delivery into a running server, --into, is not built yet)");
+  if ((args.dump === undefined) === (args.into === undefined)) throw new Error("restore --table needs exactly one of --dump FILE (the tables as SQL) and --into <server> (into a running server)");
+  if (args.as !== undefined && args.into === undefined) throw new Error("--as names the table delivered --into a server");
+  if (args.as !== undefined && tables.length !== 1) throw new Error("--as names one table: give one --table");
+  const delivery: TableDelivery =
+    args.into !== undefined
+      ? {
+          kind: "into",
+          server: intoServer(service, args.into),
+          ...(args.as !== undefined ? { as: args.as.includes(".") ? parseTableName(args.as) : { database: (tables[0] as TableName).database, table: args.as } } : {}),
+        }
+      : { kind: "dump", file: resolve(args.dump as string) };
   if (args.beforeDestructive === (args.to !== undefined)) throw new Error("restore --table needs exactly one of --to <time|file:pos> and --before-destructive");
   let point: RestorePoint;
   if (args.beforeDestructive) {
@@ -127,9 +148,10 @@ async function restoreTablesCommand(service: Service, args: Args): Promise<numbe
   } else {
     point = parseRestorePoint(args.to as string);
   }
-  const result = await restoreTables(service, tables, point, resolve(args.dump), { log });
-  for (const t of result.tables) log(`delivered ${t.table.database}.${t.table.table}: ${t.rows} row(s)`);
-  log(`OK ${result.dump} (as at ${describePoint(point)}): ${result.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ")}; table-level RTO ${formatDuration(result.durationMs)}`);
+  const result = await restoreTables(service, tables, point, delivery, { log });
+  for (const t of result.tables) log(describeDelivered(t, result.into));
+  const where = result.into !== undefined ? `into ${result.into}` : result.dump;
+  log(`OK ${where} (as at ${describePoint(point)}): ${result.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ")}; table-level RTO ${formatDuration(result.durationMs)}`);
   return 0;
 }
 

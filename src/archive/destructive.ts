@@ -136,7 +136,7 @@ interface TableMap {
 }
 
 /** Reads a file's bytes a chunk at a time: one read per few MB, not two per event. */
-class ChunkReader {
+export class ChunkReader {
   private buffer = Buffer.alloc(0);
   private start = 0;
   constructor(
@@ -294,7 +294,7 @@ function shorten(sql: string): string {
 }
 
 /** The format description: whether events carry a CRC32, and each event type's post-header size. */
-function readFormat(event: Buffer): { checksums: boolean; postHeaders: number[] } {
+export function readFormat(event: Buffer): { checksums: boolean; postHeaders: number[] } {
   // Body: binlog version (2), server version (50), creation time (4), header size (1), post-header sizes (one per
   // type), then (5.6.1 on) the checksum algorithm (1) and a checksum (4).
   const sizesStart = HEADER + 57;
@@ -316,7 +316,7 @@ function decompress(block: Buffer): Buffer {
   return inflateSync(block.subarray(1 + (first & 0x07)));
 }
 
-function readQuery(event: Buffer, bodyEnd: number, postHeader: number, compressed: boolean): { sql: string; database: string; sqlMode?: bigint } | undefined {
+export function readQuery(event: Buffer, bodyEnd: number, postHeader: number, compressed: boolean): { sql: string; database: string; sqlMode?: bigint } | undefined {
   const dbLength = event.readUInt8(HEADER + 8);
   const statusLength = event.readUInt16LE(HEADER + 11);
   const statusStart = HEADER + postHeader;
@@ -410,7 +410,7 @@ function packedInt(buffer: Buffer, p: number): [number, number] {
   throw new Error(`not a length-encoded integer (first byte ${first})`);
 }
 
-function readTableMap(event: Buffer, bodyEnd: number, postHeader: number): { id: number; table: TableMap } | undefined {
+export function readTableMap(event: Buffer, bodyEnd: number, postHeader: number): { id: number; table: TableMap } | undefined {
   try {
     const id = postHeader === 6 ? event.readUInt32LE(HEADER) : event.readUIntLE(HEADER, 6);
     let p = HEADER + postHeader;
@@ -571,7 +571,7 @@ function countRows(event: Buffer, bodyEnd: number, postHeader: number, map: Tabl
 // ---------------------------------------------------------------------------------------------------------------
 // Statements
 
-interface Token {
+export interface Token {
   type: "word" | "quoted" | "string" | "punct";
   text: string;
   /** A word's text in upper case (keywords); empty for the other types. */
@@ -582,7 +582,7 @@ const ANSI_QUOTES = 1n << 2n;
 const NO_BACKSLASH_ESCAPES = 1n << 20n;
 
 /** The statement's tokens, as the server reads it: comments skipped, executable comments read, strings kept whole. */
-function tokenize(sql: string, sqlMode = 0n): Token[] {
+export function tokenize(sql: string, sqlMode = 0n): Token[] {
   const tokens: Token[] = [];
   const ansiQuotes = (sqlMode & ANSI_QUOTES) !== 0n;
   const backslashes = (sqlMode & NO_BACKSLASH_ESCAPES) === 0n;

@@ -216,6 +216,7 @@ export function parseFleet(text: string, file: string, env: Record<string, strin
     if ("password" in service.source) registerSecret(service.source.password);
     registerSecret(service.rejoin?.password);
     registerSecret(service.rejoin?.monitor?.password);
+    for (const server of Object.values(service.into ?? {})) registerSecret(server.password);
   }
   return { names, services, broken, unresolved };
 }
@@ -745,6 +746,7 @@ function buildServices(data: ParsedFile, raw: unknown, baseDir: string): Service
       restore: mergeSection(RestoreSchema.parse({}), section("restore")),
       verify: mergeSection(VerifySchema.parse({}), section("verify")),
       ...(parsed.rejoin?.enabled ? { rejoin: parsed.rejoin } : {}),
+      ...(parsed.into ? { into: parsed.into } : {}),
       objectives: { ...data.defaults?.objectives, ...parsed.objectives },
     };
     return resolvePaths(service, baseDir);

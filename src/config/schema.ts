@@ -74,6 +74,19 @@ const ServerSource = z.strictObject({
 
 export const SourceSchema = z.union([SandboxSource, ServerSource]);
 
+/**
+ * A running server restored tables are delivered into (`restore --table … --into NAME`), reached like a server source;
+ * the password normally `${ENV}`. The account needs CREATE, ALTER, INSERT and DROP on the schemas delivered into
+ * (docs/chains.md).
+ */
+export const IntoServerSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(1).max(65535).default(3306),
+  socket: z.string().min(1).optional(),
+  user: z.string().min(1),
+  password: z.string().optional(),
+});
+
 const BackupSchema = z.strictObject({
   /**
    * `mariabackup` (MariaDB), `xtrabackup` (Percona XtraBackup, MySQL 8), `clone` (MySQL's clone plugin, 8.0.17+; full
@@ -205,6 +218,11 @@ const VerifySchema = z.strictObject({
   chunkRows: z.number().int().min(100).default(100_000),
   /** CHECK TABLE ... EXTENDED (slow; finds more index damage). */
   extendedCheck: z.boolean().default(false),
+  /**
+   * The nightly table drill: after verification, this many tables (least recently drilled first) go the way
+   * `restore --table … --into` delivers them into a second, empty server and are compared there with the baseline.
+   */
+  tableDrill: z.number().int().min(0).max(1000).default(0),
 });
 
 /** Where the rebuilt replica connects: the replication source's address as the replica reaches it. */
@@ -275,6 +293,10 @@ export const ServiceInputSchema = Overridable.extend({
   /** Databases to baseline and verify; default: every non-system database. */
   databases: z.array(z.string().min(1)).min(1).optional(),
   rejoin: RejoinSchema.optional(),
+  /** Servers `restore --table … --into NAME` may deliver tables into, by name; `source` names the service's source. */
+  into: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "names use letters, digits, - and _").refine((name) => name !== "source", "`source` is taken: --into source names the service's own source"), IntoServerSchema)
+    .optional(),
 });
 
 /** A Pushgateway's address: http(s), optionally with a path prefix and `user:password@` for basic auth. */
@@ -307,6 +329,7 @@ export type ServerSourceConfig = z.infer<typeof ServerSource>;
 export type SshHostSettings = z.infer<typeof SshHostSchema>;
 export type CommandHooks = z.infer<typeof CommandHooksSchema>;
 export type RejoinSettings = z.infer<typeof RejoinSchema>;
+export type IntoServerConfig = z.infer<typeof IntoServerSchema>;
 export type MetricsSettings = z.infer<typeof MetricsSchema>;
 
 /** A service after defaults are merged: what every other module receives. */
@@ -319,6 +342,8 @@ export interface Service {
   verify: z.infer<typeof VerifySchema>;
   /** Present when the service rebuilds a replica from its restore (`rejoin`, enabled). */
   rejoin?: RejoinSettings;
+  /** Servers tables may be delivered into (`restore --table … --into NAME`), by name. */
+  into?: Record<string, IntoServerConfig>;
   /** Limits in ms, from `objectives` (the service's keys over the defaults'); empty when none is set. */
   objectives: Objectives;
 }

@@ -17,8 +17,11 @@ import { CommandError, describeCommand, shellQuote } from "../process/command.ts
 import { maskSecrets } from "../lifecycle/secrets.ts";
 import { sweepBeforeRun } from "../lifecycle/sweep.ts";
 import { locateRestore, replayFilesDir, type LocatedRestore, type RestorePoint } from "./locate.ts";
+import { partialRefusal, PartialRestoreRefused, scratchBeside, selectFiles, tableFiles } from "./partial.ts";
 import { replayScript } from "./replay.ts";
+import { definitionsNaming, filterBinlogs, type TableReplay } from "./tableReplay.ts";
 import { transferLink } from "./transfer.ts";
+import type { TableName } from "../archive/destructive.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
 export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "start", "load", "replay"] as const;
@@ -86,6 +89,8 @@ export interface Restored {
    * now stands in the source's binlog (rejoin starts there).
    */
   rolledForward?: Position;
+  /** Set when only these tables were restored (their files, the system schemas, their binlog events): nothing else is there to verify. */
+  only?: readonly TableName[];
   steps: StepTiming[];
   /** Close connections, stop the server, remove every restored file. Idempotent. */
   destroy(): Promise<void>;
@@ -119,6 +124,12 @@ export interface RestoreOptions {
   to?: RestorePoint;
   /** Appended to the restored server's command line (the fault catalog starts one that differs from the source). */
   serverArgs?: readonly string[];
+  /**
+   * Restore only these tables (a table-level restore): their files and what the server needs to start, their binlog
+   * events only. Where that cannot be proven to give them exactly as the whole restore would (src/restore/tableReplay.ts),
+   * the whole chain is restored instead, with one log line saying why.
+   */
+  only?: readonly TableName[];
 }
 
 export function providerFor(service: Service): HostProvider {
@@ -139,11 +150,36 @@ export function providerFor(service: Service): HostProvider {
 
 /** Restore the newest complete backup (chain) of `service` onto a fresh target. On any failure the target is destroyed. */
 export async function restoreService(service: Service, options: RestoreOptions = {}): Promise<Restored> {
-  const log = options.log ?? (() => undefined);
-  const runStep = options.runStep ?? ((_step, body) => body());
   // Every nightly path (the suite and its shards, `restoretest verify` and `restore`) passes here: directories and
   // servers of runs killed before their cleanup could run are swept first, outside the timed steps.
   await sweepBeforeRun([service], options.log);
+  const only = options.only?.length ? options.only : undefined;
+  if (!only) return restoreChain(service, options);
+  try {
+    return await restoreChain(service, options, only);
+  } catch (error) {
+    const why = partialFailure(error);
+    if (why === undefined) throw error;
+    options.log?.(`${service.name}: restoring the whole chain, not ${only.map((t) => `${t.database}.${t.table}`).join(", ")} alone: ${why}`);
+    return restoreChain(service, options);
+  }
+}
+
+/**
+ * Why a restore of some tables alone did not go through, when the whole chain may: refused (not provable), or failed
+ * where the missing tables may be the cause (prepare, start, replay). Undefined for anything else (locate, transfer).
+ */
+function partialFailure(error: unknown): string | undefined {
+  if (error instanceof PartialRestoreRefused) return error.message;
+  if (!(error instanceof RestoreStepError)) return undefined;
+  if (error.cause instanceof PartialRestoreRefused) return error.cause.message;
+  if (!["prepare", "apply-incremental", "start", "replay"].includes(error.step)) return undefined;
+  return `step ${error.step} failed on the tables alone: ${(error.stderrTail ?? error.message).split("\n").filter((l) => l.trim()).slice(-1)[0] ?? "(no message)"}`;
+}
+
+async function restoreChain(service: Service, options: RestoreOptions, only?: readonly TableName[]): Promise<Restored> {
+  const log = options.log ?? (() => undefined);
+  const runStep = options.runStep ?? ((_step, body) => body());
   const steps: StepTiming[] = [];
   const startedAt = Date.now();
   let target: Target | undefined;
@@ -178,6 +214,11 @@ export async function restoreService(service: Service, options: RestoreOptions =
   try {
     const located = await step("locate", () => locateRestore(service, options.to));
     const { chain, backup, manifest, replay } = located;
+    // Tables alone: refused before anything is copied where the files cannot be picked.
+    const refused = only && partialRefusal(chain, only);
+    if (refused) throw new PartialRestoreRefused(refused);
+    const definitions = only && definitionsNaming(backup.dataDir, only);
+    let tableReplay: TableReplay | undefined;
     // Retention (a backup job's) keeps these backups until they are copied to the target.
     releaseChain = markInUse(chain.map((l) => l.dir), `${options.to ? "point-in-time " : ""}restore of ${service.name}`);
     // The tool that wrote the backup restores it, whatever services.yaml says now.
@@ -196,20 +237,40 @@ export async function restoreService(service: Service, options: RestoreOptions =
       const physical = tool.kind === "physical" ? tool : undefined;
       const links = [{ link: chain[0] ?? backup, dir: into }, ...incrementals];
       let done = { bytes: 0, storedBytes: 0 };
-      for (const { link, dir } of links) {
-        const moved = await transferLink(t, link, dir, physical, {
-          keyFile,
-          timeoutMs: service.restore.timeout,
-          onProgress: (p) => {
-            record.bytes = done.bytes + p.bytes;
-            if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
-          },
-        });
-        done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
-        record.bytes = done.bytes;
-        if (moved.storedBytes !== undefined) record.storedBytes = done.storedBytes;
+      // Tables alone: their binlog events first, so that a range that cannot be replayed on them alone is refused
+      // before the data is copied.
+      if (replay && only && definitions) {
+        const files = await replayFilesDir(located, keyFile);
+        const filtered = scratchBeside(files.dir);
+        try {
+          tableReplay = filterBinlogs({ files: replay.files.map((name) => ({ name, path: `${files.dir}/${name}` })), plan: replay, tables: only, ...definitions }, filtered.dir);
+          log(`${service.name}: binlog events for ${only.map((o) => `${o.database}.${o.table}`).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
+          done.bytes += await t.putDirectory(filtered.dir, binlogDir);
+        } finally {
+          await filtered.remove();
+          await files.remove();
+        }
       }
-      if (replay) {
+      for (const { link, dir } of links) {
+        // Tables alone: the files they and the server need, hard-linked into a directory copied as the whole one is.
+        const selection = only ? selectFiles(link, tableFiles(link.dataDir, only)) : undefined;
+        try {
+          const moved = await transferLink(t, selection ? { ...link, dataDir: selection.dir } : link, dir, physical, {
+            keyFile,
+            timeoutMs: service.restore.timeout,
+            onProgress: (p) => {
+              record.bytes = done.bytes + p.bytes;
+              if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
+            },
+          });
+          done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
+        } finally {
+          await selection?.remove();
+        }
+        record.bytes = done.bytes;
+        if (done.storedBytes > 0) record.storedBytes = done.storedBytes;
+      }
+      if (replay && !only) {
         const files = await replayFilesDir(located, keyFile);
         try {
           record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
@@ -282,7 +343,10 @@ export async function restoreService(service: Service, options: RestoreOptions =
     }
     await step("replay", async (record) => {
       if (!replay) return;
-      const script = replayScript(replay, binlogDir, clientOptionFile(), tool.flavor);
+      if (only) await refuseLinks(t, clientOptionFile(), tool.flavor.client, only, tableReplay, service.restore.timeout);
+      // Tables alone: their rewritten files, each replayed whole (the plan's range is already cut out of them).
+      const plan = only && tableReplay ? { files: tableReplay.files, startPosition: 4 } : replay;
+      const script = replayScript(plan, binlogDir, clientOptionFile(), tool.flavor);
       record.command = script.replace(/^set -o pipefail; /, "");
       await onServer("bash", ["-c", script]);
     });
@@ -294,6 +358,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
       chain,
       manifest,
       ...(options.to ? { to: options.to } : {}),
+      ...(only ? { only } : {}),
       rpoSeconds: Math.max(0, Math.round((startedAt - located.restorable.at.getTime()) / 1000)),
       restorable: located.restorable,
       target: t,
@@ -311,6 +376,30 @@ export async function restoreService(service: Service, options: RestoreOptions =
     await releaseChain?.();
     await target?.destroy();
     throw error;
+  }
+}
+
+/**
+ * Before the tables alone are rolled forward, what the binlog does not show and the restored server does: a foreign key
+ * between a restored table and one that is not (InnoDB's cascades are not logged: the whole restore would apply them),
+ * and a stored function that DML in statement format calls (what it reads and writes is not logged). Throws
+ * PartialRestoreRefused.
+ */
+async function refuseLinks(t: Target, clientOptionFile: string, client: string, only: readonly TableName[], replay: TableReplay | undefined, timeoutMs: number): Promise<void> {
+  const sql =
+    "SELECT 'fk', ID, FOR_NAME, REF_NAME FROM information_schema.INNODB_SYS_FOREIGN" +
+    (replay?.calls.length ? " UNION ALL SELECT 'function', CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME), LOWER(ROUTINE_NAME), '' FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION'" : "");
+  const { stdout } = await t.exec(client, [`--defaults-file=${clientOptionFile}`, "--batch", "--skip-column-names", "-e", sql], { timeoutMs });
+  const restored = new Set(only.map((o) => `${o.database}/${o.table}`.toLowerCase()));
+  for (const line of stdout.split("\n").filter((l) => l.trim())) {
+    const [kind, id, child, parent] = line.split("\t") as [string, string, string, string];
+    if (kind === "function") {
+      if (replay?.calls.includes(child)) throw new PartialRestoreRefused(`DML in statement format calls the stored function ${id}: what it reads and writes is not in the binlog`);
+      continue;
+    }
+    if (restored.has(child.toLowerCase()) !== restored.has(parent.toLowerCase())) {
+      throw new PartialRestoreRefused(`foreign key ${id.replace("/", ".")} links ${child.replace("/", ".")} to ${parent.replace("/", ".")}: its cascades are not in the binlog; restore both tables`);
+    }
   }
 }
 

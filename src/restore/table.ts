@@ -1,6 +1,6 @@
-// Table-level point-in-time restore (issue 17, first part): the one table someone broke, out of a restore of the chain
-// to the moment right before the statement that broke it, written as SQL (`restoretest restore <service> --table db.t
-// --before-destructive --dump FILE`). Delivery into a running server (`--into`) and the nightly drill are still to come.
+// Table-level point-in-time restore (issue 17): the one table someone broke, out of a restore of the chain to the moment
+// right before the statement that broke it, written as SQL (`restoretest restore <service> --table db.t
+// --before-destructive --dump FILE`) or delivered into a running server under a new name (`--into NAME`, into.ts).
 import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { findDestructive, type DestructiveEvent, type TableName } from "../archive/destructive.ts";
@@ -13,6 +13,7 @@ import { shellQuote } from "../process/command.ts";
 import { readChecksums } from "../storage/checksums.ts";
 import { plainCopies } from "../storage/plainCopies.ts";
 import { describePoint, type RestorePoint } from "./locate.ts";
+import { checkInto, deliverTables, type DeliveredTable, type IntoServer } from "./into.ts";
 import { restoreService, type RestoreOptions } from "./pipeline.ts";
 import { binlogSequence } from "./replay.ts";
 
@@ -55,28 +56,54 @@ export function describeEvent(event: DestructiveEvent): string {
   return `${event.time.toISOString()} ${event.file}:${event.eventPosition} (${event.format}${event.gtid ? `, GTID ${event.gtid}` : ""}) ${what}${statement}`;
 }
 
-export interface DeliveredTable {
-  table: TableName;
-  rows: number;
-}
+export type { DeliveredTable } from "./into.ts";
+
+/**
+ * Where the tables go: a file of SQL (`--dump`; a plain string is one), or a running server under new names (`--into`;
+ * `as` names the one table's final name, `at` stamps the default names).
+ */
+export type TableDelivery = { kind: "dump"; file: string } | { kind: "into"; server: IntoServer; as?: TableName; at?: Date };
 
 export interface TableRestoreResult {
   point: RestorePoint;
   tables: DeliveredTable[];
-  dump: string;
-  /** The restore's steps, then `dump`: the table-level RTO is their sum. */
+  /** The SQL file, for a dump. */
+  dump?: string;
+  /** The server's name (`--into NAME`), for a delivery into one. */
+  into?: string;
+  /** The restore's steps, then `dump` or `deliver`: the table-level RTO is their sum. */
   steps: { step: string; durationMs: number }[];
   durationMs: number;
 }
 
 /**
- * Restore the chain to `point` onto a throwaway server, and write `tables` from it to `dump` as SQL (CREATE TABLE and
- * INSERTs, without DROP TABLE: loading it never removes a table that exists), then destroy the server.
+ * Restore the chain to `point` onto a throwaway server, deliver `tables` from it, then destroy the server. A dump is SQL
+ * (CREATE TABLE and INSERTs, without DROP TABLE: loading it never removes a table that exists); a delivery into a server
+ * is checked there before anything is restored (src/restore/into.ts).
  */
-export async function restoreTables(service: Service, tables: readonly TableName[], point: RestorePoint, dump: string, options: Pick<RestoreOptions, "log" | "onProgress"> = {}): Promise<TableRestoreResult> {
+export async function restoreTables(
+  service: Service,
+  tables: readonly TableName[],
+  point: RestorePoint,
+  delivery: string | TableDelivery,
+  options: Pick<RestoreOptions, "log" | "onProgress"> & { whole?: boolean } = {},
+): Promise<TableRestoreResult> {
   const started = performance.now();
-  const restored = await restoreService(service, { ...options, to: point, poolSize: 1 });
+  const to: TableDelivery = typeof delivery === "string" ? { kind: "dump", file: delivery } : delivery;
+  const at = to.kind === "into" ? (to.at ?? new Date()) : undefined;
+  // Refused before an hour of restore, not after: a final name taken, a missing database, an account that may not deliver.
+  if (to.kind === "into") await checkInto(to.server, tables, { as: to.as, at, log: options.log });
+  // Only the tables' files and binlog events, unless `whole` (the bench's comparison) or where that is not provably exact.
+  const restored = await restoreService(service, { log: options.log, onProgress: options.onProgress, to: point, poolSize: 1, ...(options.whole ? {} : { only: tables }) });
   try {
+    const restoreSteps = restored.steps.map((s) => ({ step: s.step as string, durationMs: s.durationMs }));
+    if (to.kind === "into") {
+      const deliverStarted = performance.now();
+      const delivered = await deliverTables(restored, tables, to.server, { as: to.as, at, toolchain: service.backup.toolchain, timeoutMs: service.restore.timeout, log: options.log });
+      const steps = [...restoreSteps, { step: "deliver", durationMs: performance.now() - deliverStarted }];
+      return { point, tables: delivered, into: to.server.name, steps, durationMs: performance.now() - started };
+    }
+    const dump = to.file;
     const delivered: DeliveredTable[] = [];
     for (const t of tables) {
       const [exists] = await restored.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [t.database, t.table]);
@@ -102,7 +129,7 @@ export async function restoreTables(service: Service, tables: readonly TableName
     if (restored.target.thisHost) copyFileSync(onTarget, dump);
     else writeFileSync(dump, (await restored.target.exec("cat", [onTarget], { timeoutMs: service.restore.timeout })).stdout);
     chmodSync(dump, 0o600);
-    const steps = [...restored.steps.map((s) => ({ step: s.step as string, durationMs: s.durationMs })), { step: "dump", durationMs: performance.now() - dumpStarted }];
+    const steps = [...restoreSteps, { step: "dump", durationMs: performance.now() - dumpStarted }];
     return { point, tables: delivered, dump, steps, durationMs: performance.now() - started };
   } finally {
     await restored.destroy();

@@ -13,6 +13,8 @@ import { maskSecrets } from "../lifecycle/secrets.ts";
 import { RejoinStage } from "../rejoin/stage.ts";
 import { ArchiveStage, hasArchive, type ArchiveApplied, type ArchiveError } from "../archive/stage.ts";
 import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
+import { DrillStage, drillTables, readDrillRecord } from "../restore/drill.ts";
+import { describeDelivered } from "../restore/into.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
 import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { configPath } from "./paths.ts";
@@ -137,14 +139,17 @@ export function defineRestoreSuite(serviceName: string): void {
   // Every service with a binlog archive rolls its restore forward through it, after the table tests, before rejoin.
   const archive = hasArchive(service) ? new ArchiveStage(service) : undefined;
 
+  const drill = service.verify.tableDrill > 0 && !("error" in located) ? new DrillStage(service, drillTables(located.manifest, readDrillRecord(service), service.verify.tableDrill)) : undefined;
+
   describe(service.name, () => {
     // vitest reads hook parameters as fixtures: the context must be an object pattern, and none is needed here.
     // eslint-disable-next-line no-empty-pattern
     afterAll(async ({}, suite) => {
       const r = await restored?.catch(() => undefined);
       try {
-        // Replication stopped and the source closed before the restored server goes.
+        // Replication stopped and the source closed, and the drill server gone, before the restored server goes.
         await rejoin?.close();
+        await drill?.close();
         // Retention never deletes the newest chain that verified green: only a run where every test passed marks it.
         const passed = passedTests(suite);
         if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
@@ -212,9 +217,42 @@ export function defineRestoreSuite(serviceName: string): void {
     const rolledForward = async (ctx: TestContext): Promise<void> => {
       if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
     };
+    // The drill compares with the baseline too: before the archive stage rolls the restore forward.
+    if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
     if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
     if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
     defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+  });
+}
+
+/**
+ * `drill › db.t restores on its own`: after verification, each of tonight's drill tables goes the way a table restore
+ * delivers it into a second, empty server, and equals the baseline there (checksum and row count).
+ */
+function defineDrillTests(
+  service: Service,
+  drill: DrillStage,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification> },
+): void {
+  if (drill.tables.length === 0) return;
+  describe("drill", () => {
+    for (const table of drill.tables) {
+      const name = `${table.database}.${table.table}`;
+      test(`${name} restores on its own`, { meta: { classname: `${service.name}.drill`, service: service.name }, timeout: service.restore.timeout }, async (ctx) => {
+        await labels(service.name, table.database, table.table, "drill");
+        await allure.description(
+          "The table goes the way `restoretest restore --table … --into` delivers one (exported tablespace and IMPORT TABLESPACE, partition by partition, or a dump) into a second, empty server, and its checksum and row count there equal the baseline's.",
+        );
+        await run.verified(ctx);
+        const restored = await run.restoreOnce(ctx);
+        const result = await new RestoreWatch(service.name, ctx.task).phase(`drill: ${name}`, () => drill.result(restored, table)).catch((error: unknown) => {
+          throw new CheckFailure(maskSecrets(`drill of ${name} failed: ${(error as Error).message}`));
+        });
+        ctx.annotate(`${describeDelivered(result.delivered, "the drill server")}; compared with the baseline in ${formatDuration(result.compareMs)}`, "drill");
+        const red = result.findings.filter((f) => !f.finding.ok);
+        if (red.length > 0) throw new CheckFailure(`drilled on its own, ${name} differs from the baseline:\n${red.map((f) => `  ${f.check}: ${(f.finding as { message: string }).message}`).join("\n")}`);
+      });
+    }
   });
 }
 
