@@ -6,7 +6,7 @@ import { Db } from "../db/connection.ts";
 import { serverInfo } from "../db/introspect.ts";
 import { flavor, type FlavorName } from "./flavor.ts";
 import { backupTool, type BackupTool } from "./tool.ts";
-import { createWorkDir, writeClientOptionFile } from "../hosts/sandbox.ts";
+import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
 import { applySeed, startKeptSourceSandbox, startSourceSandbox } from "../hosts/sourceSandbox.ts";
 import { serviceDir } from "./store.ts";
 
@@ -104,13 +104,7 @@ export async function openSource(service: Service, log: Log): Promise<SourceAcce
     poolSize: service.verify.concurrency + 1,
   });
   const work = createWorkDir(`backup-${service.name}`);
-  const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), {
-    user: source.user,
-    password: source.password,
-    socket: source.socket,
-    host: source.socket ? undefined : source.host,
-    port: source.socket ? undefined : source.port,
-  });
+  const optionFile = writeServerClientFile(join(work.path, "client.cnf"), source);
   return {
     db,
     optionFile,

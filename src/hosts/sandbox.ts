@@ -356,3 +356,9 @@ export function writeClientOptionFile(path: string, options: { user: string; pas
   writeFileSync(path, clientOptions(options), { mode: 0o600 });
   return path;
 }
+
+/** The client option file of a server reached by socket, or else by host and port (services.yaml's source and into: blocks). */
+export function writeServerClientFile(path: string, server: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
+  const { user, password, socket } = server;
+  return writeClientOptionFile(path, socket ? { user, password, socket } : { user, password, host: server.host, port: server.port });
+}

@@ -17,7 +17,7 @@ import { formatDuration } from "../config/duration.ts";
 import type { Service } from "../config/schema.ts";
 import { Db, type Queryable, type Session } from "../db/connection.ts";
 import { qualifiedName, quoteIdent } from "../db/quote.ts";
-import { createWorkDir, writeClientOptionFile } from "../hosts/sandbox.ts";
+import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { runCommand, shellQuote } from "../process/command.ts";
 import type { Restored } from "./pipeline.ts";
@@ -654,13 +654,7 @@ async function loadRows(ctx: Context, p: Planned): Promise<void> {
   await finished(out);
   rmSync(dumped, { force: true });
   const { into } = ctx;
-  const clientFile = writeClientOptionFile(join(ctx.work, "client.cnf"), {
-    user: into.user,
-    password: into.password,
-    socket: into.socket,
-    host: into.socket ? undefined : into.host,
-    port: into.socket ? undefined : into.port,
-  });
+  const clientFile = writeServerClientFile(join(ctx.work, "client.cnf"), into);
   // The temporary table was created binlogged: its rows reach replicas as the CREATE did.
   await runCommand(flavor.client, [`--defaults-file=${clientFile}`, "--default-character-set=utf8mb4", p.as.database], { inputFile: renamed, timeoutMs });
   rmSync(renamed, { force: true });
