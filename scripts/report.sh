@@ -10,5 +10,11 @@ if [ ! -d "$results" ]; then
 fi
 # allurerc.mjs reads RESTORETEST_REPORTS for the report and history paths; ALLURE_HISTORY may point elsewhere (Jenkins).
 export RESTORETEST_REPORTS="$reports"
+history="${ALLURE_HISTORY:-$reports/allure-history.jsonl}"
+output="${ALLURE_REPORT:-$reports/allure-report}"
+# Allure writes into the directory as it is: a directory report (allurerc.mjs) would keep every earlier night's files.
+rm -rf "$output"
 npx allure generate --config allurerc.mjs "$results"
-echo "report: ${ALLURE_REPORT:-$reports/allure-report}/index.html (history: ${ALLURE_HISTORY:-$reports/allure-history.jsonl})"
+# The line Allure just appended, without each test's labels (src/vitest/allureHistory.ts): less than half the size.
+if [ -f "$history" ]; then npx tsx src/vitest/allureHistory.ts "$history"; fi
+echo "report: $output/index.html (history: $history)"
