@@ -1,8 +1,9 @@
 // Capturing a baseline manifest from a source server at one binlog position (quiescent, or inside a consistent snapshot).
-import { captureDatabaseChecks, captureServerChecks, captureTableChecks, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
+import { captureDatabaseChecks, captureServerChecks, captureTableChecks, mapConcurrent, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
 import { assertCovered, SYSTEM_SCHEMAS, tableChecksFor } from "../checks/coverage.ts";
 import { databaseChecks, serverChecks, tableChecks } from "../checks/index.ts";
 import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCheck } from "../checks/types.ts";
+import { Catalog } from "../db/batch.ts";
 import type { Db, Queryable, Session } from "../db/connection.ts";
 import {
   binlogPosition,
@@ -180,9 +181,27 @@ function values(row: Record<string, Captured>, where: string): Record<string, un
 }
 
 /**
- * Hold FLUSH TABLES WITH READ LOCK just long enough to open N snapshot transactions at one binlog position and to
+ * Tables one snapshot transaction reads at most. Every statement in a transaction costs more the more tables the
+ * transaction has read (measured on 10,000 small tables, CHECKSUM TABLE and COUNT(*) in batches of 200: 3.9 s in one
+ * transaction, 0.78 s in transactions of 1,000, 0.72 s outside any; one statement per table in one transaction, 48 s).
+ */
+const TABLES_PER_SNAPSHOT = 1000;
+/** Snapshot transactions (each a connection to the source) one baseline holds at most. */
+const MAX_SNAPSHOTS = 16;
+
+/** The InnoDB tables dealt biggest first into `count` groups, one snapshot each: no group is much bigger than another. */
+function snapshotGroups(tasks: readonly CaptureTask[], count: number): CaptureTask[][] {
+  const groups: CaptureTask[][] = Array.from({ length: count }, () => []);
+  [...tasks].sort((a, b) => b.sizeBytes - a.sizeBytes).forEach((t, i) => groups[i % count]?.push(t));
+  return groups;
+}
+
+/**
+ * Hold FLUSH TABLES WITH READ LOCK just long enough to open the snapshot transactions at one binlog position and to
  * capture the non-transactional tables (and the server-wide checks: grant tables are not InnoDB), then capture InnoDB
- * tables inside the snapshots while writes go on.
+ * tables inside the snapshots while writes go on: at least one snapshot per session of `concurrency`, and enough that
+ * none reads more than TABLES_PER_SNAPSHOT tables (up to MAX_SNAPSHOTS); each commits as soon as its tables are read.
+ * The captures of one snapshot run on its one session: a batch of small tables is one more statement in it.
  */
 async function captureInSnapshot(
   db: Db,
@@ -193,7 +212,9 @@ async function captureInSnapshot(
   options: CheckOptions,
 ): Promise<{ position: BinlogPosition | null; tableResults: Results; dbResults: Results; serverResults: Record<string, Captured>; nonTransactional: Manifest["nonTransactional"] }> {
   const { tChecks, dChecks, sChecks, serverContext } = checks;
-  const lock = await db.session();
+  // Sessions that take several statements per round trip: a batch of small tables is read inside the lock or the
+  // snapshot like any single statement (captureTableChecks never mixes a snapshot's checks with CHECK TABLE's).
+  const lock = await db.session({ manyStatements: true });
   const snapshots: Session[] = [];
   const tableResults: Results = new Map();
   let dbResults: Results;
@@ -201,25 +222,33 @@ async function captureInSnapshot(
   let position: BinlogPosition | null;
   const plain = tasks.filter((t) => !TRANSACTIONAL.has(t.engine ?? ""));
   const transactional = tasks.filter((t) => TRANSACTIONAL.has(t.engine ?? ""));
+  // The catalog is read once for all of them: the lock's tables and every snapshot's (information_schema is not
+  // transactional, and a definition changed after the snapshots opened fails their reads anyway).
+  const catalog = new Catalog();
+  const snapshotCount = Math.max(concurrency, Math.min(MAX_SNAPSHOTS, Math.ceil(transactional.length / TABLES_PER_SNAPSHOT)));
   try {
-    for (let i = 0; i < concurrency; i++) snapshots.push(await db.session());
+    for (let i = 0; i < snapshotCount; i++) snapshots.push(await db.session({ manyStatements: true }));
     await lock.query("FLUSH TABLES WITH READ LOCK");
     try {
       for (const s of snapshots) await s.query("START TRANSACTION WITH CONSISTENT SNAPSHOT");
       position = await binlogPosition(lock);
       // Writes are blocked here: what is captured now is exactly the state at `position`.
-      merge(tableResults, await captureTableChecks([lock], plain, tChecks, options));
+      merge(tableResults, await captureTableChecks([lock], plain, tChecks, options, catalog));
       dbResults = await captureDatabaseChecks(lock, databases, dChecks);
       serverResults = await captureServerChecks(lock, sChecks, serverContext);
     } finally {
       await lock.query("UNLOCK TABLES");
     }
     const inSnapshot = tChecks.filter((c) => !c.implicitCommit);
-    merge(tableResults, await captureTableChecks(snapshots, transactional, inSnapshot, options));
-    for (const s of snapshots) await s.query("COMMIT");
-    // Checks that would end a snapshot (CHECK TABLE) run afterwards: their baseline value is informative only.
+    // Checks that would end a snapshot (CHECK TABLE) run after it, on the same session outside any transaction, while
+    // its tables are still open: their baseline value is informative only.
     const afterwards = tChecks.filter((c) => c.implicitCommit);
-    merge(tableResults, await captureTableChecks(snapshots, transactional, afterwards, options));
+    const groups = snapshotGroups(transactional, snapshots.length).map((group, i) => ({ group, snapshot: snapshots[i] as Session }));
+    await mapConcurrent(groups, concurrency, async ({ group, snapshot }) => {
+      merge(tableResults, await captureTableChecks([snapshot], group, inSnapshot, options, catalog));
+      await snapshot.query("COMMIT");
+      if (afterwards.length) merge(tableResults, await captureTableChecks([snapshot], group, afterwards, options, catalog));
+    });
   } finally {
     for (const s of snapshots) s.release();
     lock.release();

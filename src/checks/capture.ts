@@ -1,6 +1,7 @@
-// Capturing checks over many tables at once: one worker per session, biggest tables first.
+// Capturing checks over many tables at once: one worker per session, biggest tables first, small tables in batches.
+import { Catalog, StatementBatch } from "../db/batch.ts";
 import { errorMessage, type Queryable } from "../db/connection.ts";
-import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCheck, TableRef } from "./types.ts";
+import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCaptureContext, TableCheck, TableRef, TableScan } from "./types.ts";
 
 export interface CaptureTask extends TableRef {
   sizeBytes: number;
@@ -43,8 +44,64 @@ async function timed(fn: () => Promise<unknown>): Promise<Captured> {
   }
 }
 
+/** Tables under this size (the server's estimate) are captured in batches: their time is mostly round trips. */
+const BATCH_TABLE_MAX_BYTES = 1024 * 1024;
+/**
+ * At most this many tables, and this many bytes together, in one batch: every statement sent for a batch costs about
+ * the same whatever its size (a catalog query lists the database's files; inside a snapshot every statement costs more
+ * the more tables the transaction has read), and no batch holds up a big table for long.
+ */
+const BATCH_MAX_TABLES = 1000;
+const BATCH_MAX_BYTES = 64 * 1024 * 1024;
+/** Batches per session at least, where there are tables enough (batches of BATCH_MIN_TABLES): the sessions finish together. */
+const BATCHES_PER_SESSION = 4;
+const BATCH_MIN_TABLES = 50;
+
+type WorkItem = { tables: CaptureTask[]; bytes: number };
+
+/** Work for one session at a time: a table alone, or a batch of small tables; biggest first. */
+function workItems(tables: readonly CaptureTask[], sessions: number): WorkItem[] {
+  const ordered = [...tables].sort((a, b) => b.sizeBytes - a.sizeBytes);
+  const small = ordered.filter((t) => t.sizeBytes < BATCH_TABLE_MAX_BYTES).length;
+  const perBatch = Math.min(BATCH_MAX_TABLES, Math.max(BATCH_MIN_TABLES, Math.ceil(small / (sessions > 1 ? sessions * BATCHES_PER_SESSION : 1))));
+  const items: WorkItem[] = [];
+  let batch: WorkItem | undefined;
+  for (const t of ordered) {
+    if (t.sizeBytes >= BATCH_TABLE_MAX_BYTES) {
+      items.push({ tables: [t], bytes: t.sizeBytes });
+      continue;
+    }
+    if (!batch || batch.tables.length >= perBatch || batch.bytes + t.sizeBytes > BATCH_MAX_BYTES) {
+      batch = { tables: [], bytes: 0 };
+      items.push(batch);
+    }
+    batch.tables.push(t);
+    batch.bytes += t.sizeBytes;
+  }
+  return items.sort((a, b) => b.bytes - a.bytes);
+}
+
+/** What one table's checks share: its own checks, in the order they run, and the scan one may count for the others. */
+function tablePlan(t: CaptureTask, checks: readonly TableCheck[]) {
+  const own = t.checks ? checks.filter((c) => t.checks?.includes(c.name)) : [...checks];
+  // A check that scans the table anyway runs first and counts the rows it read, for the checks that need the count.
+  const shareScan = own.some((c) => c.scan === "produces") && own.some((c) => c.scan === "uses");
+  const scan = shareScan ? { indexCountsChecked: own.some((c) => c.checksIndexCounts === true) } : undefined;
+  return { own, scan, row: {} as Record<string, Captured> };
+}
+
+/** Producers of a shared scan first, the rest in the given order. */
+const runOrder = (checks: readonly TableCheck[]) => [...checks].sort((a, b) => Number(b.scan === "produces") - Number(a.scan === "produces"));
+
+function contextFor(t: CaptureTask, check: TableCheck, options: CheckOptions, scan: TableScan | undefined): TableCaptureContext<unknown> {
+  return { sizeBytes: t.sizeBytes, engine: t.engine, type: t.type, options, baseline: t.baseline?.[check.name], scan };
+}
+
 /**
  * Every check on every table, one worker per session (sessions may be one pool repeated, or snapshot transactions).
+ * Small tables go in batches (db/batch.ts): each check runs on every table of the batch side by side, so what they ask
+ * reaches the server in one round trip; each table's values, and the failures, are exactly its own. `catalog`: the
+ * catalog rows read for the batches, shared by calls that capture the same databases at one point (a snapshot's).
  * Results are keyed by tableKey() then check name; one table's failure never stops the others.
  */
 export async function captureTableChecks(
@@ -52,22 +109,28 @@ export async function captureTableChecks(
   tables: readonly CaptureTask[],
   checks: readonly TableCheck[],
   options: CheckOptions,
+  catalog: Catalog = new Catalog(),
 ): Promise<Map<string, Record<string, Captured>>> {
-  const ordered = [...tables].sort((a, b) => b.sizeBytes - a.sizeBytes);
   const out = new Map<string, Record<string, Captured>>();
-  await mapConcurrent(ordered, sessions.length, async (t, worker) => {
+  await mapConcurrent(workItems(tables, sessions.length), sessions.length, async (item, worker) => {
     const session = sessions[worker] as Queryable;
-    const own = t.checks ? checks.filter((c) => t.checks?.includes(c.name)) : checks;
-    // A check that scans the table anyway runs first and counts the rows it read, for the checks that need the count.
-    const shareScan = own.some((c) => c.scan === "produces") && own.some((c) => c.scan === "uses");
-    const scan = shareScan ? { indexCountsChecked: own.some((c) => c.checksIndexCounts === true) } : undefined;
-    const runOrder = [...own].sort((a, b) => Number(b.scan === "produces") - Number(a.scan === "produces"));
-    const row: Record<string, Captured> = {};
-    for (const check of runOrder) {
-      const context = { sizeBytes: t.sizeBytes, engine: t.engine, type: t.type, options, baseline: t.baseline?.[check.name], scan };
-      row[check.name] = await timed(() => check.capture(session, t, context));
+    const plans = item.tables.map((t) => ({ t, ...tablePlan(t, checks) }));
+    if (plans.length === 1) {
+      const [{ t, own, scan, row }] = plans as [(typeof plans)[number]];
+      for (const check of runOrder(own)) row[check.name] = await timed(() => check.capture(session, t, contextFor(t, check, options, scan)));
+    } else {
+      const batch = new StatementBatch(session, catalog);
+      for (const check of runOrder(checks)) {
+        const members = plans.filter((p) => p.own.includes(check));
+        if (members.length === 0) continue;
+        const started = performance.now();
+        const results = await Promise.all(members.map((p) => timed(() => check.capture(batch, p.t, contextFor(p.t, check, options, p.scan)))));
+        // The batch's time, shared among its tables: summed over tables it is the time the check took.
+        const share = (performance.now() - started) / members.length;
+        members.forEach((p, i) => (p.row[check.name] = { ...(results[i] as Captured), durationMs: share }));
+      }
     }
-    out.set(tableKey(t), Object.fromEntries(own.map((c) => [c.name, row[c.name] as Captured])));
+    for (const { t, own, row } of plans) out.set(tableKey(t), Object.fromEntries(own.map((c) => [c.name, row[c.name] as Captured])));
   });
   return out;
 }

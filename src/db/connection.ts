@@ -21,10 +21,24 @@ export interface ConnectOptions {
 
 export type Row = Record<string, unknown>;
 
+/** One statement and its parameters (escaped by the driver, as `query` does). */
+export interface Statement {
+  sql: string;
+  params?: unknown[];
+}
+
 /** Anything that runs SQL: a pool, or one dedicated session (a snapshot transaction, a lock). */
 export interface Queryable {
   readonly description: string;
   query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Several statements in one round trip, their result sets in order; fails as a whole if any fails (the server stops
+   * there). Only connections opened for it have it (a Db, a session asked for with `manyStatements`): the connections
+   * that run everything else never accept a second statement in one text.
+   */
+  queryMany?(statements: readonly Statement[]): Promise<Row[][]>;
+  /** A batch of many tables' statements (db/batch.ts): the connection under it, for statements that must share a session. */
+  readonly unbatched?: Queryable;
 }
 
 /** One dedicated connection, held until released (transactions, locks, snapshots). */
@@ -34,8 +48,13 @@ export interface Session extends Queryable {
 
 /** A small pool to one server: the query surface the rest of the tool uses. */
 export class Db implements Queryable {
+  /** The same connections, allowing several statements per round trip; opened on first use (queryMany). */
+  private manyPool: mysql.Pool | undefined;
+
   private constructor(
     private readonly pool: mysql.Pool,
+    private readonly config: mysql.ConnectionOptions,
+    private readonly poolSize: number,
     readonly description: string,
   ) {}
 
@@ -44,7 +63,7 @@ export class Db implements Queryable {
     const address = options.socketPath ? `socket ${options.socketPath}` : `${options.host ?? "127.0.0.1"}:${options.port ?? 3306}`;
     const where = options.via ? `${address} via ${options.via}` : address;
     const stream = options.stream;
-    const pool = mysql.createPool({
+    const config: mysql.ConnectionOptions = {
       ...(stream
         ? { stream: () => stream() }
         : {
@@ -55,20 +74,16 @@ export class Db implements Queryable {
       user: options.user,
       password: options.password ?? "",
       database: options.database,
-      connectionLimit: options.poolSize ?? 2,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       charset: "utf8mb4_unicode_ci",
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
       multipleStatements: false,
-    });
-    // One session sql_mode everywhere: SHOW CREATE … text depends on it (ANSI_QUOTES, NO_*_OPTIONS), so a baseline and
-    // a restored server are compared on their definitions, not on their global sql_mode (which the server check compares).
-    pool.on("connection", (connection) => {
-      connection.query("SET SESSION sql_mode = ''");
-    });
-    const db = new Db(pool, `${options.user}@${where}`);
+    };
+    const poolSize = options.poolSize ?? 2;
+    const pool = openPool({ ...config, connectionLimit: poolSize });
+    const db = new Db(pool, config, poolSize, `${options.user}@${where}`);
     try {
       await db.query("SELECT 1");
     } catch (error) {
@@ -87,26 +102,78 @@ export class Db implements Queryable {
     }
   }
 
-  /** A dedicated connection; the caller releases it. */
-  async session(): Promise<Session> {
-    const conn = await this.pool.getConnection();
+  async queryMany(statements: readonly Statement[]): Promise<Row[][]> {
+    return runMany(this.many(), statements, this.description);
+  }
+
+  /**
+   * A dedicated connection; the caller releases it. `manyStatements`: a connection of its own outside the pool (closed
+   * on release) that also takes several statements per round trip (queryMany): a baseline opens as many snapshot
+   * transactions as its tables need (baseline/capture.ts), each reading batches of small tables.
+   */
+  async session(options: { manyStatements?: boolean } = {}): Promise<Session> {
     const description = this.description;
+    let conn: mysql.PoolConnection | mysql.Connection;
+    if (options.manyStatements) {
+      try {
+        conn = await mysql.createConnection({ ...this.config, multipleStatements: true });
+        await conn.query(SESSION_SQL_MODE);
+      } catch (error) {
+        throw new Error(`cannot connect to ${description}: ${errorMessage(error)}`);
+      }
+    } else {
+      conn = await this.pool.getConnection();
+    }
+    const on = conn;
     return {
       description,
       async query<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
         try {
-          const [rows] = await conn.query(sql, params);
+          const [rows] = await on.query(sql, params);
           return rows as R[];
         } catch (error) {
           throw new Error(`query failed on ${description}: ${errorMessage(error)}\n  SQL: ${maskSecrets(sql)}`);
         }
       },
-      release: () => conn.release(),
+      ...(options.manyStatements ? { queryMany: (statements: readonly Statement[]) => runMany(on, statements, description) } : {}),
+      release: () => (options.manyStatements ? void on.end().catch(() => on.destroy()) : (on as mysql.PoolConnection).release()),
     };
   }
 
+  private many(): mysql.Pool {
+    this.manyPool ??= openPool({ ...this.config, multipleStatements: true, connectionLimit: this.poolSize });
+    return this.manyPool;
+  }
+
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.manyPool?.end()]);
+  }
+}
+
+/**
+ * One session sql_mode everywhere: SHOW CREATE … text depends on it (ANSI_QUOTES, NO_*_OPTIONS), so a baseline and a
+ * restored server are compared on their definitions, not on their global sql_mode (which the server check compares).
+ */
+const SESSION_SQL_MODE = "SET SESSION sql_mode = ''";
+
+function openPool(config: mysql.PoolOptions): mysql.Pool {
+  const pool = mysql.createPool(config);
+  pool.on("connection", (connection) => {
+    connection.query(SESSION_SQL_MODE);
+  });
+  return pool;
+}
+
+/** The statements as one text (each formatted by the driver, as `query` formats one), one result set each. */
+async function runMany(on: mysql.Pool | mysql.Connection, statements: readonly Statement[], description: string): Promise<Row[][]> {
+  const text = statements.map((s) => mysql.format(s.sql, (s.params ?? []) as Parameters<typeof mysql.format>[1])).join(";\n");
+  try {
+    const [results] = await on.query(text);
+    // One statement answers with its rows, not with a list of result sets.
+    return (statements.length === 1 ? [results] : results) as Row[][];
+  } catch (error) {
+    const first = maskSecrets(statements[0]?.sql ?? "");
+    throw new Error(`query failed on ${description}: ${errorMessage(error)}\n  SQL (${statements.length} statements): ${first};…`);
   }
 }
 
@@ -115,6 +182,8 @@ export class Db implements Queryable {
  * it): a pool lends one of its connections for the duration; anything else is already one session.
  */
 export async function onOneConnection<T>(db: Queryable, fn: (connection: Queryable) => Promise<T>): Promise<T> {
+  // A batch sends other tables' statements between two of `fn`'s: it runs on the connection under the batch instead.
+  if (db.unbatched) return onOneConnection(db.unbatched, fn);
   if (!(db instanceof Db)) return fn(db);
   const session = await db.session();
   try {

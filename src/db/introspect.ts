@@ -1,5 +1,6 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
 import { dialectOf, flavorOfVersion, replicationSyntax } from "../backup/flavor.ts";
+import { catalogRows, countFrom, tableStatement } from "./batch.ts";
 import type { Queryable } from "./connection.ts";
 import { qualifiedName, quoteIdent } from "./quote.ts";
 
@@ -79,8 +80,8 @@ export async function binaryLogs(db: Queryable): Promise<{ name: string; size: n
 }
 
 export async function checksumTable(db: Queryable, database: string, table: string): Promise<string | null> {
-  const rows = await db.query<{ Checksum: string | number | null }>(`CHECKSUM TABLE ${qualifiedName(database, table)}`);
-  const value = rows[0]?.Checksum;
+  const rows = await tableStatement(db, "CHECKSUM TABLE", database, table);
+  const value = rows[0]?.Checksum as string | number | null | undefined;
   return value === null || value === undefined ? null : String(value);
 }
 
@@ -127,7 +128,7 @@ export function rowSource(database: string, table: string, type?: string): strin
 }
 
 export async function countRows(db: Queryable, database: string, table: string, type?: string): Promise<number> {
-  const rows = await db.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM ${rowSource(database, table, type)}`);
+  const rows = await countFrom(db, rowSource(database, table, type));
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -138,8 +139,8 @@ export interface CheckTableMessage {
 
 /** CHECK TABLE's messages: what mysqlcheck prints per table. */
 export async function checkTable(db: Queryable, database: string, table: string, extended = false): Promise<CheckTableMessage[]> {
-  const rows = await db.query<{ Msg_type: string; Msg_text: string }>(`CHECK TABLE ${qualifiedName(database, table)}${extended ? " EXTENDED" : ""}`);
-  return rows.map((r) => ({ type: r.Msg_type, text: r.Msg_text }));
+  const rows = await tableStatement(db, "CHECK TABLE", database, table, extended ? " EXTENDED" : "");
+  return rows.map((r) => ({ type: r.Msg_type as string, text: r.Msg_text as string }));
 }
 
 export async function tableExists(db: Queryable, database: string, table: string): Promise<boolean> {
@@ -163,13 +164,15 @@ export interface IndexDefinition {
 
 /** Index definitions from information_schema.STATISTICS, in name order. */
 export async function listIndexes(db: Queryable, database: string, table: string): Promise<IndexDefinition[]> {
-  const rows = await db.query<{ name: string; nonUnique: string | number; seq: number; col: string | null; sub: number | null; ord: string | null; type: string }>(
-    `SELECT INDEX_NAME AS name, NON_UNIQUE AS nonUnique, SEQ_IN_INDEX AS seq, COLUMN_NAME AS col,
-            SUB_PART AS sub, COLLATION AS ord, INDEX_TYPE AS type
-       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
-      ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
-    [database, table],
-  );
+  const rows = (await catalogRows(
+    db,
+    "STATISTICS",
+    "INDEX_NAME AS name, NON_UNIQUE AS nonUnique, SEQ_IN_INDEX AS seq, COLUMN_NAME AS col, SUB_PART AS sub, COLLATION AS ord, INDEX_TYPE AS type",
+    database,
+    table,
+    "",
+    "INDEX_NAME, SEQ_IN_INDEX",
+  )) as { name: string; nonUnique: string | number; seq: number; col: string | null; sub: number | null; ord: string | null; type: string }[];
   const byName = new Map<string, IndexDefinition>();
   for (const r of rows) {
     const index = byName.get(r.name) ?? { name: r.name, unique: Number(r.nonUnique) === 0, type: r.type, columns: [] };
@@ -182,22 +185,14 @@ export async function listIndexes(db: Queryable, database: string, table: string
 /** Rows reachable through one B-tree index (FORCE INDEX, a range over its first column: never answered from table metadata). */
 export async function countThroughIndex(db: Queryable, database: string, table: string, index: string, firstColumn: string, type?: string): Promise<number> {
   const col = quoteIdent(firstColumn);
-  const rows = await db.query<{ n: string | number }>(
-    `SELECT COUNT(*) AS n FROM ${rowSource(database, table, type)} FORCE INDEX (${quoteIdent(index)}) WHERE ${col} IS NULL OR ${col} IS NOT NULL`,
-  );
+  const rows = await countFrom(db, `${rowSource(database, table, type)} FORCE INDEX (${quoteIdent(index)}) WHERE ${col} IS NULL OR ${col} IS NOT NULL`);
   return Number(rows[0]?.n ?? 0);
 }
 
 /** The table's AUTO_INCREMENT counter and the largest value in its auto-increment column (null when it has none). */
 export async function autoIncrementState(db: Queryable, database: string, table: string): Promise<{ counter: number | null; maxValue: number | null; column: string | null }> {
-  const [info] = await db.query<{ ai: string | number | null }>(
-    "SELECT AUTO_INCREMENT AS ai FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-    [database, table],
-  );
-  const [column] = await db.query<{ name: string }>(
-    "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
-    [database, table],
-  );
+  const [info] = (await catalogRows(db, "TABLES", "AUTO_INCREMENT AS ai", database, table)) as { ai: string | number | null }[];
+  const [column] = (await catalogRows(db, "COLUMNS", "COLUMN_NAME AS name", database, table, "EXTRA LIKE '%auto_increment%'")) as { name: string }[];
   if (!column) return { counter: null, maxValue: null, column: null };
   const [max] = await db.query<{ m: string | number | null }>(`SELECT MAX(${quoteIdent(column.name)}) AS m FROM ${qualifiedName(database, table)}`);
   return {
@@ -215,21 +210,21 @@ export interface ColumnInfo {
 
 export async function listColumns(db: Queryable, database: string, table: string): Promise<ColumnInfo[]> {
   // A generated column has a generation expression on both flavours (MariaDB's IS_GENERATED is not MySQL's).
-  const rows = await db.query<{ name: string; gen: string | number; nullable: string }>(
-    `SELECT COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS gen, IS_NULLABLE AS nullable FROM information_schema.COLUMNS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-    [database, table],
-  );
+  const rows = (await catalogRows(
+    db,
+    "COLUMNS",
+    "COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS gen, IS_NULLABLE AS nullable",
+    database,
+    table,
+    "",
+    "ORDINAL_POSITION",
+  )) as { name: string; gen: string | number; nullable: string }[];
   return rows.map((r) => ({ name: r.name, generated: Number(r.gen) === 1, nullable: r.nullable === "YES" }));
 }
 
 /** The primary key's columns in order (empty when the table has none). */
 export async function primaryKey(db: Queryable, database: string, table: string): Promise<string[]> {
-  const rows = await db.query<{ col: string }>(
-    `SELECT COLUMN_NAME AS col FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
-    [database, table],
-  );
+  const rows = (await catalogRows(db, "STATISTICS", "COLUMN_NAME AS col", database, table, "INDEX_NAME = 'PRIMARY'", "SEQ_IN_INDEX")) as { col: string }[];
   return rows.map((r) => r.col);
 }
 
