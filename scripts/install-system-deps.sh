@@ -2,7 +2,7 @@
 # Install the Debian packages restoretest needs, skipping what is present (idempotent; safe to run every time).
 set -euo pipefail
 
-packages=(mariadb-server mariadb-client mariadb-backup openssh-server openssh-client docker-compose libxml2-utils prometheus prometheus-pushgateway zstd age)
+packages=(mariadb-server mariadb-client mariadb-backup openssh-server openssh-client docker-compose libxml2-utils prometheus prometheus-pushgateway zstd age time)   # time: peak memory in npm run bench -- --only report
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
