@@ -15,7 +15,7 @@ import { describeSweep, sweepRoots, sweepStaleRuns } from "./lifecycle/sweep.ts"
 import { describePoint, parseRestorePoint, type RestorePoint } from "./restore/locate.ts";
 import { describeDelivered, intoServer } from "./restore/into.ts";
 import { describeEvent, findBreakingEvent, parseTableName, restoreTables, type TableDelivery } from "./restore/table.ts";
-import type { TableName } from "./archive/destructive.ts";
+import { tableLabel, type TableName } from "./archive/destructive.ts";
 import { restoreService } from "./restore/pipeline.ts";
 import { gatherStatus } from "./status/gather.ts";
 import { formatStatus } from "./status/status.ts";
@@ -140,7 +140,7 @@ async function restoreTablesCommand(service: Service, args: Args): Promise<numbe
     log(`found: ${describeEvent(event)}`);
     point = { position: { file: event.file, position: event.position, gtid: "" } };
     const within = event.position === event.eventPosition ? "" : ` (where the transaction holding it began)`;
-    log(`restore ${tables.map((t) => `${t.database}.${t.table}`).join(", ")} to ${describePoint(point)}, right before it${within}`);
+    log(`restore ${tables.map(tableLabel).join(", ")} to ${describePoint(point)}, right before it${within}`);
     if (!args.yes && !(await confirm("restore to right before this event?"))) {
       log(process.stdin.isTTY ? "not restored" : "not restored: without a terminal, add --yes to act on what was found");
       return 3;

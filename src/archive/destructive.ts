@@ -70,6 +70,11 @@ export interface TableName {
   table: string;
 }
 
+/** `db.t`, as messages and the command line name a table. */
+export function tableLabel(t: TableName): string {
+  return `${t.database}.${t.table}`;
+}
+
 export interface DestructiveSearch {
   /** Only events at or after this time, to the second (binlog times are whole seconds: the same second counts). */
   after?: Date;

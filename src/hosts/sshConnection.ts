@@ -195,7 +195,6 @@ export class SshConnection {
       let head = "";
       let pid: number | undefined;
       let stderr = "";
-      let exit: { code: number | undefined; signal: string | undefined } | undefined;
       let timedOut = false;
       let killing: Promise<void> | undefined;
       const killGroup = () => {
@@ -237,15 +236,12 @@ export class SshConnection {
       });
       // Write errors after the far end went away surface through "close" without an exit status.
       channel.on("error", () => undefined);
-      channel.on("exit", (code: number | null, signal?: string) => {
-        // ssh2 names the signal as Node does ("SIGTERM").
-        exit = { code: code ?? undefined, signal: signal ?? undefined };
-      });
-      // ssh2 hands the channel over (CHANNEL_SUCCESS) in the middle of parsing a packet batch: a quick command's
-      // output, EOF and exit status can be in that same batch, and the "exit" event is then emitted before this
-      // function gets to listen for it (about one quick command in five hundred here). "close" repeats the status.
+      // The exit status is read from "close", which ssh2 emits with it (code, or null and the signal named as Node
+      // names it, "SIGTERM"; nothing when none came). Not from "exit": ssh2 hands the channel over (CHANNEL_SUCCESS)
+      // in the middle of parsing a packet batch, a quick command's output, EOF and exit status can be in that same
+      // batch, and "exit" is then emitted before this function listens (about one quick command in five hundred).
       channel.on("close", (code?: number | null, signal?: string) => {
-        if (!exit && code !== undefined) exit = { code: code ?? undefined, signal: signal ?? undefined };
+        const exit = code === undefined ? undefined : { code: code ?? undefined, signal: signal ?? undefined };
         if (timer) clearTimeout(timer);
         void (killing ?? Promise.resolve()).then(() => {
           const durationMs = elapsed();

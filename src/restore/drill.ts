@@ -10,9 +10,10 @@ import { serviceDir, writeJsonAtomic } from "../backup/store.ts";
 import { backupTool } from "../backup/tool.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Finding } from "../checks/types.ts";
-import type { TableName } from "../archive/destructive.ts";
+import { tableLabel, type TableName } from "../archive/destructive.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
+import { databaseCharset } from "../db/introspect.ts";
 import { quoteIdent } from "../db/quote.ts";
 import { createWorkDir, installDatadir, startServer, type StartedServer, type WorkDir } from "../hosts/sandbox.ts";
 import { captureRestored, tableFinding } from "../verify/verify.ts";
@@ -42,7 +43,6 @@ export function readDrillRecord(service: Service): DrillRecord {
   return parsed.success ? parsed.data : { version: 1, drilled: {} };
 }
 
-const key = (t: TableName) => `${t.database}.${t.table}`;
 
 /**
  * The `count` tables due tonight: base tables of the service's own databases whose baseline holds a checksum or a row
@@ -56,8 +56,8 @@ export function drillTables(manifest: Manifest, record: DrillRecord, count: numb
         .filter((t) => t.type === "BASE TABLE" && DRILL_CHECKS.some((c) => t.checks[c] !== undefined))
         .map((t) => ({ database: d.name, table: t.name })),
     );
-  const last = (t: TableName) => record.drilled[key(t)] ?? "";
-  return candidates.sort((a, b) => last(a).localeCompare(last(b)) || key(a).localeCompare(key(b))).slice(0, count);
+  const last = (t: TableName) => record.drilled[tableLabel(t)] ?? "";
+  return candidates.sort((a, b) => last(a).localeCompare(last(b)) || tableLabel(a).localeCompare(tableLabel(b))).slice(0, count);
 }
 
 export interface DrillResult {
@@ -85,8 +85,8 @@ export class DrillStage {
   /** This table's drill (every table's starts with the first call; they run one after another). */
   async result(restored: Restored, table: TableName): Promise<DrillResult> {
     this.run ??= this.start(restored);
-    const result = (await this.run).get(key(table));
-    if (!result) throw new Error(`${key(table)} is not in tonight's drill`);
+    const result = (await this.run).get(tableLabel(table));
+    if (!result) throw new Error(`${tableLabel(table)} is not in tonight's drill`);
     return result;
   }
 
@@ -99,9 +99,8 @@ export class DrillStage {
     const db = (this.db = await this.server.connect({ poolSize: 1 }));
     // The databases as the restored server has them (charset and collation): a table lands in its own database.
     for (const database of new Set(this.tables.map((t) => t.database))) {
-      const [row] = await restored.db.query<Record<string, string>>(`SHOW CREATE DATABASE ${quoteIdent(database)}`);
-      const create = row ? Object.values(row)[1] : undefined;
-      await db.query(create ? create.replace(/^CREATE DATABASE/i, "CREATE DATABASE IF NOT EXISTS") : `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}`);
+      const { charset, collation } = await databaseCharset(restored.db, database);
+      await db.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)} CHARACTER SET ${charset} COLLATE ${collation}`);
     }
     const into = { name: "the drill server", socket: this.server.socket, user: this.server.user, password: this.server.password };
     const results = new Map<string, Promise<DrillResult>>();
@@ -110,7 +109,7 @@ export class DrillStage {
       const result = previous.catch(() => undefined).then(() => this.drillOne(restored, db, into, table));
       // A failure is the table's own test's; the rotation record waits for every table.
       result.catch(() => undefined);
-      results.set(key(table), result);
+      results.set(tableLabel(table), result);
       previous = result;
     }
     this.recorded = previous.catch(() => undefined).then(() => this.record(results));
@@ -120,7 +119,7 @@ export class DrillStage {
   private async drillOne(restored: Restored, db: Db, into: Parameters<typeof deliverTables>[2], table: TableName): Promise<DrillResult> {
     const started = performance.now();
     const [delivered] = await deliverTables(restored, [table], into, { as: table, toolchain: this.service.backup.toolchain, timeoutMs: this.service.restore.timeout });
-    if (!delivered) throw new Error(`${key(table)} was not delivered`);
+    if (!delivered) throw new Error(`${tableLabel(table)} was not delivered`);
     const deliverMs = performance.now() - started;
     const compared = performance.now();
     const baseline = restored.manifest;

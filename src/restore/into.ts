@@ -11,7 +11,7 @@ import { accessSync, chownSync, constants, copyFileSync, createReadStream, creat
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
-import type { TableName } from "../archive/destructive.ts";
+import { tableLabel, type TableName } from "../archive/destructive.ts";
 import { backupTool } from "../backup/tool.ts";
 import { formatDuration } from "../config/duration.ts";
 import type { Service } from "../config/schema.ts";
@@ -189,7 +189,6 @@ function plan(tables: readonly TableName[], options: DeliverOptions, at: Date): 
   return tables.map((table) => ({ table, as: options.as ?? restoredName(table, at), temporary: restoringName(table, at) }));
 }
 
-const name = (t: TableName) => `${t.database}.${t.table}`;
 
 /**
  * Before anything is restored, and again before delivering: every database delivered into exists, no final name is
@@ -221,7 +220,7 @@ async function preflight(session: Queryable, into: IntoServer, planned: readonly
   await sweepLeftovers(session, into, databases, log);
   for (const p of planned) {
     if (await tableExists(session, p.as)) {
-      throw new Error(`--into ${into.name}: ${name(p.as)} already exists on ${where}: --into never overwrites a table; name another with --as`);
+      throw new Error(`--into ${into.name}: ${tableLabel(p.as)} already exists on ${where}: --into never overwrites a table; name another with --as`);
     }
     // A name no table has (a random one: never a temporary table of a delivery still running), so nothing is renamed.
     const probe = `restoretest_probe_${randomBytes(8).toString("hex")}`;
@@ -319,8 +318,8 @@ async function readTable(restored: Queryable, t: TableName): Promise<RestoredTab
     "SELECT TABLE_TYPE AS type, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
     [t.database, t.table],
   );
-  if (!info) throw new Error(`${name(t)} is not in the restore: check the name, or restore to an earlier point`);
-  if (info.type !== "BASE TABLE" && info.type !== "SYSTEM VERSIONED") throw new Error(`${name(t)} is a ${info.type.toLowerCase()}, not a table: --into delivers tables (use --dump)`);
+  if (!info) throw new Error(`${tableLabel(t)} is not in the restore: check the name, or restore to an earlier point`);
+  if (info.type !== "BASE TABLE" && info.type !== "SYSTEM VERSIONED") throw new Error(`${tableLabel(t)} is a ${info.type.toLowerCase()}, not a table: --into delivers tables (use --dump)`);
   const [show] = await restored.query<{ "Create Table": string }>(`SHOW CREATE TABLE ${qualifiedName(t.database, t.table)}`);
   const parts = await restored.query<{ p: string; sp: string | null }>(
     "SELECT PARTITION_NAME AS p, SUBPARTITION_NAME AS sp FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND PARTITION_NAME IS NOT NULL ORDER BY PARTITION_ORDINAL_POSITION, SUBPARTITION_ORDINAL_POSITION",
@@ -433,11 +432,11 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
     await dropOnce(ctx.db);
   });
   const checkpoint = () => {
-    if (state === "aborted") throw new Error(`delivery of ${name(p.table)} into ${into.name} interrupted`);
+    if (state === "aborted") throw new Error(`delivery of ${tableLabel(p.table)} into ${into.name} interrupted`);
   };
   try {
     const definition = targetDefinition(facts.create, p.table.table, p.as.database, p.temporary);
-    log(`${name(p.table)} → ${name(p.as)} on ${into.name}: importing as ${p.as.database}.${p.temporary} (${facts.rows} row(s))`);
+    log(`${tableLabel(p.table)} → ${tableLabel(p.as)} on ${into.name}: importing as ${p.as.database}.${p.temporary} (${facts.rows} row(s))`);
     const reach = await tablespaceReach(ctx, facts);
     let decided = deliveryMethod(facts, reach);
     let logged = decided.method === "dump";
@@ -452,7 +451,7 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
       } catch (error) {
         checkpoint();
         const why = (error as Error).message.split("\n")[0] as string;
-        log(`${name(p.table)}: not by tablespace (${why}): by a dump of its rows`);
+        log(`${tableLabel(p.table)}: not by tablespace (${why}): by a dump of its rows`);
         await dropTemporary(target);
         decided = { method: "dump", why };
         logged = true;
@@ -461,7 +460,7 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
         await target.query(definition);
       }
     } else if (decided.why) {
-      log(`${name(p.table)}: by a dump of its rows (${decided.why})`);
+      log(`${tableLabel(p.table)}: by a dump of its rows (${decided.why})`);
     }
     if (decided.method === "dump") await loadRows(ctx, p);
     checkpoint();
@@ -469,7 +468,7 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
       // Atomic, and refused when the name was taken meanwhile: nothing is overwritten.
       await target.query(`RENAME TABLE ${temporary} TO ${qualifiedName(p.as.database, p.as.table)}`);
     } catch (error) {
-      if (/already exists/.test((error as Error).message)) throw new Error(`--into ${into.name}: ${name(p.as)} was created on ${into.name} while the table was imported: not overwritten; nothing delivered`);
+      if (/already exists/.test((error as Error).message)) throw new Error(`--into ${into.name}: ${tableLabel(p.as)} was created on ${into.name} while the table was imported: not overwritten; nothing delivered`);
       throw error;
     }
     state = "done";
@@ -611,7 +610,7 @@ async function importTablespaces(ctx: Context, p: Planned, facts: RestoredTable,
       rmSync(join(dir, `${plain}.cfg`), { force: true });
       checkpoint();
       await target.query(`ALTER TABLE ${temporary} EXCHANGE PARTITION ${quoteIdent(leaf.name)} WITH TABLE ${plainName}`);
-      log(`${name(p.table)}: partition ${leaf.name} imported (${i + 1}/${facts.leaves.length})`);
+      log(`${tableLabel(p.table)}: partition ${leaf.name} imported (${i + 1}/${facts.leaves.length})`);
     }
     await target.query(`DROP TABLE ${plainName}`);
     return bytes;

@@ -21,7 +21,7 @@ import { partialRefusal, PartialRestoreRefused, scratchBeside, selectFiles, tabl
 import { replayScript } from "./replay.ts";
 import { definitionsNaming, filterBinlogs, type TableReplay } from "./tableReplay.ts";
 import { transferLink } from "./transfer.ts";
-import type { TableName } from "../archive/destructive.ts";
+import { tableLabel, type TableName } from "../archive/destructive.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
 export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "start", "load", "replay"] as const;
@@ -160,7 +160,7 @@ export async function restoreService(service: Service, options: RestoreOptions =
   } catch (error) {
     const why = partialFailure(error);
     if (why === undefined) throw error;
-    options.log?.(`${service.name}: restoring the whole chain, not ${only.map((t) => `${t.database}.${t.table}`).join(", ")} alone: ${why}`);
+    options.log?.(`${service.name}: restoring the whole chain, not ${only.map(tableLabel).join(", ")} alone: ${why}`);
     return restoreChain(service, options);
   }
 }
@@ -244,7 +244,7 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
         const filtered = scratchBeside(files.dir);
         try {
           tableReplay = filterBinlogs({ files: replay.files.map((name) => ({ name, path: `${files.dir}/${name}` })), plan: replay, tables: only, ...definitions }, filtered.dir);
-          log(`${service.name}: binlog events for ${only.map((o) => `${o.database}.${o.table}`).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
+          log(`${service.name}: binlog events for ${only.map(tableLabel).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
           done.bytes += await t.putDirectory(filtered.dir, binlogDir);
         } finally {
           await filtered.remove();

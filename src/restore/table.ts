@@ -3,7 +3,7 @@
 // --before-destructive --dump FILE`) or delivered into a running server under a new name (`--into NAME`, into.ts).
 import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { findDestructive, type DestructiveEvent, type TableName } from "../archive/destructive.ts";
+import { findDestructive, tableLabel, type DestructiveEvent, type TableName } from "../archive/destructive.ts";
 import { listArchive } from "../backup/binlogs.ts";
 import { binlogArchiveDir, listBackups } from "../backup/store.ts";
 import { backupTool } from "../backup/tool.ts";
@@ -39,7 +39,7 @@ export async function findBreakingEvent(service: Service, table: TableName, afte
     const found = findDestructive(names.map((name) => ({ name, path: join(copies.dir, name) })), table, after ? { after } : {});
     if (!found) {
       throw new Error(
-        `no event${after ? ` at or after ${after.toISOString()}` : ""} in ${names[0]} … ${names.at(-1)} drops, truncates, renames, deletes from or updates ${table.database}.${table.table}: ` +
+        `no event${after ? ` at or after ${after.toISOString()}` : ""} in ${names[0]} … ${names.at(-1)} drops, truncates, renames, deletes from or updates ${tableLabel(table)}: ` +
           "give --to a time or position instead (restoretest restore --help)",
       );
     }
@@ -107,7 +107,7 @@ export async function restoreTables(
     const delivered: DeliveredTable[] = [];
     for (const t of tables) {
       const [exists] = await restored.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [t.database, t.table]);
-      if (!exists?.n) throw new Error(`${t.database}.${t.table} is not in the restore of ${service.name} to ${describePoint(point)}: check the name, or restore to an earlier point`);
+      if (!exists?.n) throw new Error(`${tableLabel(t)} is not in the restore of ${service.name} to ${describePoint(point)}: check the name, or restore to an earlier point`);
       const [count] = await restored.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${quoteIdent(t.database)}.${quoteIdent(t.table)}`);
       delivered.push({ table: t, rows: Number(count?.n ?? 0) });
     }
@@ -118,7 +118,7 @@ export async function restoreTables(
     const onTarget = `${restored.target.workDir}/tables.sql`;
     const byDatabase = new Map<string, string[]>();
     for (const t of tables) byDatabase.set(t.database, [...(byDatabase.get(t.database) ?? []), t.table]);
-    const header = `-- restoretest: ${tables.map((t) => `${t.database}.${t.table}`).join(", ")} of ${service.name} as at ${describePoint(point)}`;
+    const header = `-- restoretest: ${tables.map(tableLabel).join(", ")} of ${service.name} as at ${describePoint(point)}`;
     const lines = [`set -o pipefail; echo ${shellQuote(header)} > ${shellQuote(onTarget)}`];
     for (const [database, names] of byDatabase) {
       const args = [`--defaults-file=${client}`, "--single-transaction", "--hex-blob", "--skip-add-drop-table", "--skip-add-locks", "--no-create-db", "--triggers", database, ...names];
