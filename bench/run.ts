@@ -6,6 +6,7 @@
 //                                       against the directory format, on the blog demo data and on (a); not in the default run)
 //      npm run bench -- --only table   (one small table of (a) restored alone against the whole restore; not in the default run)
 //      npm run bench -- --only report  (npm run report over (b)'s 40,000 tests with history: time and peak memory; also in b)
+//      npm run bench -- --only restore-b (the restore of (b), prepare + start against by hand, alone; also in b)
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -669,10 +670,10 @@ async function main(): Promise<void> {
       }
       if (only.has("stream")) await streamBench({ label: `(a) mixed tables (~${((1e9 * scale) / 1e6).toFixed(0)} MB of rows)`, server, optionFile, db, database: "bench_a" }, STREAM_RUNS);
     }
-    if (only.has("b")) {
+    if (only.has("b") || only.has("restore-b")) {
       log("generating (b)…");
       const b = await manySmallTables(db, "bench_b", Math.round(10_000 * scale), log);
-      await verifyBench(env, b, "(b) many small tables", 2, Math.min(b.tables.length, 1000), { floor: 0.6, shell: 20, baseline: { quiescent: 0.6, snapshot: 1 } });
+      if (only.has("b")) await verifyBench(env, b, "(b) many small tables", 2, Math.min(b.tables.length, 1000), { floor: 0.6, shell: 20, baseline: { quiescent: 0.6, snapshot: 1 } });
       await restoreOfB(server, b, 7, 1.05, log);
     }
     // The Allure report of (b)'s 40,000 table tests (and the rest of a night's), with history: also on its own.

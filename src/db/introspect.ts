@@ -282,6 +282,18 @@ export async function listEvents(db: Queryable, database: string): Promise<Schem
   }));
 }
 
+/** InnoDB's foreign keys on a MariaDB server, as its dictionary names them: `db/table` for child and parent, `db/name` for the key. */
+export async function innodbForeignKeys(db: Queryable): Promise<{ id: string; child: string; parent: string }[]> {
+  return db.query<{ id: string; child: string; parent: string }>("SELECT ID AS id, FOR_NAME AS child, REF_NAME AS parent FROM information_schema.INNODB_SYS_FOREIGN");
+}
+
+/** Every stored function on the server: `db.name`, and its name alone in lower case (as a statement calls it). */
+export async function storedFunctions(db: Queryable): Promise<{ qualified: string; name: string }[]> {
+  return db.query<{ qualified: string; name: string }>(
+    "SELECT CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME) AS qualified, LOWER(ROUTINE_NAME) AS name FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION'",
+  );
+}
+
 export async function databaseCharset(db: Queryable, database: string): Promise<{ charset: string; collation: string }> {
   const [row] = await db.query<{ cs: string; co: string }>(
     "SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",

@@ -254,33 +254,32 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
     });
     const logTail = (lines = 30) => (existsSync(errorLog) ? tail(readFileSync(errorLog).subarray(logStart).toString(), lines) : "");
     try {
-      await waitUntilAnswering(binary, socket, exited, spec.startTimeoutMs ?? 60_000);
+      // A restored server is asked with its verifier account from the first try: one login proves both that it answers
+      // and that the grant tables it loaded accept the account its init file made (that login is the start's end).
+      await waitUntilAnswering(binary, socket, exited, spec.startTimeoutMs ?? 60_000, spec.verifier);
     } catch (error) {
-      const log = logTail();
+      const refused = error instanceof LoginRefused;
+      const log = logTail(refused ? 60 : 30);
       await stopAndRemove();
       if (port !== undefined && /Address already in use/.test(log)) {
         lastError = error as Error;
         continue;
       }
       const trouble = privilegeTableTrouble(log);
+      if (refused) {
+        throw new ServerStartError(
+          `${trouble ?? "the restored server's privilege system did not accept the verifier account made at start"}\n` +
+            `(${error.message})\nserver error log (last lines):\n${tail(log, 30)}`,
+        );
+      }
       throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${(error as Error).message}\nserver error log (last lines):\n${log}`);
+    } finally {
+      if (verifier) rmSync(verifier.initFile, { force: true });
     }
     let user = "root";
     let password: string | undefined;
-    if (spec.verifier && verifier) {
+    if (spec.verifier) {
       ({ user, password } = spec.verifier);
-      try {
-        await (await Db.connect({ socketPath: socket, user, password, poolSize: 1 })).close();
-      } catch (error) {
-        const log = logTail(60);
-        await stopAndRemove();
-        throw new ServerStartError(
-          `${privilegeTableTrouble(log) ?? "the restored server's privilege system did not accept the verifier account made at start"}\n` +
-            `(${(error as Error).message})\nserver error log (last lines):\n${tail(log, 30)}`,
-        );
-      } finally {
-        rmSync(verifier.initFile, { force: true });
-      }
     } else if (!spec.skipGrantTables) {
       // A random root password per sandbox: nothing else on this machine can log in to it.
       password = randomBytes(18).toString("base64url");
@@ -311,7 +310,20 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
   throw new ServerStartError(`could not find a free port for ${(spec.flavor ?? MARIADB_FLAVOR.server).binary}: ${lastError?.message}`);
 }
 
-async function waitUntilAnswering(binary: string, socket: string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+/** The server answered, but refused the login the start is waiting with (a restored server's verifier account). */
+class LoginRefused extends Error {}
+
+/**
+ * Until the server on `socket` answers a login: as `login` where given (refused is then an error, LoginRefused), else as
+ * root with no password, where "access denied" answers too (the grant tables are in force: a source's own root password).
+ */
+async function waitUntilAnswering(
+  binary: string,
+  socket: string,
+  exited: Promise<number | null>,
+  timeoutMs: number,
+  login?: { user: string; password: string },
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | null | undefined;
   void exited.then((code) => {
@@ -321,12 +333,15 @@ async function waitUntilAnswering(binary: string, socket: string, exited: Promis
     if (exitCode !== undefined) throw new ServerStartError(`${binary} exited with code ${exitCode} during start-up`);
     if (existsSync(socket)) {
       try {
-        const db = await Db.connect({ socketPath: socket, user: "root", connectTimeoutMs: 2000 });
+        const db = await Db.connect({ socketPath: socket, user: login?.user ?? "root", password: login?.password, poolSize: 1, connectTimeoutMs: 2000 });
         await db.close();
         return;
       } catch (error) {
-        // Access denied means it answers: the grant tables are in force (a restored source's own root password).
-        if (/Access denied/.test((error as Error).message)) return;
+        const message = (error as Error).message;
+        if (/Access denied/.test(message)) {
+          if (login) throw new LoginRefused(message);
+          return;
+        }
       }
     }
     // Polled every 2 ms (one stat until the socket exists): this wait is part of every restore's start step (the RTO).

@@ -8,6 +8,7 @@ import type { ServerCaptureContext } from "../checks/types.ts";
 import { readDigestKey, type StoredBackup } from "../backup/store.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
+import { innodbForeignKeys, storedFunctions } from "../db/introspect.ts";
 import { CommandProvider } from "../hosts/command.ts";
 import { LocalProvider } from "../hosts/local.ts";
 import { SshProvider } from "../hosts/ssh.ts";
@@ -343,7 +344,7 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
     }
     await step("replay", async (record) => {
       if (!replay) return;
-      if (only) await refuseLinks(t, clientOptionFile(), tool.flavor.client, only, tableReplay, service.restore.timeout);
+      if (only) await refuseLinks(started, only, tableReplay);
       // Tables alone: their rewritten files, each replayed whole (the plan's range is already cut out of them).
       const plan = only && tableReplay ? { files: tableReplay.files, startPosition: 4 } : replay;
       const script = replayScript(plan, binlogDir, clientOptionFile(), tool.flavor);
@@ -385,21 +386,20 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
  * and a stored function that DML in statement format calls (what it reads and writes is not logged). Throws
  * PartialRestoreRefused.
  */
-async function refuseLinks(t: Target, clientOptionFile: string, client: string, only: readonly TableName[], replay: TableReplay | undefined, timeoutMs: number): Promise<void> {
-  const sql =
-    "SELECT 'fk', ID, FOR_NAME, REF_NAME FROM information_schema.INNODB_SYS_FOREIGN" +
-    (replay?.calls.length ? " UNION ALL SELECT 'function', CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME), LOWER(ROUTINE_NAME), '' FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION'" : "");
-  const { stdout } = await t.exec(client, [`--defaults-file=${clientOptionFile}`, "--batch", "--skip-column-names", "-e", sql], { timeoutMs });
-  const restored = new Set(only.map((o) => `${o.database}/${o.table}`.toLowerCase()));
-  for (const line of stdout.split("\n").filter((l) => l.trim())) {
-    const [kind, id, child, parent] = line.split("\t") as [string, string, string, string];
-    if (kind === "function") {
-      if (replay?.calls.includes(child)) throw new PartialRestoreRefused(`DML in statement format calls the stored function ${id}: what it reads and writes is not in the binlog`);
-      continue;
+async function refuseLinks(server: StartedServer, only: readonly TableName[], replay: TableReplay | undefined): Promise<void> {
+  const db = await server.connect({ poolSize: 1 });
+  try {
+    const restored = new Set(only.map((o) => `${o.database}/${o.table}`.toLowerCase()));
+    for (const { id, child, parent } of await innodbForeignKeys(db)) {
+      if (restored.has(child.toLowerCase()) !== restored.has(parent.toLowerCase())) {
+        throw new PartialRestoreRefused(`foreign key ${id.replace("/", ".")} links ${child.replace("/", ".")} to ${parent.replace("/", ".")}: its cascades are not in the binlog; restore both tables`);
+      }
     }
-    if (restored.has(child.toLowerCase()) !== restored.has(parent.toLowerCase())) {
-      throw new PartialRestoreRefused(`foreign key ${id.replace("/", ".")} links ${child.replace("/", ".")} to ${parent.replace("/", ".")}: its cascades are not in the binlog; restore both tables`);
-    }
+    if (!replay?.calls.length) return;
+    const called = (await storedFunctions(db)).find((f) => replay.calls.includes(f.name));
+    if (called) throw new PartialRestoreRefused(`DML in statement format calls the stored function ${called.qualified}: what it reads and writes is not in the binlog`);
+  } finally {
+    await db.close();
   }
 }
 

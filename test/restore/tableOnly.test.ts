@@ -25,6 +25,8 @@ let source: SeededSource;
 let db: Db;
 let service: Service;
 let point: RestorePoint;
+/** After a statement-format UPDATE of shop.priced calling a stored function (past `point`, which the others restore to). */
+let afterCall: RestorePoint;
 /** Between two inserts into shop.empty_table a second apart: restored to it, the table holds the first only. */
 let between: Date;
 const snapshots = new Map<string, { checksum: string; rows: string }>();
@@ -47,6 +49,10 @@ beforeAll(async () => {
   );
   await db.query("INSERT INTO shop.parent SELECT seq FROM shop.seq_1_to_10");
   await db.query("INSERT INTO shop.child SELECT seq, 1 + seq % 10 FROM shop.seq_1_to_100");
+  // A table whose statement-format UPDATE calls a stored function reading another table: the binlog holds the call only.
+  await db.query("CREATE TABLE shop.priced (id INT PRIMARY KEY, price INT NOT NULL) ENGINE=InnoDB");
+  await db.query("INSERT INTO shop.priced SELECT seq, 0 FROM shop.seq_1_to_20");
+  await db.query("CREATE FUNCTION shop.current_rate() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM shop.customers)");
   service = serverService("shop", source, store.path, "snapshot", ["policy: incremental"]);
   await runBackupJob(service);
   await db.query("INSERT INTO shop.order_tags VALUES (2, 'after-full')");
@@ -86,6 +92,12 @@ beforeAll(async () => {
     await db.query("DELETE FROM shop.order_tags WHERE order_id < 100");
     await db.query("UPDATE shop.events_log SET what = 'late'");
     await db.query("INSERT INTO shop.orders (customer_id, placed_at, note) VALUES (5, '2026-02-03 00:00:00', 'late')");
+    await statements.query("UPDATE shop.priced SET price = shop.current_rate() WHERE id <= 10");
+    snapshots.set("priced", await tableState("shop", "priced"));
+    snapshots.set("order_tags after the call", await tableState("shop", "order_tags"));
+    const [after] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    afterCall = { position: { file: after?.File as string, position: Number(after?.Position), gtid: "" } };
+    await db.query("UPDATE shop.priced SET price = -1");
     await untilArchived(db, binlogArchiveDir(store.path, service.name));
   } finally {
     await statements.close();
@@ -100,11 +112,11 @@ afterAll(async () => {
 });
 
 /** Restore `table` to the point and load the dump into a scratch database of the source: its state there, and the log. */
-async function restoreAndLoad(table: string): Promise<{ state: { checksum: string; rows: string }; log: string[]; steps: string[] }> {
+async function restoreAndLoad(table: string, to = point): Promise<{ state: { checksum: string; rows: string }; log: string[]; steps: string[] }> {
   const log: string[] = [];
   const dump = join(store.path, `${table}.sql`);
-  const result = await restoreTables(service, [parseTableName(`shop.${table}`)], point, dump, { log: (l) => log.push(l) });
-  const scratch = `check_${table}`;
+  const result = await restoreTables(service, [parseTableName(`shop.${table}`)], to, dump, { log: (l) => log.push(l) });
+  const scratch = `check_${table}${to === point ? "" : "_after_call"}`;
   await db.query(`CREATE DATABASE ${scratch}`);
   const options = join(store.path, "client.cnf");
   writeFileSync(options, clientOptions({ user: "root", password: source.server.password, socket: source.server.socket }), { mode: 0o600 });
@@ -149,5 +161,18 @@ describe("restore of one table alone", () => {
     expect(log.filter((l) => /restoring the whole chain/.test(l)).join("\n")).toMatch(/not shop\.audit alone: mysql-bin\.\d+:\d+: DML in statement format may change the tables through the triggers of shop\.orders/);
     expect(JSON.parse(state.rows)).toContainEqual(expect.objectContaining({ what: expect.stringMatching(/^order \d+$/) }));
     expect(state).toEqual(snapshots.get("audit"));
+  }, 180_000);
+
+  it("priced: its statement-format UPDATE calls a stored function that reads another table: the whole chain instead, and the function's values are there", async () => {
+    const { state, log } = await restoreAndLoad("priced", afterCall);
+    expect(log.filter((l) => /restoring the whole chain/.test(l)).join("\n")).toMatch(/not shop\.priced alone: DML in statement format calls the stored function shop\.current_rate: what it reads and writes is not in the binlog/);
+    expect(JSON.parse(state.rows).filter((r: { price: number }) => r.price > 0)).toHaveLength(10);
+    expect(state).toEqual(snapshots.get("priced"));
+  }, 180_000);
+
+  it("order_tags past that call: a dropped statement of another table calling a stored function refuses too (the function may write any table)", async () => {
+    const { state, log } = await restoreAndLoad("order_tags", afterCall);
+    expect(log.filter((l) => /restoring the whole chain/.test(l)).join("\n")).toMatch(/not shop\.order_tags alone: DML in statement format calls the stored function shop\.current_rate/);
+    expect(state).toEqual(snapshots.get("order_tags after the call"));
   }, 180_000);
 });
