@@ -65,7 +65,8 @@ describe("README.md and docs/", () => {
 
   it("keep the README a front page: short, the two commands, and a picture of the report that is a real PNG", () => {
     const readme = read(join(ROOT, "README.md"));
-    expect(readme.split("\n").length).toBeLessThan(200);
+    // 200 lines and the performance table the bench fills (issue 19 asked for its numbers on the front page).
+    expect(readme.split("\n").length).toBeLessThan(220);
     expect(readme).toContain("npm run demo");
     expect(readme).toContain("npm test");
     const picture = readme.match(/!\[[^\]]*\]\(([^)]+\.png)\)/)?.[1];
