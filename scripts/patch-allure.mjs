@@ -18,9 +18,9 @@ export const SERIAL = `    for (const group of groups) {
 export const CONCURRENT = `    // restoretest (scripts/patch-allure.mjs): 64 at a time, as generateTestCases writes the test pages.
     await writeConcurrently(groups, (group) => writer.writeData(joinPosixPath("test-env-groups", \`\${group.id}.json\`), group));`;
 
-/** The patched text of `text`, or undefined where it is already patched or has another shape. */
+/** The patched text of `text`, or undefined where it has no serial loop (already patched, or another shape). */
 export function patched(text) {
-  if (text.includes(CONCURRENT) || !text.includes(SERIAL) || !text.includes("const writeConcurrently = ")) return undefined;
+  if (!text.includes(SERIAL) || !text.includes("const writeConcurrently = ")) return undefined;
   return text.replace(SERIAL, CONCURRENT);
 }
 

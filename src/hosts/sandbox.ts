@@ -265,14 +265,9 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
         lastError = error as Error;
         continue;
       }
-      const trouble = privilegeTableTrouble(log);
-      if (refused) {
-        throw new ServerStartError(
-          `${trouble ?? "the restored server's privilege system did not accept the verifier account made at start"}\n` +
-            `(${error.message})\nserver error log (last lines):\n${tail(log, 30)}`,
-        );
-      }
-      throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${(error as Error).message}\nserver error log (last lines):\n${log}`);
+      const trouble = privilegeTableTrouble(log) ?? (refused ? VERIFIER_REFUSED : undefined);
+      const message = refused ? `(${error.message})` : (error as Error).message;
+      throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${message}\nserver error log (last lines):\n${tail(log, 30)}`);
     } finally {
       if (verifier) rmSync(verifier.initFile, { force: true });
     }
@@ -309,6 +304,9 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
   }
   throw new ServerStartError(`could not find a free port for ${(spec.flavor ?? MARIADB_FLAVOR.server).binary}: ${lastError?.message}`);
 }
+
+/** What a start says when the verifier's login is refused and the error log names no privilege table. */
+export const VERIFIER_REFUSED = "the restored server's privilege system did not accept the verifier account made at start";
 
 /** The server answered, but refused the login the start is waiting with (a restored server's verifier account). */
 class LoginRefused extends Error {}

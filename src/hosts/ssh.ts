@@ -17,6 +17,7 @@ import {
   serverFiles,
   verifierFiles,
   verifierInitSql,
+  VERIFIER_REFUSED,
   type ServerSpec,
   type StartedServer,
 } from "./sandbox.ts";
@@ -283,7 +284,7 @@ class SshTarget implements Target {
         // It answers, but the account made at start is unknown: the grant tables did not load (the log says which).
         if (/Access denied/.test((error as Error).message)) {
           const log = await logTail(60);
-          return fail(`${privilegeTableTrouble(log) ?? "the restored server's privilege system did not accept the verifier account made at start"}\n(${(error as Error).message})`);
+          return fail(`${privilegeTableTrouble(log) ?? VERIFIER_REFUSED}\n(${(error as Error).message})`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }

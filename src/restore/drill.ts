@@ -43,7 +43,6 @@ export function readDrillRecord(service: Service): DrillRecord {
   return parsed.success ? parsed.data : { version: 1, drilled: {} };
 }
 
-
 /**
  * The `count` tables due tonight: base tables of the service's own databases whose baseline holds a checksum or a row
  * count, never drilled first, then least recently drilled; by name among equals.

@@ -189,7 +189,6 @@ function plan(tables: readonly TableName[], options: DeliverOptions, at: Date): 
   return tables.map((table) => ({ table, as: options.as ?? restoredName(table, at), temporary: restoringName(table, at) }));
 }
 
-
 /**
  * Before anything is restored, and again before delivering: every database delivered into exists, no final name is
  * taken (--into never overwrites), the account may create, rename and drop there (a RENAME of two names that do not
