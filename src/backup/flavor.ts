@@ -83,6 +83,12 @@ export interface Flavor {
   client: string;
   binlog: string;
   dump: string;
+  /**
+   * What every dump of table rows adds for this flavour: MySQL's mysqldump, on a server with GTIDs, otherwise writes
+   * `SET @@SESSION.SQL_LOG_BIN= 0` (the rows would reach no replica) and `SET @@GLOBAL.GTID_PURGED` (loaded into a
+   * running server, it rewrites or breaks that server's GTID state).
+   */
+  dumpArgs: readonly string[];
   server: ServerFlavor;
   dialect: Dialect;
 }
@@ -197,6 +203,7 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
       client: p("mariadb"),
       binlog: p("mariadb-binlog"),
       dump: p("mariadb-dump"),
+      dumpArgs: [],
       dialect: MARIADB_DIALECT,
       server: {
         name,
@@ -217,6 +224,7 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
     client: p("mysql"),
     binlog: p("mysqlbinlog"),
     dump: p("mysqldump"),
+    dumpArgs: ["--set-gtid-purged=OFF"],
     dialect: MYSQL_DIALECT,
     server: {
       name,

@@ -407,7 +407,7 @@ function dumpTool(name: "mariadb" | "mysql", toolchain?: string): LogicalBackupT
       // INTO); --force: an account SHOW CREATE USER cannot show (a host name under skip-name-resolve) is left out, not
       // fatal, and shows as a difference in the accounts check. MySQL: the grant tables' rows.
       const system = mysql
-        ? [f.dump, ...common, "--no-create-info", "--replace", "--complete-insert", "--skip-triggers", "--set-gtid-purged=OFF", `--result-file=${join(targetDir, SYSTEM_FILE)}`, "mysql", ...MYSQL_SYSTEM_TABLES]
+        ? [f.dump, ...common, "--no-create-info", "--replace", "--complete-insert", "--skip-triggers", ...f.dumpArgs, `--result-file=${join(targetDir, SYSTEM_FILE)}`, "mysql", ...MYSQL_SYSTEM_TABLES]
         : [f.dump, ...common, "--system=users,timezones", "--replace", "--force", `--result-file=${join(targetDir, SYSTEM_FILE)}`];
       const line = (c: string[]) => c.map(shellQuote).join(" ");
       // With --force, exit code 2 means "some statements failed, the rest was dumped".

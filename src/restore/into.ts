@@ -8,7 +8,7 @@
 // not keep IMPORT TABLESPACE out of its binlog (its replicas would stop on it) go by a dump of the rows instead.
 import { createHash, randomBytes } from "node:crypto";
 import { accessSync, chownSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import { tableLabel, type TableName } from "../archive/destructive.ts";
@@ -16,6 +16,7 @@ import { backupTool } from "../backup/tool.ts";
 import { formatDuration } from "../config/duration.ts";
 import type { Service } from "../config/schema.ts";
 import { Db, type Queryable, type Session } from "../db/connection.ts";
+import { tableExists } from "../db/introspect.ts";
 import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
@@ -218,7 +219,7 @@ async function preflight(session: Queryable, into: IntoServer, planned: readonly
   }
   await sweepLeftovers(session, into, databases, log);
   for (const p of planned) {
-    if (await tableExists(session, p.as)) {
+    if (await tableExists(session, p.as.database, p.as.table)) {
       throw new Error(`--into ${into.name}: ${tableLabel(p.as)} already exists on ${where}: --into never overwrites a table; name another with --as`);
     }
     // A name no table has (a random one: never a temporary table of a delivery still running), so nothing is renamed.
@@ -239,11 +240,6 @@ async function preflight(session: Queryable, into: IntoServer, planned: readonly
   }
 }
 
-async function tableExists(session: Queryable, table: TableName): Promise<boolean> {
-  const [found] = await session.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [table.database, table.table]);
-  return Number(found?.n) > 0;
-}
-
 /** The server's datadir as this host sees it, when it is a directory here; undefined otherwise. */
 async function localDatadir(session: Queryable): Promise<string | undefined> {
   const [row] = await session.query<{ datadir: string }>("SELECT @@datadir AS datadir");
@@ -257,12 +253,23 @@ function databaseDir(datadir: string, database: string): string | undefined {
   return guess !== undefined && existsSync(join(datadir, guess)) ? join(datadir, guess) : undefined;
 }
 
-/** The directory of the datadir holding `<file>` (a table's .frm): the database's, found without its file-name encoding. */
-function directoryHolding(datadir: string, database: string, file: string): string | undefined {
+/**
+ * The file in `dir` that shows table `name` is there: its `.frm` (MariaDB), else its `.ibd` (MySQL 8 and later keep no
+ * .frm), else a partition's (`name#p#p0.ibd`: a partitioned table has no `.ibd` of its own).
+ */
+export function tableFile(dir: string, name: string): string | undefined {
+  for (const own of [`${name}.frm`, `${name}.ibd`]) if (existsSync(join(dir, own))) return join(dir, own);
+  if (!existsSync(dir)) return undefined;
+  const leaf = readdirSync(dir).find((f) => f.startsWith(`${name}#`) && f.endsWith(".ibd"));
+  return leaf === undefined ? undefined : join(dir, leaf);
+}
+
+/** The directory of the datadir holding table `name`'s files: its database's, found without its file-name encoding. */
+function directoryHolding(datadir: string, database: string, name: string): string | undefined {
   const guess = fileNamePart(database);
-  if (guess !== undefined && existsSync(join(datadir, guess, file))) return join(datadir, guess);
+  if (guess !== undefined && tableFile(join(datadir, guess), name)) return join(datadir, guess);
   for (const entry of readdirSync(datadir, { withFileTypes: true })) {
-    if (entry.isDirectory() && existsSync(join(datadir, entry.name, file))) return join(datadir, entry.name);
+    if (entry.isDirectory() && tableFile(join(datadir, entry.name), name)) return join(datadir, entry.name);
   }
   return undefined;
 }
@@ -287,9 +294,9 @@ export async function sweepLeftovers(session: Queryable, into: IntoServer, datab
         log(`${database}.${base}: a delivery into ${into.name} still running holds it: left alone`);
         continue;
       }
-      // Its files are removed only from a directory its own .frm proves to be the server's (a datadir of the same path
+      // Its files are removed only from a directory its own files prove to be the server's (a datadir of the same path
       // on this host may be another server's).
-      const proven = dir !== undefined && mine.some((t) => existsSync(join(dir, `${t}.frm`)));
+      const proven = dir !== undefined && mine.some((t) => tableFile(dir, t) !== undefined);
       // IF EXISTS: logged, it is a no-op on a replica that never got the table (a tablespace delivery is not binlogged).
       if (mine.length > 0) await session.query(`DROP TABLE IF EXISTS ${mine.map((t) => qualifiedName(database, t)).join(", ")}`);
       const orphans = proven ? readdirSync(dir).filter((f) => (TEMPORARY_FILE.exec(f)?.[1] ?? "") === base) : [];
@@ -338,6 +345,21 @@ async function readTable(restored: Queryable, t: TableName): Promise<RestoredTab
     create: show?.["Create Table"] ?? "",
     rows: Number(count?.n ?? 0),
     leaves,
+  };
+}
+
+/**
+ * The files FOR EXPORT left of the table at `base` (its path without extension), by partition suffix (`#P#p0#SP#s0`,
+ * or "" for the table's own) and extension. Partition names are case-insensitive and the servers spell them in file
+ * names differently: MariaDB as given (`t#P#p0`), MySQL 8 and later in lower case (`t#p#p0`).
+ */
+function exportedFiles(base: string): (suffix: string, ext: string) => string {
+  const dir = dirname(base);
+  const name = basename(base);
+  const byKey = new Map(readdirSync(dir).filter((f) => f.startsWith(name)).map((f) => [name + f.slice(name.length).toLowerCase(), f]));
+  return (suffix, ext) => {
+    const wanted = `${name}${suffix}.${ext}`;
+    return join(dir, byKey.get(name + wanted.slice(name.length).toLowerCase()) ?? wanted);
   };
 }
 
@@ -441,11 +463,11 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
     let logged = decided.method === "dump";
     await setBinlog(target, logged);
     await target.query(definition);
-    filesDir = reach.reachable ? directoryHolding(reach.datadir, p.as.database, `${p.temporary}.frm`) : undefined;
+    filesDir = reach.reachable ? directoryHolding(reach.datadir, p.as.database, p.temporary) : undefined;
     let bytes: number | undefined;
     if (decided.method !== "dump") {
       try {
-        if (!filesDir) throw new NotByTablespace(`${p.temporary}.frm is not in ${reach.reachable ? reach.datadir : "?"} as this host sees it`);
+        if (!filesDir) throw new NotByTablespace(`no file of ${p.temporary} is in ${reach.reachable ? reach.datadir : "?"} as this host sees it`);
         bytes = await importTablespaces(ctx, p, facts, filesDir, definition, checkpoint);
       } catch (error) {
         checkpoint();
@@ -570,16 +592,16 @@ async function importTablespaces(ctx: Context, p: Planned, facts: RestoredTable,
   const { source, target, log } = ctx;
   const restoredDatadir = ctx.restored.target.datadir;
   const temporary = qualifiedName(p.as.database, p.temporary);
-  const owner = statSync(join(dir, `${p.temporary}.frm`));
+  const owner = statSync(tableFile(dir, p.temporary) as string);
   const before = cfgFiles(restoredDatadir);
   await source.query(`FLUSH TABLES ${qualifiedName(p.table.database, p.table.table)} FOR EXPORT`);
   try {
     const exported = [...cfgFiles(restoredDatadir)].filter((f) => !before.has(f));
     const base = exported[0]?.replace(/(#.*)?\.cfg$/, "");
     if (!base || exported.some((f) => f.replace(/(#.*)?\.cfg$/, "") !== base)) throw new NotByTablespace(`FOR EXPORT wrote ${exported.length ? exported.join(", ") : "no .cfg file"}`);
-    const exportedFile = (suffix: string, ext: string) => join(restoredDatadir, `${base}${suffix}.${ext}`);
+    const exportedFile = exportedFiles(join(restoredDatadir, base));
     if (!facts.partitioned) {
-      if (!existsSync(join(dir, `${p.temporary}.ibd`))) throw new NotByTablespace(`${p.temporary}.ibd is not beside its .frm (DATA DIRECTORY?)`);
+      if (!existsSync(join(dir, `${p.temporary}.ibd`))) throw new NotByTablespace(`${p.temporary}.ibd is not in the database's directory (DATA DIRECTORY?)`);
       await target.query(`ALTER TABLE ${temporary} DISCARD TABLESPACE`);
       checkpoint();
       const bytes = place(exportedFile("", "ibd"), join(dir, `${p.temporary}.ibd`), owner);
@@ -597,7 +619,7 @@ async function importTablespaces(ctx: Context, p: Planned, facts: RestoredTable,
     const plainName = qualifiedName(p.as.database, plain);
     await target.query(definition.replace(`CREATE TABLE ${temporary} (`, `CREATE TABLE ${plainName} (`));
     await target.query(`ALTER TABLE ${plainName} REMOVE PARTITIONING`);
-    if (!existsSync(join(dir, `${plain}.ibd`))) throw new NotByTablespace(`${plain}.ibd is not beside its .frm (DATA DIRECTORY?)`);
+    if (!existsSync(join(dir, `${plain}.ibd`))) throw new NotByTablespace(`${plain}.ibd is not in the database's directory (DATA DIRECTORY?)`);
     let bytes = 0;
     for (const [i, leaf] of facts.leaves.entries()) {
       checkpoint();
@@ -635,6 +657,7 @@ async function loadRows(ctx: Context, p: Planned): Promise<void> {
     "--skip-triggers",
     "--skip-comments",
     "--default-character-set=utf8mb4",
+    ...flavor.dumpArgs,
     p.table.database,
     p.table.table,
   ];

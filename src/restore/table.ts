@@ -8,6 +8,7 @@ import { listArchive } from "../backup/binlogs.ts";
 import { binlogArchiveDir, listBackups } from "../backup/store.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
+import { tableExists } from "../db/introspect.ts";
 import { quoteIdent } from "../db/quote.ts";
 import { shellQuote } from "../process/command.ts";
 import { readChecksums } from "../storage/checksums.ts";
@@ -106,22 +107,21 @@ export async function restoreTables(
     const dump = to.file;
     const delivered: DeliveredTable[] = [];
     for (const t of tables) {
-      const [exists] = await restored.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [t.database, t.table]);
-      if (!exists?.n) throw new Error(`${tableLabel(t)} is not in the restore of ${service.name} to ${describePoint(point)}: check the name, or restore to an earlier point`);
+      if (!(await tableExists(restored.db, t.database, t.table))) throw new Error(`${tableLabel(t)} is not in the restore of ${service.name} to ${describePoint(point)}: check the name, or restore to an earlier point`);
       const [count] = await restored.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${quoteIdent(t.database)}.${quoteIdent(t.table)}`);
       delivered.push({ table: t, rows: Number(count?.n ?? 0) });
     }
     const dumpStarted = performance.now();
     const client = restored.server.clientOptionFile;
     if (!client) throw new Error(`the restored server on ${restored.target.description} has no client option file`);
-    const program = backupTool(restored.backup.meta.tool, service.backup.toolchain, restored.manifest.server.flavor).flavor.dump;
+    const { dump: program, dumpArgs } = backupTool(restored.backup.meta.tool, service.backup.toolchain, restored.manifest.server.flavor).flavor;
     const onTarget = `${restored.target.workDir}/tables.sql`;
     const byDatabase = new Map<string, string[]>();
     for (const t of tables) byDatabase.set(t.database, [...(byDatabase.get(t.database) ?? []), t.table]);
     const header = `-- restoretest: ${tables.map(tableLabel).join(", ")} of ${service.name} as at ${describePoint(point)}`;
     const lines = [`set -o pipefail; echo ${shellQuote(header)} > ${shellQuote(onTarget)}`];
     for (const [database, names] of byDatabase) {
-      const args = [`--defaults-file=${client}`, "--single-transaction", "--hex-blob", "--skip-add-drop-table", "--skip-add-locks", "--no-create-db", "--triggers", database, ...names];
+      const args = [`--defaults-file=${client}`, "--single-transaction", "--hex-blob", "--skip-add-drop-table", "--skip-add-locks", "--no-create-db", "--triggers", ...dumpArgs, database, ...names];
       lines.push(`echo ${shellQuote(`USE ${quoteIdent(database)};`)} >> ${shellQuote(onTarget)}`, `${[program, ...args].map(shellQuote).join(" ")} >> ${shellQuote(onTarget)}`);
     }
     await restored.target.exec("bash", ["-c", lines.join(" && ")], { timeoutMs: service.restore.timeout });

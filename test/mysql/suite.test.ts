@@ -1,6 +1,7 @@
 // MySQL 9.7 as a user runs it: a MySQL sandbox service backed up with clone while its source is written to, then
 // `vitest run --project shop-mysql`, read back through JUnit and summary.json: every test green, rejoin included
-// (GTID auto-position while the MySQL source keeps being written), and no mysqld or directory left behind.
+// (GTID auto-position while the MySQL source keeps being written), the table drill, and no mysqld or directory left
+// behind.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,7 +26,7 @@ let summary: { services: { verdict: string; rpoMs: number | null; rejoin: { fail
 beforeAll(async () => {
   writeFileSync(
     config,
-    mysqlServiceYaml(join(store.path, "store"), "shop-mysql", { changes: true, extra: ["    rejoin:", "      catchUpTimeout: 2m"] }),
+    mysqlServiceYaml(join(store.path, "store"), "shop-mysql", { changes: true, extra: ["    rejoin:", "      catchUpTimeout: 2m", "    verify:", "      tableDrill: 4"] }),
   );
   await runBackupJob(findService(loadServices(config), "shop-mysql"));
   const reports = join(store.path, "reports");
@@ -56,6 +57,12 @@ describe("vitest run --project <a MySQL 9.7 service>", () => {
     for (const test of ["shop-mysql › restore", "shop-mysql.accounts › accounts", "shop-mysql.server › server", "shop-mysql.shop.customers › checksum", "shop-mysql.shop.events_log › indexes", "shop-mysql.shop › events"]) {
       expect(names).toContain(test);
     }
+    // The nightly drill on MySQL: a plain table, one with a functional index and a CHECK, an empty one and a
+    // partitioned one, each delivered into a fresh MySQL server and equal to the baseline there.
+    for (const table of ["audit", "customers", "empty_table", "events_log"]) expect(names).toContain(`shop-mysql.drill › shop.${table} restores on its own`);
+    const drilled = (table: string) => cases.find((c) => c.classname === "shop-mysql.drill" && c.name === `shop.${table} restores on its own`)?.properties.drill;
+    expect(drilled("customers")).toMatch(/^delivered shop\.customers as shop\.customers on the drill server: 2001 row\(s\), by tablespace \(/);
+    expect(drilled("events_log")).toMatch(/, by tablespace, partition by partition \(/);
     // MySQL's own system schemas are compared as the service's too.
     expect(names.some((n) => n.startsWith("shop-mysql.mysql.time_zone_name › "))).toBe(true);
     expect(summary?.services[0]?.verdict).toBe("pass");
