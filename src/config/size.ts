@@ -9,3 +9,19 @@ export function parseSize(text: string): number | undefined {
   const unit = UNITS[(m[2] ?? "").toLowerCase()];
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
 }
+
+/** `value` in the largest of `units` (each `step` times the one before) of which it is at least one. */
+export function scaled(value: number, step: number, units: readonly string[]): { value: number; unit: string; index: number } {
+  let index = 0;
+  while (value >= step && index < units.length - 1) {
+    value /= step;
+    index++;
+  }
+  return { value, unit: units[index] as string, index };
+}
+
+/** A size as services.yaml writes it, in binary units: `10GiB`, `12.9GiB`, `512KiB`, `300B`; parseSize reads it back. */
+export function formatSize(bytes: number): string {
+  const { value, unit } = scaled(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB"]);
+  return `${Number(value.toFixed(1))}${unit}`;
+}

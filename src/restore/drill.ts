@@ -43,20 +43,35 @@ export function readDrillRecord(service: Service): DrillRecord {
   return parsed.success ? parsed.data : { version: 1, drilled: {} };
 }
 
-/**
- * The `count` tables due tonight: base tables of the service's own databases whose baseline holds a checksum or a row
- * count, never drilled first, then least recently drilled; by name among equals.
- */
-export function drillTables(manifest: Manifest, record: DrillRecord, count: number): TableName[] {
-  const candidates = manifest.databases
+/** Base tables of the service's own databases whose baseline holds a checksum or a row count, with their size. */
+function drillCandidates(manifest: Manifest): (TableName & { sizeBytes: number })[] {
+  return manifest.databases
     .filter((d) => !d.system)
     .flatMap((d) =>
       d.tables
         .filter((t) => t.type === "BASE TABLE" && DRILL_CHECKS.some((c) => t.checks[c] !== undefined))
-        .map((t) => ({ database: d.name, table: t.name })),
+        .map((t) => ({ database: d.name, table: t.name, sizeBytes: t.sizeBytes })),
     );
+}
+
+/**
+ * The `count` tables due tonight: candidates no bigger than `maxBytes`, never drilled first, then least recently
+ * drilled; by name among equals.
+ */
+export function drillTables(manifest: Manifest, record: DrillRecord, count: number, maxBytes = Infinity): TableName[] {
   const last = (t: TableName) => record.drilled[tableLabel(t)] ?? "";
-  return candidates.sort((a, b) => last(a).localeCompare(last(b)) || tableLabel(a).localeCompare(tableLabel(b))).slice(0, count);
+  return drillCandidates(manifest)
+    .filter((t) => t.sizeBytes <= maxBytes)
+    .sort((a, b) => last(a).localeCompare(last(b)) || tableLabel(a).localeCompare(tableLabel(b)))
+    .slice(0, count)
+    .map(({ database, table }) => ({ database, table }));
+}
+
+/** The candidates the drill leaves out for their size (bigger than `maxBytes`), by name. */
+export function tooBigToDrill(manifest: Manifest, maxBytes: number): (TableName & { sizeBytes: number })[] {
+  return drillCandidates(manifest)
+    .filter((t) => t.sizeBytes > maxBytes)
+    .sort((a, b) => tableLabel(a).localeCompare(tableLabel(b)));
 }
 
 export interface DrillResult {
@@ -79,6 +94,8 @@ export class DrillStage {
   constructor(
     private readonly service: Service,
     readonly tables: readonly TableName[],
+    /** Tonight's candidates left out for their size: skipped tests, named. */
+    readonly tooBig: readonly (TableName & { sizeBytes: number })[] = [],
   ) {}
 
   /** This table's drill (every table's starts with the first call; they run one after another). */

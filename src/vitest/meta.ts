@@ -87,6 +87,8 @@ declare module "vitest" {
     archive?: ArchiveRecord;
     /** An `objectives › …` test's verdict, for summary.json and the metrics. */
     objective?: ObjectiveResult;
+    /** Skipped because the configuration says so (a table over verify.tableDrillMaxSize): it keeps a run green. */
+    configuredSkip?: boolean;
   }
   interface TestArtifactRegistry {
     [progressKey]: ProgressArtifact;

@@ -1,5 +1,6 @@
 // How restore progress reads: one plain line per event, in CI logs and on a terminal alike, and when it is shown live.
 import { formatDuration, parseDuration } from "../config/duration.ts";
+import { scaled } from "../config/size.ts";
 import type { ProgressArtifact } from "./meta.ts";
 
 export interface ProgressSettings {
@@ -17,14 +18,8 @@ export function progressSettings(env: NodeJS.ProcessEnv = process.env, stream: {
 }
 
 export function formatBytes(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+  const { value, unit, index } = scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB"]);
+  return `${value.toFixed(index === 0 ? 0 : 1)} ${unit}`;
 }
 
 /**

@@ -6,9 +6,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { listBackups } from "../../src/backup/store.ts";
+import type { TableName } from "../../src/archive/destructive.ts";
 import type { Service } from "../../src/config/schema.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
-import { DrillStage, drillTables, readDrillRecord } from "../../src/restore/drill.ts";
+import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../../src/restore/drill.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
 import { serverService } from "../support/writeLoad.ts";
@@ -63,6 +64,19 @@ describe("table drill", () => {
     const next = drillTables(restored.manifest, record, 3);
     expect(next.filter((t) => TABLES.some((d) => d.table === t.table))).toEqual([]);
     expect(next).toHaveLength(3);
+
+    // verify.tableDrillMaxSize: the biggest tables leave the rotation and are named; every other one stays in it.
+    const size = (t: TableName) => restored.manifest.databases.find((d) => d.name === t.database)?.tables.find((x) => x.name === t.table)?.sizeBytes as number;
+    const none = { version: 1 as const, drilled: {} };
+    const all = drillTables(restored.manifest, none, 1000);
+    const limit = Math.max(...all.map(size)) - 1;
+    const small = drillTables(restored.manifest, none, 1000, limit);
+    const big = tooBigToDrill(restored.manifest, limit);
+    expect(big.length).toBeGreaterThan(0);
+    expect(small.length).toBeGreaterThan(0);
+    expect(big.every((t) => t.sizeBytes > limit && t.sizeBytes === size(t))).toBe(true);
+    expect(small.every((t) => size(t) <= limit)).toBe(true);
+    expect([...small, ...big].map((t) => `${t.database}.${t.table}`).sort()).toEqual(all.map((t) => `${t.database}.${t.table}`).sort());
   }, 240_000);
 
   it("is red for a table whose tablespace is damaged in the backup, naming it", async () => {

@@ -18,6 +18,8 @@ export interface ParsedCase {
   failure?: string;
   failureBody?: string;
   skipped: boolean;
+  /** `<skipped message="…">`: why, when the test said. */
+  skippedMessage?: string;
   properties: Record<string, string>;
 }
 
@@ -50,6 +52,7 @@ export function parseJUnit(xml: string): ParsedCase[] {
       failure: failure ? unescape(failure[1] as string) : undefined,
       failureBody: failure ? unescape(failure[2] as string) : undefined,
       skipped: /<skipped/.test(body),
+      ...(/<skipped message="([^"]*)"/.exec(body) ? { skippedMessage: unescape(/<skipped message="([^"]*)"/.exec(body)?.[1] as string) } : {}),
       properties,
     });
   }
