@@ -18,6 +18,7 @@ import { redFindings } from "../faults/catalog.ts";
 import { MYSQL_SEED, mysqlToolchain } from "../support/mysql.ts";
 import { twoWritesASecondApart, until } from "../support/archive.ts";
 import { sandboxServers, testStore } from "../support/services.ts";
+import { breaker, tableState, type TableState } from "../support/tableState.ts";
 import { serverService } from "../support/writeLoad.ts";
 import { parseServices } from "../../src/config/load.ts";
 import { walkBinlog } from "../../src/archive/events.ts";
@@ -129,13 +130,8 @@ describe("MySQL 9.7: a source user that sees only part of a database", () => {
 });
 
 describe("MySQL 9.7: restore --table --before-destructive --into source", () => {
-  type State = { checksum: string; rows: string };
+  type State = TableState;
   const shop = (table: string): TableName => ({ database: "shop", table });
-  const tableState = async (on: Db, t: TableName): Promise<State> => {
-    const q = `\`${t.database}\`.\`${t.table}\``;
-    const [sum] = await on.query<{ Checksum: string }>(`CHECKSUM TABLE ${q}`);
-    return { checksum: String(sum?.Checksum), rows: JSON.stringify(await on.query(`SELECT * FROM ${q} ORDER BY 1, 2`)) };
-  };
   const before = new Map<string, { state: State; at: Date }>();
 
   beforeAll(async () => {
@@ -145,11 +141,8 @@ describe("MySQL 9.7: restore --table --before-destructive --into source", () => 
     await runBackupJob(service);
     const copier = await startBinlogCopy(service, { restartDelayMs: 200 });
     try {
-      const broken = async (table: string, statement: string, around: string) => {
-        before.set(table, { state: await tableState(db, shop(table)), at: new Date(Date.now() - 1000) });
-        await db.query(statement);
-        await db.query(around);
-      };
+      const breaks = breaker(db, before);
+      const broken = (table: string, statement: string, around: string) => breaks(shop(table), statement, around);
       await broken("order_tags", "DELETE FROM shop.order_tags", "INSERT INTO shop.audit VALUES (1002, 'after')");
       await broken("events_log", "DELETE FROM shop.events_log WHERE id > 300", "INSERT INTO shop.audit VALUES (1003, 'after events_log')");
       await broken("notes", "UPDATE shop.notes SET body = 'gone'", "INSERT INTO shop.audit VALUES (1004, 'after notes')");

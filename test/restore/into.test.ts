@@ -35,6 +35,7 @@ import { restoreService } from "../../src/restore/pipeline.ts";
 import { findBreakingEvent, restoreTables } from "../../src/restore/table.ts";
 import { until, untilArchived } from "../support/archive.ts";
 import { sandboxServers, serverServiceYaml, SMALL_SEED, testStore } from "../support/services.ts";
+import { breaker, tableState, type TableState } from "../support/tableState.ts";
 import { serverService } from "../support/writeLoad.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -50,14 +51,7 @@ let end: RestorePoint;
 let endPosition: { file: string; position: number };
 let readings: State;
 
-type State = { checksum: string; rows: string };
-
-async function tableState(on: Db, table: TableName): Promise<State> {
-  const q = `\`${table.database}\`.\`${table.table}\``;
-  const [sum] = await on.query<{ Checksum: string }>(`CHECKSUM TABLE ${q}`);
-  const rows = await on.query(`SELECT * FROM ${q} ORDER BY 1, 2`);
-  return { checksum: String(sum?.Checksum), rows: JSON.stringify(rows) };
-}
+type State = TableState;
 
 async function tablesLike(on: Db, pattern: RegExp, database = "shop"): Promise<string[]> {
   const rows = await on.query<{ name: string }>("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", [database]);
@@ -81,11 +75,8 @@ beforeAll(async () => {
   await runBackupJob(service);
   const copier = await startBinlogCopy(service, { restartDelayMs: 200 });
   try {
-    const broken = async (table: string, statement: string, around: string) => {
-      before.set(table, { state: await tableState(db, shop(table)), at: new Date(Date.now() - 1000) });
-      await db.query(statement);
-      await db.query(around);
-    };
+    const breaks = breaker(db, before);
+    const broken = (table: string, statement: string, around: string) => breaks(shop(table), statement, around);
     await db.query("INSERT INTO shop.audit VALUES (1001, 'before')");
     await db.query("INSERT INTO shop.order_tags VALUES (1, 'late')");
     await db.query("FLUSH BINARY LOGS");
