@@ -15,6 +15,16 @@ export function splitAutoIncrement(createTable: string): { createTable: string; 
   };
 }
 
+/**
+ * Where a table's files live (`DATA DIRECTORY='…'`, `INDEX DIRECTORY='…'`, of the table or of a partition) is the
+ * host's, not the table's: a restore keeps every file in its own datadir, so SHOW CREATE TABLE there has no such clause.
+ */
+const PLACEMENT = / (?:DATA|INDEX) DIRECTORY ?= ?'(?:[^'\\]|\\.|'')*'/g;
+
+export function withoutPlacement(createTable: string): string {
+  return createTable.replace(PLACEMENT, "");
+}
+
 export const definition: TableCheck<z.infer<typeof Schema>> = {
   name: "definition",
   scope: "table",
@@ -22,11 +32,17 @@ export const definition: TableCheck<z.infer<typeof Schema>> = {
   schema: Schema,
   capture: async (db, t) => splitAutoIncrement(await showCreateTable(db, t.database, t.table)),
   compare(expected, actual, t) {
-    if (expected.createTable === actual.createTable) return { ok: true, summary: "definition unchanged" };
-    const diff = unifiedDiff(expected.createTable, actual.createTable, "baseline", "restored");
+    const [before, after] = [withoutPlacement(expected.createTable), withoutPlacement(actual.createTable)];
+    if (before === after) {
+      const placed = before !== expected.createTable || after !== actual.createTable;
+      return { ok: true, summary: placed ? "definition unchanged (DATA/INDEX DIRECTORY not compared: a restore keeps the files in its own datadir)" : "definition unchanged" };
+    }
+    const diff = unifiedDiff(before, after, "baseline", "restored");
+    // The changed lines, after the two header lines: the first (`CREATE TABLE`) and last (`) ENGINE=…`) count too.
     const changed = diff
       .split("\n")
-      .filter((l) => /^[-+]\s/.test(l))
+      .slice(2)
+      .filter((l) => /^[-+]/.test(l))
       .slice(0, 6)
       .join("\n");
     return {
