@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { readManifest } from "../../src/baseline/manifest.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
-import { SMALL_SEED, sandboxServers, testService, testStore } from "../support/services.ts";
+import { biggestTables, SMALL_SEED, sandboxServers, testService, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 // One table of every kind but the sequence (partitioned, system-versioned, Aria, MyISAM, InnoDB) gets every table check.
@@ -159,10 +159,7 @@ describe("vitest --project <service>", () => {
   it("drills verify.tableDrill tables into a second server: green for a sound one, red naming a damaged one, rotation kept", async () => {
     // Two tables a night; never drilled before, so the first two by name: shop.audit (MyISAM) and shop.customers,
     // whose clustered index root page is damaged in this copy of the backup. The biggest table is over the size limit.
-    const manifest = JSON.parse(readFileSync(join(backupDir, "manifest.json"), "utf8")) as { databases: { name: string; tables: { name: string; sizeBytes: number }[] }[] };
-    const tables = manifest.databases.find((d) => d.name === "shop")?.tables ?? [];
-    const biggest = Math.max(...tables.map((t) => t.sizeBytes));
-    const tooBig = tables.filter((t) => t.sizeBytes === biggest).map((t) => t.name).sort();
+    const { names: tooBig, sizeBytes: biggest } = biggestTables(backupDir, "shop");
     expect(tooBig).not.toContain("audit");
     expect(tooBig).not.toContain("customers");
     const v = variant(

@@ -11,7 +11,7 @@ import { runBackupJob } from "../../src/backup/job.ts";
 import { findService, loadServices } from "../../src/config/load.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { mysqlServiceYaml } from "../support/mysql.ts";
-import { sandboxServers, testStore } from "../support/services.ts";
+import { biggestTables, sandboxServers, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();
@@ -32,11 +32,9 @@ beforeAll(async () => {
     mysqlServiceYaml(join(store.path, "store"), "shop-mysql", { changes: true, extra: ["    rejoin:", "      catchUpTimeout: 2m", "    verify:", "      tableDrill: 4", ...extra] });
   writeFileSync(config, yaml([]));
   backupDir = (await runBackupJob(findService(loadServices(config), "shop-mysql"))).dir;
-  const manifest = JSON.parse(readFileSync(join(backupDir, "manifest.json"), "utf8")) as { databases: { name: string; tables: { name: string; sizeBytes: number }[] }[] };
-  const tables = manifest.databases.find((d) => d.name === "shop")?.tables ?? [];
-  const biggest = Math.max(...tables.map((t) => t.sizeBytes));
-  tooBig = tables.filter((t) => t.sizeBytes === biggest).map((t) => t.name);
-  writeFileSync(config, yaml([`      tableDrillMaxSize: ${biggest - 1}B`]));
+  const biggest = biggestTables(backupDir, "shop");
+  tooBig = biggest.names;
+  writeFileSync(config, yaml([`      tableDrillMaxSize: ${biggest.sizeBytes - 1}B`]));
   const reports = join(store.path, "reports");
   const run = await execa("npx", ["vitest", "run", "--project", "shop-mysql"], {
     cwd: ROOT,

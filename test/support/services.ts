@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readManifest } from "../../src/baseline/manifest.ts";
 import { parseServices } from "../../src/config/load.ts";
 import type { Service } from "../../src/config/schema.ts";
 
@@ -88,4 +89,11 @@ export function serverServiceYaml(name: string, server: { socket: string; datadi
     ...backupLines.map((l) => `      ${l}`),
     "",
   ].join("\n");
+}
+
+/** The biggest tables of `database` in a backup's baseline (all of them when several tie), and their size. */
+export function biggestTables(backupDir: string, database: string): { names: string[]; sizeBytes: number } {
+  const tables = readManifest(join(backupDir, "manifest.json")).databases.find((d) => d.name === database)?.tables ?? [];
+  const sizeBytes = Math.max(...tables.map((t) => t.sizeBytes));
+  return { names: tables.filter((t) => t.sizeBytes === sizeBytes).map((t) => t.name).sort(), sizeBytes };
 }
