@@ -9,6 +9,14 @@ echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint --max-warnings=0 .
 echo "== tests"
 mkdir -p reports
+# Every run has its own temp root: the tests' sandboxes, stores and restores live under it, and "nothing left behind"
+# is asked of this root and of the servers whose command line names it, so two suites (two checkouts, two CI
+# executors, a developer's own sandbox) run side by side without seeing each other. Removed when the run ends.
+if [ -z "${RESTORETEST_TEST_ROOT:-}" ]; then
+  RESTORETEST_TEST_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/rt.XXXXXX")"
+  trap 'rm -rf "$RESTORETEST_TEST_ROOT"' EXIT
+fi
+export TMPDIR="$RESTORETEST_TEST_ROOT"
 status=0
 RESTORETEST_REPORTS="$PWD/reports/self" npx vitest run --project restoretest \
   --reporter=default --reporter=json --outputFile.json=reports/self-test.json "$@" || status=$?

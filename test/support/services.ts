@@ -1,5 +1,5 @@
 // Services and stores for the tool's own tests, built through the real services.yaml loader (its defaults included).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readManifest } from "../../src/baseline/manifest.ts";
@@ -58,8 +58,12 @@ export function testService(store: string, extra = ""): Service {
   return service;
 }
 
-/** mariadbd and mysqld processes other than the machine's own system server. */
+/**
+ * This run's mariadbd and mysqld processes: those whose command line names a path under this run's temp root (npm test
+ * gives every run its own TMPDIR, scripts/test.sh), never a server of another run, checkout or the machine's own.
+ */
 export async function sandboxServers(): Promise<string[]> {
+  const root = `${realpathSync(tmpdir()).replace(/\/$/, "")}/`;
   const { execa } = await import("execa");
   // mysqld too: a MySQL-flavoured restore starts the server under that name. The MySQL toolchain runs it through its
   // tree's own loader (scripts/install-mysql.sh), so its process name is the loader's: found by its program's path.
@@ -67,7 +71,7 @@ export async function sandboxServers(): Promise<string[]> {
   const loaded = await execa("pgrep", ["-a", "-f", "ld-linux-x86-64\\.so\\.2 .*/usr/sbin/mysqld "], { reject: false });
   return [...String(r.stdout).split("\n"), ...String(loaded.stdout).split("\n")]
     // A zombie (`[mariadbd] <defunct>`) has exited and holds nothing: it waits only for init to reap it.
-    .filter((l) => l.trim() && !/ \/usr\/sbin\/mariadbd$/.test(l) && !/<defunct>$/.test(l));
+    .filter((l) => l.trim() && l.includes(root) && !/<defunct>$/.test(l));
 }
 
 /**
