@@ -16,9 +16,10 @@ if [ -z "${RESTORETEST_TEST_ROOT:-}" ]; then
   RESTORETEST_TEST_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/rt.XXXXXX")"
   trap 'rm -rf "$RESTORETEST_TEST_ROOT"' EXIT
 fi
-export TMPDIR="$RESTORETEST_TEST_ROOT"
+export TMPDIR="$RESTORETEST_TEST_ROOT" RESTORETEST_TEST_ROOT
 status=0
-RESTORETEST_REPORTS="$PWD/reports/self" npx vitest run --project restoretest \
+# Two test files at a time on two cores: most of a test's time is a server starting, copying or syncing.
+RESTORETEST_REPORTS="$PWD/reports/self" npx vitest run --project restoretest --maxWorkers="${RESTORETEST_TEST_WORKERS:-2}" \
   --reporter=default --reporter=json --outputFile.json=reports/self-test.json "$@" || status=$?
 # A plain closing line any CI can read: "N passed, N failed, N skipped".
 node -e '

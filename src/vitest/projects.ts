@@ -37,8 +37,9 @@ export function toolProject(): TestProjectInlineConfiguration {
     test: {
       name: TOOL_PROJECT,
       include: ["test/**/*.test.ts"],
-      // The tool's own tests start servers and whole vitest runs: one file at a time, whatever the restore limit.
-      fileParallelism: false,
+      // Files run side by side (scripts/test.sh sets how many workers): each worker has its own temp root
+      // (test/support/workerRoot.ts), and every server and port a test starts is its own.
+      setupFiles: ["test/support/workerRoot.ts"],
       // Within a file, tests marked concurrent (the MySQL fault catalog's restores) run three at a time on 2 cores.
       maxConcurrency: 3,
       testTimeout: 120_000,
