@@ -3,15 +3,15 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { ConfigError, loadFleet, type Fleet } from "./src/config/load.ts";
-import { maxConcurrentRestores, serviceProject, toolProject } from "./src/vitest/projects.ts";
-import { configPath, reportsDir } from "./src/vitest/paths.ts";
-import AllureEnvironmentReporter from "./src/vitest/allureEnvironment.ts";
-import JUnitReporter from "./src/vitest/junitReporter.ts";
-import MetricsReporter from "./src/vitest/metricsReporter.ts";
-import { progressSettings } from "./src/vitest/progress.ts";
-import ProgressReporter from "./src/vitest/progressReporter.ts";
-import ServiceSequencer from "./src/vitest/sequencer.ts";
-import SummaryReporter from "./src/vitest/summary.ts";
+import { maxConcurrentRestores, serviceProject, toolProject } from "./src/report/projects.ts";
+import { configPath, reportsDir } from "./src/report/paths.ts";
+import AllureEnvironmentReporter from "./src/report/allureEnvironment.ts";
+import JUnitReporter from "./src/report/junitReporter.ts";
+import MetricsReporter from "./src/report/metricsReporter.ts";
+import { progressSettings } from "./src/report/progress.ts";
+import ProgressReporter from "./src/report/progressReporter.ts";
+import ServiceSequencer from "./src/report/sequencer.ts";
+import SummaryReporter from "./src/report/summary.ts";
 
 /**
  * Every service's project, its structure read but no secret resolved: each service's suite resolves its own, so a run

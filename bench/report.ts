@@ -6,9 +6,9 @@ import { join, resolve } from "node:path";
 import { reportShape } from "../allurerc.mjs";
 import { check } from "../src/checks/index.ts";
 import { createWorkDir } from "../src/hosts/sandbox.ts";
-import { runCommand } from "../src/process/command.ts";
-import { CATEGORIES, environmentOf, executorOf, metricsOf } from "../src/vitest/allureEnvironment.ts";
-import type { RestoreRecord } from "../src/vitest/meta.ts";
+import { runCommand } from "../src/base/command.ts";
+import { CATEGORIES, environmentOf, executorOf, metricsOf } from "../src/report/allureEnvironment.ts";
+import type { RestoreRecord } from "../src/report/meta.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const md5 = (text: string) => createHash("md5").update(text).digest("hex");
@@ -26,7 +26,7 @@ export interface Night {
   failing?: readonly { table: number; check: string }[];
 }
 
-/** One test result as allure-vitest writes it for the suite (src/vitest/suite.ts): its labels, steps and identity. */
+/** One test result as allure-vitest writes it for the suite (src/report/suite.ts): its labels, steps and identity. */
 function result(
   service: string,
   path: readonly string[],

@@ -5,7 +5,7 @@ import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startBinlogCopy } from "../src/backup/binlogs.ts";
 import { runBackupJob } from "../src/backup/job.ts";
-import { binlogArchiveDir, directorySize } from "../src/backup/store.ts";
+import { binlogArchiveDir, directorySize } from "../src/store/layout.ts";
 import { parseServices } from "../src/config/load.ts";
 import type { Db } from "../src/db/connection.ts";
 import { qualifiedName } from "../src/db/quote.ts";

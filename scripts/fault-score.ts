@@ -4,7 +4,7 @@
 // scripts/install-mysql.sh, which npm test runs)
 import { runBackupJob } from "../src/backup/job.ts";
 import type { Service } from "../src/config/schema.ts";
-import { disposeAll } from "../src/lifecycle/disposers.ts";
+import { disposeAll } from "../src/base/disposers.ts";
 import { caught, FAULTS, runFault, type Fault } from "../test/faults/catalog.ts";
 import { MYSQL_FAULTS } from "../test/mysql/faults.ts";
 import { mysqlService } from "../test/support/mysql.ts";

@@ -22,7 +22,7 @@ for dir in "$output".old.*; do [ -e "$dir" ] && stale+=("$dir"); done
 if [ -e "$output" ]; then mv "$output" "$output.old.$$" && stale+=("$output.old.$$"); fi
 # The binaries themselves, not through npx (which costs 0.5-1 s each here).
 node_modules/.bin/allure generate --config allurerc.mjs "$results"
-# The line Allure just appended, without each test's labels (src/vitest/allureHistory.ts): less than half the size.
-if [ -f "$history" ]; then node_modules/.bin/tsx src/vitest/allureHistory.ts "$history"; fi
+# The line Allure just appended, without each test's labels (src/report/allureHistory.ts): less than half the size.
+if [ -f "$history" ]; then node_modules/.bin/tsx src/report/allureHistory.ts "$history"; fi
 if [ "${#stale[@]}" -gt 0 ]; then (nice -n 19 rm -rf "${stale[@]}" </dev/null >/dev/null 2>&1 &); fi
 echo "report: $output/index.html (history: $history)"

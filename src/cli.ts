@@ -4,22 +4,22 @@ import { resolve } from "node:path";
 import { checkServiceArchive, startBinlogCopy } from "./backup/binlogs.ts";
 import { backupTool } from "./backup/tool.ts";
 import { runBackupJob } from "./backup/job.ts";
-import { describeEncoding, listBackups } from "./backup/store.ts";
-import { formatStoreReport, verifyStore } from "./storage/verifyStore.ts";
-import { formatDuration } from "./config/duration.ts";
+import { describeEncoding, listBackups } from "./store/layout.ts";
+import { formatStoreReport, verifyStore } from "./store/verifyStore.ts";
+import { formatDuration } from "./base/duration.ts";
 import { findService, loadFleet } from "./config/load.ts";
 import type { Service } from "./config/schema.ts";
-import { disposeAll } from "./lifecycle/disposers.ts";
-import { maskSecrets } from "./lifecycle/secrets.ts";
-import { describeSweep, sweepRoots, sweepStaleRuns } from "./lifecycle/sweep.ts";
+import { disposeAll } from "./base/disposers.ts";
+import { maskSecrets } from "./base/secrets.ts";
+import { describeSweep, sweepRoots, sweepStaleRuns } from "./base/sweep.ts";
 import { describePoint, parseRestorePoint, type RestorePoint } from "./restore/locate.ts";
 import { describeDelivered, intoServer } from "./restore/into.ts";
 import { describeEvent, findBreakingEvent, parseTableName, restoreTables, type TableDelivery } from "./restore/table.ts";
-import { tableLabel, type TableName } from "./archive/destructive.ts";
+import { tableLabel, type TableName } from "./binlog/destructive.ts";
 import { restoreService } from "./restore/pipeline.ts";
-import { gatherStatus } from "./status/gather.ts";
-import { formatStatus } from "./status/status.ts";
-import { configPath, reportsDir } from "./vitest/paths.ts";
+import { gatherStatus } from "./report/statusGather.ts";
+import { formatStatus } from "./report/status.ts";
+import { configPath, reportsDir } from "./report/paths.ts";
 
 const USAGE = `usage: restoretest <command> [service] [--config services.yaml]
 

@@ -1,5 +1,5 @@
 // The one generic suite: every service project runs this file; services.yaml and the manifest generate the tests.
 import { inject } from "vitest";
-import { defineRestoreSuite } from "../src/vitest/suite.ts";
+import { defineRestoreSuite } from "../src/report/suite.ts";
 
 defineRestoreSuite(inject("service"));

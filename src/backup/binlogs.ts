@@ -1,34 +1,24 @@
 // The binlog archive: copying a service's binlogs continuously into `<store>/<service>/binlogs/`, resuming after an
 // interruption, reading event times from the copies, and checking the archive is contiguous.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { walkBinlog } from "../archive/events.ts";
-import type { Position } from "../baseline/manifest.ts";
+import { walkBinlog } from "../binlog/events.ts";
+import type { Position } from "../store/manifest.ts";
 import type { Service } from "../config/schema.ts";
 import { binaryLogs, binlogPosition } from "../db/introspect.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { maskSecrets } from "../lifecycle/secrets.ts";
-import { describeCommand, tail } from "../process/command.ts";
-import { binlogSequence } from "../restore/replay.ts";
-import { acquireLock } from "./lock.ts";
+import { registerDisposer } from "../base/disposers.ts";
+import { maskSecrets } from "../base/secrets.ts";
+import { describeCommand, tail } from "../base/command.ts";
+import { binlogSequence } from "../binlog/replay.ts";
+import { acquireLock } from "../store/lock.ts";
 import { keepsSandbox, openSource, sourceTool } from "./source.ts";
-import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
+import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "../store/layout.ts";
 import type { BackupTool } from "./tool.ts";
-import { readChecksums, writeChecksums } from "../storage/checksums.ts";
-import { encodeScript, encodingOf, isPlain, parseStoredName, type Encoding } from "../storage/encoding.ts";
-import { decodeStored, plainCopies, sealFile, storedFileOf } from "../storage/plainCopies.ts";
-
-/** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
-export function binlogFiles(names: readonly string[]): string[] {
-  return names.filter((n) => /\.\d+$/.test(n)).sort((a, b) => binlogSequence(a) - binlogSequence(b));
-}
-
-/** The archive's binlog files by their plain names, sealed (compressed, encrypted) or not. */
-export function listArchive(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return binlogFiles([...new Set(readdirSync(dir).filter((n) => !n.endsWith(".partial")).map((n) => parseStoredName(n).name))]);
-}
+import { readChecksums, writeChecksums } from "../store/checksums.ts";
+import { encodeScript, encodingOf, isPlain, type Encoding } from "../store/encoding.ts";
+import { decodeStored, plainCopies, sealFile, storedFileOf } from "../store/plainCopies.ts";
+import { binlogFiles, listArchive } from "../store/archive.ts";
 
 /**
  * A stored binlog's events, read without a server: a plain file in place, a sealed one (compressed, encrypted) through

@@ -5,25 +5,25 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { captureBaseline } from "../baseline/capture.ts";
 import { checkOptions } from "../checks/options.ts";
-import type { Manifest } from "../baseline/manifest.ts";
-import { planReplay } from "../restore/replay.ts";
-import { sweepBeforeRun } from "../lifecycle/sweep.ts";
+import type { Manifest } from "../store/manifest.ts";
+import { planReplay } from "../binlog/replay.ts";
+import { sweepBeforeRun } from "../base/sweep.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
 import { replicaStatus } from "../db/replication.ts";
-import { replicationSyntax } from "./flavor.ts";
-import { runCommand } from "../process/command.ts";
-import { resolveChain } from "./chain.ts";
-import { acquireLock } from "./lock.ts";
+import { replicationSyntax } from "../server/flavor.ts";
+import { runCommand } from "../base/command.ts";
+import { resolveChain } from "../store/chain.ts";
+import { acquireLock } from "../store/lock.ts";
 import { nextBackupKind, type BackupDecision } from "./policy.ts";
-import { applyRetention, type RetentionResult } from "./retention.ts";
+import { applyRetention, type RetentionResult } from "../store/retention.ts";
 import { openSource, sourceTool } from "./source.ts";
 import type { BackupTool } from "./tool.ts";
-import { CHECKSUMS_FILE, filesBelow, writeChecksums } from "../storage/checksums.ts";
-import { encodeScript, encodingOf, isPlain, storedName, type Encoding } from "../storage/encoding.ts";
-import { sealFile } from "../storage/plainCopies.ts";
-import { hashFile, writeStored, type StoredFile } from "../storage/stored.ts";
+import { CHECKSUMS_FILE, filesBelow, writeChecksums } from "../store/checksums.ts";
+import { encodeScript, encodingOf, isPlain, storedName, type Encoding } from "../store/encoding.ts";
+import { sealFile } from "../store/plainCopies.ts";
+import { hashFile, writeStored, type StoredFile } from "../store/stored.ts";
 import {
   BACKUP_META_FILE,
   BINLOG_DIR,
@@ -42,7 +42,7 @@ import {
   newBackupId,
   serviceDir,
   writeJsonAtomic,
-} from "./store.ts";
+} from "../store/layout.ts";
 
 export interface BackupResult {
   meta: BackupMeta;

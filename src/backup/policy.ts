@@ -1,5 +1,5 @@
 // The backup policy: whether the next backup of a service is a full one or an incremental on top of the newest link.
-import type { BackupMeta } from "./store.ts";
+import type { BackupMeta } from "../store/layout.ts";
 
 export interface BackupPolicy {
   policy: "full" | "incremental";

@@ -4,11 +4,11 @@ import { join, resolve } from "node:path";
 import type { Service } from "../config/schema.ts";
 import { Db } from "../db/connection.ts";
 import { serverInfo } from "../db/introspect.ts";
-import { flavor, type FlavorName } from "./flavor.ts";
+import { flavor, type FlavorName } from "../server/flavor.ts";
 import { backupTool, type BackupTool } from "./tool.ts";
 import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
 import { applySeed, startKeptSourceSandbox, startSourceSandbox } from "../hosts/sourceSandbox.ts";
-import { serviceDir } from "./store.ts";
+import { serviceDir } from "../store/layout.ts";
 
 type Log = (line: string) => void;
 

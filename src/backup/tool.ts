@@ -1,23 +1,13 @@
 // Backup tool adapters: the command lines of mariadb-backup, Percona XtraBackup and a logical dump, behind one interface.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
-import type { Position } from "../baseline/manifest.ts";
-import { shellQuote } from "../process/command.ts";
-import { flavor, program, type Flavor } from "./flavor.ts";
+import type { Position } from "../store/manifest.ts";
+import { shellQuote, type CommandSpec } from "../base/command.ts";
+import type { Checkpoints } from "../store/chain.ts";
+
+export type { Checkpoints };
+import { flavor, program, type Flavor } from "../server/flavor.ts";
 import type { Queryable } from "../db/connection.ts";
-
-export interface CommandSpec {
-  file: string;
-  args: string[];
-}
-
-/** What `xtrabackup_checkpoints` says: the kind of backup and the InnoDB LSN range its data covers. */
-export interface Checkpoints {
-  /** `full-backuped`, `incremental`, `log-applied`, `full-prepared`. */
-  backupType: string;
-  fromLsn: number;
-  toLsn: number;
-}
 
 export interface BackupCommandOptions {
   /** Empty directory the backup is written to. */

@@ -17,7 +17,7 @@ import {
   type TableInfo,
 } from "../db/introspect.ts";
 import { hiddenObjects, hiddenObjectsMessage, readDatadirObjects } from "./hidden.ts";
-import { MANIFEST_VERSION, type Manifest } from "./manifest.ts";
+import { MANIFEST_VERSION, type Manifest } from "../store/manifest.ts";
 
 export interface BaselineOptions {
   service: string;

@@ -1,6 +1,6 @@
 // accounts: users, roles and every grant, read from the server's own grant tables; password hashes only as keyed digests.
 import { z } from "zod";
-import { dialectOf } from "../backup/flavor.ts";
+import { dialectOf } from "../server/flavor.ts";
 import { globalPrivileges, isHashField, readAccounts, readAccountStatements, type Accounts } from "../db/accounts.ts";
 import type { Finding, ServerCheck } from "./types.ts";
 

@@ -1,5 +1,5 @@
 // Reading services.yaml into merged Service objects, and every message a user sees about that file.
-import { registerSecret } from "../lifecycle/secrets.ts";
+import { registerSecret } from "../base/secrets.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";

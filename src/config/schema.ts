@@ -1,7 +1,7 @@
 // The services.yaml schema: one definition gives validation, the TypeScript types and the error messages.
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
-import { parseSize } from "./size.ts";
+import { parseDuration } from "../base/duration.ts";
+import { parseSize } from "../base/size.ts";
 
 /** A duration written like "90s", "30m", "1h30m" or "500ms", stored as milliseconds. */
 export const Duration = z.string().transform((text, ctx) => {

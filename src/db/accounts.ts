@@ -2,6 +2,7 @@
 import { createHmac } from "node:crypto";
 import type { Queryable } from "./connection.ts";
 import { qualifiedName, quoteIdent } from "./quote.ts";
+import type { AccountsFlavor } from "../server/flavor.ts";
 
 /** One account's rows in the grant tables: `mysql.db db=blog` → column → value (hashes already digested). */
 export interface AccountGrants {
@@ -22,20 +23,6 @@ export interface GrantTable {
   key: string[];
 }
 
-/**
- * Where the grant tables of a flavour differ from what the catalog alone tells. Every base table of `mysql` with a
- * `User` and a `Host` column is a grant table on both (MariaDB's global_priv, db, tables_priv, columns_priv, procs_priv,
- * proxies_priv, roles_mapping; MySQL's user, db, …, default_roles, global_grants, password_history); MySQL's role_edges
- * names its account in TO_USER/TO_HOST and is added by name.
- */
-export interface AccountsFlavor {
-  extraTables: readonly Omit<GrantTable, "key">[];
-  /** The table whose rows are the accounts themselves. */
-  principal: string;
-}
-
-export const MARIADB_ACCOUNTS: AccountsFlavor = { extraTables: [], principal: "global_priv" };
-export const MYSQL_ACCOUNTS: AccountsFlavor = { extraTables: [{ table: "role_edges", user: "TO_USER", host: "TO_HOST" }], principal: "user" };
 
 /** Column and JSON key names that hold a password hash: never stored, only their digest. */
 const HASHES = new Set(["authentication_string", "password", "additional_password"]);

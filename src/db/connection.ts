@@ -1,7 +1,7 @@
 // Connections to a source or restored server (mysql2), with errors that never echo a password.
 import type { Duplex } from "node:stream";
 import mysql from "mysql2/promise";
-import { maskSecrets, registerSecret } from "../lifecycle/secrets.ts";
+import { maskSecrets, registerSecret } from "../base/secrets.ts";
 
 export interface ConnectOptions {
   host?: string;

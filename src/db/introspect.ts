@@ -1,5 +1,5 @@
 // Introspection queries: what databases, tables and positions a server has, written once for baseline and verify.
-import { dialectOf, flavorOfVersion, replicationSyntax } from "../backup/flavor.ts";
+import { dialectOf, flavorOfVersion, replicationSyntax } from "../server/flavor.ts";
 import { catalogRows, countFrom, tableStatement } from "./batch.ts";
 import type { Queryable } from "./connection.ts";
 import { qualifiedName, quoteIdent } from "./quote.ts";

@@ -1,6 +1,6 @@
 // Replication SQL: pointing a server at a source, reading where it stands, and stopping it, in the server's own
-// dialect (src/backup/flavor.ts: MariaDB's SLAVE/MASTER statements, MySQL's REPLICA/SOURCE ones).
-import { replicationSyntax } from "../backup/flavor.ts";
+// dialect (src/server/flavor.ts: MariaDB's SLAVE/MASTER statements, MySQL's REPLICA/SOURCE ones).
+import { replicationSyntax } from "../server/flavor.ts";
 import type { Queryable } from "./connection.ts";
 
 /** The part of SHOW SLAVE STATUS the rejoin stage reads. */

@@ -4,9 +4,9 @@ import os from "node:os";
 import { execa } from "execa";
 import { z } from "zod";
 import { CHECK_SSH_HOST_ALWAYS, checkSshHost, sshHostFields, type CommandHooks } from "../config/schema.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { maskSecrets } from "../lifecycle/secrets.ts";
-import { CommandError, tail } from "../process/command.ts";
+import { registerDisposer } from "../base/disposers.ts";
+import { maskSecrets } from "../base/secrets.ts";
+import { CommandError, tail } from "../base/command.ts";
 import { SshProvider, type SshHostConfig, type SshProviderOptions } from "./ssh.ts";
 import type { HookRun, HostProvider, Target } from "./types.ts";
 

@@ -1,10 +1,10 @@
 // The `local` host provider: restores into a sandbox directory on this machine and runs mariadbd as a child process.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { runCommand } from "../process/command.ts";
+import { runCommand } from "../base/command.ts";
 import { createWorkDir, newVerifierAccount, startServer, type StartedServer } from "./sandbox.ts";
 import type { HostProvider, Target } from "./types.ts";
-import { directorySize } from "../backup/store.ts";
+import { directorySize } from "../store/layout.ts";
 
 export class LocalProvider implements HostProvider {
   readonly name = "local";

@@ -6,11 +6,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Db } from "../db/connection.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { recordOwner } from "../lifecycle/owner.ts";
-import { registerSecret } from "../lifecycle/secrets.ts";
-import { runCommand, tail } from "../process/command.ts";
-import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
+import { registerDisposer } from "../base/disposers.ts";
+import { recordOwner } from "../base/owner.ts";
+import { registerSecret } from "../base/secrets.ts";
+import { runCommand, tail } from "../base/command.ts";
+import { MARIADB_FLAVOR, type ServerFlavor } from "../server/flavor.ts";
 
 /** A directory that is removed when disposed, also on Ctrl-C. */
 export interface WorkDir {

@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import mysql from "mysql2/promise";
-import { runCommand } from "../process/command.ts";
-import { MARIADB_FLAVOR, type Flavor } from "../backup/flavor.ts";
+import { runCommand } from "../base/command.ts";
+import { MARIADB_FLAVOR, type Flavor } from "../server/flavor.ts";
 import { createWorkDir, installDatadir, startServer, writeClientOptionFile, type StartedServer } from "./sandbox.ts";
 
 export interface SeededSource {

@@ -3,11 +3,11 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { PassThrough, Readable, Transform } from "node:stream";
-import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
+import { MARIADB_FLAVOR, type ServerFlavor } from "../server/flavor.ts";
 import { Db } from "../db/connection.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { maskSecrets } from "../lifecycle/secrets.ts";
-import { CommandError, describeCommand, runCommand, tail, type CommandOptions, type CommandResult } from "../process/command.ts";
+import { registerDisposer } from "../base/disposers.ts";
+import { maskSecrets } from "../base/secrets.ts";
+import { CommandError, describeCommand, runCommand, tail, type CommandOptions, type CommandResult } from "../base/command.ts";
 import {
   clientOptions,
   newVerifierAccount,

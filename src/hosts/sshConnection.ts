@@ -3,8 +3,8 @@ import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { Duplex, type Readable } from "node:stream";
 import ssh2 from "ssh2";
 import type { Client as SshClient, ClientChannel, ServerHostKeyAlgorithm } from "ssh2";
-import { maskSecrets } from "../lifecycle/secrets.ts";
-import { CommandError, tail, type CommandResult } from "../process/command.ts";
+import { maskSecrets } from "../base/secrets.ts";
+import { CommandError, tail, type CommandResult } from "../base/command.ts";
 import {
   fingerprint,
   hostKeyAlgorithmsFor,

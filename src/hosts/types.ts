@@ -1,6 +1,6 @@
 // The seam between the restore pipeline and where a restore happens: a provider creates a Target, a Target is destroyed.
-import type { CommandOptions, CommandResult } from "../process/command.ts";
-import type { ServerFlavor } from "../backup/flavor.ts";
+import type { CommandOptions, CommandResult } from "../base/command.ts";
+import type { ServerFlavor } from "../server/flavor.ts";
 import type { StartedServer, VerifierAccount } from "./sandbox.ts";
 
 /** How a restored server starts: the service's settings and the account it is verified through. */

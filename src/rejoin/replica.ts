@@ -1,11 +1,11 @@
 // Rebuilding a replica from a restore: where it starts, whether the source still has what it needs, and what a
 // replication error means, in words a DBA acts on. Pure functions here; the stage (stage.ts) runs them.
 import { randomInt } from "node:crypto";
-import type { Manifest, Position } from "../baseline/manifest.ts";
+import type { Manifest, Position } from "../store/manifest.ts";
 import type { RejoinSettings } from "../config/schema.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../base/duration.ts";
 import type { ReplicaStatus, ReplicationStart } from "../db/replication.ts";
-import { binlogSequence, comparePositions } from "../restore/replay.ts";
+import { binlogSequence, comparePositions } from "../binlog/replay.ts";
 
 /** The classic reasons a rebuilt replica does not join, each with its own message. */
 export type RejoinFailure =

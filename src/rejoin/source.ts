@@ -2,14 +2,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { flavor } from "../backup/flavor.ts";
-import { acquireLock } from "../backup/lock.ts";
+import { flavor } from "../server/flavor.ts";
+import { acquireLock } from "../store/lock.ts";
 import { sandboxFlavor } from "../backup/source.ts";
-import { backupLockPath, serviceDir } from "../backup/store.ts";
+import { backupLockPath, serviceDir } from "../store/layout.ts";
 import type { Service } from "../config/schema.ts";
 import { Db } from "../db/connection.ts";
 import { applySeed, startKeptSourceSandbox } from "../hosts/sourceSandbox.ts";
-import { registerSecret } from "../lifecycle/secrets.ts";
+import { registerSecret } from "../base/secrets.ts";
 
 export interface RejoinSource {
   /** host:port, for messages. */

@@ -3,11 +3,11 @@
 import { captureBaseline } from "../baseline/capture.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Service } from "../config/schema.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../base/duration.ts";
 import { binaryLogs, binlogPosition, type BinlogPosition } from "../db/introspect.ts";
 import { binlogRetention, forgetSource, replicaStatus, replicateUntil, serverIds, startReplication, stopReplication, type ReplicaStatus } from "../db/replication.ts";
 import type { Restored } from "../restore/pipeline.ts";
-import { comparePositions } from "../restore/replay.ts";
+import { comparePositions } from "../binlog/replay.ts";
 import { allFindings, captureRestored } from "../verify/verify.ts";
 import {
   binlogProblem,

@@ -5,12 +5,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import type { Manifest } from "../baseline/manifest.ts";
-import { serviceDir, writeJsonAtomic } from "../backup/store.ts";
+import type { Manifest } from "../store/manifest.ts";
+import { serviceDir, writeJsonAtomic } from "../store/layout.ts";
 import { backupTool } from "../backup/tool.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Finding } from "../checks/types.ts";
-import { tableLabel, type TableName } from "../archive/destructive.ts";
+import { tableLabel, type TableName } from "../binlog/destructive.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { databaseCharset } from "../db/introspect.ts";

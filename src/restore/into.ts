@@ -11,16 +11,16 @@ import { accessSync, chownSync, constants, copyFileSync, createReadStream, creat
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
-import { tableLabel, type TableName } from "../archive/destructive.ts";
+import { tableLabel, type TableName } from "../binlog/destructive.ts";
 import { backupTool } from "../backup/tool.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../base/duration.ts";
 import type { Service } from "../config/schema.ts";
 import { Db, type Queryable, type Session } from "../db/connection.ts";
 import { tableExists } from "../db/introspect.ts";
 import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { runCommand, shellQuote } from "../process/command.ts";
+import { registerDisposer } from "../base/disposers.ts";
+import { runCommand, shellQuote } from "../base/command.ts";
 import type { Restored } from "./pipeline.ts";
 
 /** A server to deliver into, as `--into NAME` names it. */

@@ -2,15 +2,16 @@
 // which binlogs take it to its target, and how old the newest restorable point is (the RPO).
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { readManifest, type Manifest, type Position } from "../baseline/manifest.ts";
-import { binlogFiles, listArchive, readStoredBinlogEvents } from "../backup/binlogs.ts";
-import { checkStoredChain, resolveChain } from "../backup/chain.ts";
-import { BINLOG_DIR, binlogArchiveDir, newestBackup, listBackups, type StoredBackup } from "../backup/store.ts";
+import { readManifest, type Manifest, type Position } from "../store/manifest.ts";
+import { readStoredBinlogEvents } from "../backup/binlogs.ts";
+import { binlogFiles, listArchive } from "../store/archive.ts";
+import { checkStoredChain, resolveChain } from "../store/chain.ts";
+import { BINLOG_DIR, binlogArchiveDir, newestBackup, listBackups, type StoredBackup } from "../store/layout.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
-import { readChecksums } from "../storage/checksums.ts";
-import { plainCopies, storedFileOf } from "../storage/plainCopies.ts";
-import { binlogDatetime, comparePositions, planReplay, planReplayToTime, type ReplayPlan } from "./replay.ts";
+import { readChecksums } from "../store/checksums.ts";
+import { plainCopies, storedFileOf } from "../store/plainCopies.ts";
+import { binlogDatetime, comparePositions, planReplay, planReplayToTime, type ReplayPlan } from "../binlog/replay.ts";
 
 /** Where a point-in-time restore stops: a time, or a binlog position. */
 export type RestorePoint = { time: Date } | { position: Position };

@@ -5,10 +5,10 @@
 // with the other tables unknown to SQL (their .frm files are not copied), as after a partial backup.
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { TableName } from "../archive/destructive.ts";
-import type { StoredBackup } from "../backup/store.ts";
-import { registerDisposer } from "../lifecycle/disposers.ts";
-import { recordOwner } from "../lifecycle/owner.ts";
+import type { TableName } from "../binlog/destructive.ts";
+import type { StoredBackup } from "../store/layout.ts";
+import { registerDisposer } from "../base/disposers.ts";
+import { recordOwner } from "../base/owner.ts";
 
 /** Why only the tables cannot be restored on their own: the restore then restores the whole chain, and says why. */
 export class PartialRestoreRefused extends Error {

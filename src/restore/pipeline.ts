@@ -1,11 +1,11 @@
 // The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → start → replay, each step timed
 // (the RTO). A physical backup is copied once, straight into the target's datadir, and prepared there.
-import type { Manifest, Position } from "../baseline/manifest.ts";
-import { markInUse } from "../backup/inUse.ts";
+import type { Manifest, Position } from "../store/manifest.ts";
+import { markInUse } from "../store/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
 import { parseBackupMyCnf, readBackupMyCnf, startupOptions } from "../checks/settings.ts";
 import type { ServerCaptureContext } from "../checks/types.ts";
-import { readDigestKey, type StoredBackup } from "../backup/store.ts";
+import { readDigestKey, type StoredBackup } from "../store/layout.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { innodbForeignKeys, storedFunctions } from "../db/introspect.ts";
@@ -14,15 +14,15 @@ import { LocalProvider } from "../hosts/local.ts";
 import { SshProvider } from "../hosts/ssh.ts";
 import type { StartedServer } from "../hosts/sandbox.ts";
 import type { HostProvider, Target } from "../hosts/types.ts";
-import { CommandError, describeCommand, shellQuote } from "../process/command.ts";
-import { maskSecrets } from "../lifecycle/secrets.ts";
-import { sweepBeforeRun } from "../lifecycle/sweep.ts";
+import { CommandError, describeCommand, shellQuote } from "../base/command.ts";
+import { maskSecrets } from "../base/secrets.ts";
+import { sweepBeforeRun } from "../base/sweep.ts";
 import { locateRestore, replayFilesDir, type LocatedRestore, type RestorePoint } from "./locate.ts";
 import { partialRefusal, PartialRestoreRefused, scratchBeside, selectFiles, tableFiles } from "./partial.ts";
-import { replayScript } from "./replay.ts";
+import { replayScript } from "../binlog/replay.ts";
 import { definitionsNaming, filterBinlogs, type TableReplay } from "./tableReplay.ts";
 import { transferLink } from "./transfer.ts";
-import { tableLabel, type TableName } from "../archive/destructive.ts";
+import { tableLabel, type TableName } from "../binlog/destructive.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
 export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "start", "load", "replay"] as const;

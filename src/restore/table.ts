@@ -3,20 +3,20 @@
 // --before-destructive --dump FILE`) or delivered into a running server under a new name (`--into NAME`, into.ts).
 import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { findDestructive, tableLabel, type DestructiveEvent, type TableName } from "../archive/destructive.ts";
-import { listArchive } from "../backup/binlogs.ts";
-import { binlogArchiveDir, listBackups } from "../backup/store.ts";
+import { findDestructive, tableLabel, type DestructiveEvent, type TableName } from "../binlog/destructive.ts";
+import { listArchive } from "../store/archive.ts";
+import { binlogArchiveDir, listBackups } from "../store/layout.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
 import { tableExists } from "../db/introspect.ts";
 import { quoteIdent } from "../db/quote.ts";
-import { shellQuote } from "../process/command.ts";
-import { readChecksums } from "../storage/checksums.ts";
-import { plainCopies } from "../storage/plainCopies.ts";
+import { shellQuote } from "../base/command.ts";
+import { readChecksums } from "../store/checksums.ts";
+import { plainCopies } from "../store/plainCopies.ts";
 import { describePoint, type RestorePoint } from "./locate.ts";
 import { checkInto, deliverTables, type DeliveredTable, type IntoServer } from "./into.ts";
 import { restoreService, type RestoreOptions } from "./pipeline.ts";
-import { binlogSequence } from "./replay.ts";
+import { binlogSequence } from "../binlog/replay.ts";
 
 /** `db.t` as typed on the command line; backticks allowed around either part. */
 export function parseTableName(text: string): TableName {

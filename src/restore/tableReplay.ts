@@ -16,10 +16,10 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { ChunkReader, readFormat, readQuery, readTableMap, tokenize, type TableName, type Token } from "../archive/destructive.ts";
-import { FORMAT_DESCRIPTION_EVENT, HEADER, MAGIC, MARIADB_GTID_EVENT, QUERY_EVENT, QUERY_POST_HEADER, ROTATE_EVENT, STOP_EVENT, XID_EVENT } from "../archive/events.ts";
+import { ChunkReader, readFormat, readQuery, readTableMap, tokenize, type TableName, type Token } from "../binlog/destructive.ts";
+import { FORMAT_DESCRIPTION_EVENT, HEADER, MAGIC, MARIADB_GTID_EVENT, QUERY_EVENT, QUERY_POST_HEADER, ROTATE_EVENT, STOP_EVENT, XID_EVENT } from "../binlog/events.ts";
 import { PartialRestoreRefused, SYSTEM_SCHEMAS } from "./partial.ts";
-import type { ReplayPlan } from "./replay.ts";
+import type { ReplayPlan } from "../binlog/replay.ts";
 
 const INTVAR_EVENT = 5;
 const RAND_EVENT = 13;

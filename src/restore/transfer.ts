@@ -2,13 +2,13 @@
 // store, checked against its SHA-256 and unpacked into the datadir in one pass: no staging copy, no temp file. On
 // another host it is decrypted here and crosses the network still compressed; on this host the pipeline reads it.
 import { PassThrough } from "node:stream";
-import type { StoredBackup } from "../backup/store.ts";
+import type { StoredBackup } from "../store/layout.ts";
 import type { PhysicalBackupTool } from "../backup/tool.ts";
 import type { Target } from "../hosts/types.ts";
-import { CommandError, shellQuote } from "../process/command.ts";
-import { readChecksums } from "../storage/checksums.ts";
-import { decompressScript, decryptArgs, explainAgeError, parseStoredName, requireKeyFile } from "../storage/encoding.ts";
-import { damaged, hashFile, openStored, StoredFileError } from "../storage/stored.ts";
+import { CommandError, shellQuote } from "../base/command.ts";
+import { readChecksums } from "../store/checksums.ts";
+import { decompressScript, decryptArgs, explainAgeError, parseStoredName, requireKeyFile } from "../store/encoding.ts";
+import { damaged, hashFile, openStored, StoredFileError } from "../store/stored.ts";
 
 export interface TransferProgress {
   /** Bytes on the target (unpacked). */

@@ -1,5 +1,5 @@
 // Verification: capture the restored server with the same checks as the baseline and turn each pair into a finding.
-import type { Manifest } from "../baseline/manifest.ts";
+import type { Manifest } from "../store/manifest.ts";
 import { captureDatabaseChecks, captureServerChecks, captureTableChecks, tableKey, type Captured } from "../checks/capture.ts";
 import { tableChecksFor } from "../checks/coverage.ts";
 import { check, databaseChecks, serverChecks, tableChecks } from "../checks/index.ts";

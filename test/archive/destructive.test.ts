@@ -1,4 +1,4 @@
-// `--before-destructive`'s search (src/archive/destructive.ts) on binlogs a real MariaDB wrote: a source seeded with
+// `--before-destructive`'s search (src/binlog/destructive.ts) on binlogs a real MariaDB wrote: a source seeded with
 // the small schema takes, in ROW and then in STATEMENT format, writes to other tables around each bad statement (a
 // DELETE without WHERE, UPDATEs, a MyISAM and a partitioned table's DELETE, MariaDB's compressed events, TRUNCATE,
 // ALTER … DROP COLUMN, RENAME, DROP TABLE), and each is found by kind, format, row count or statement, at the start
@@ -8,10 +8,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { destructiveStatement, findDestructive, type DestructiveEvent } from "../../src/archive/destructive.ts";
-import { walkBinlog } from "../../src/archive/events.ts";
+import { destructiveStatement, findDestructive, type DestructiveEvent } from "../../src/binlog/destructive.ts";
+import { walkBinlog } from "../../src/binlog/events.ts";
 import type { Db } from "../../src/db/connection.ts";
-import { runCommand } from "../../src/process/command.ts";
+import { runCommand } from "../../src/base/command.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { SMALL_SEED } from "../support/services.ts";
 

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { advanceGtid, walkBinlog } from "../../src/archive/events.ts";
-import { checkContinuity } from "../../src/archive/stage.ts";
+import { advanceGtid, walkBinlog } from "../../src/binlog/events.ts";
+import { checkContinuity } from "../../src/restore/rollForward.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "restoretest-events-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,10 +5,11 @@ import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, truncat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArchiveStage, type ArchiveError } from "../../src/archive/stage.ts";
-import { listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { ArchiveStage, type ArchiveError } from "../../src/restore/rollForward.ts";
+import { startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { listArchive } from "../../src/store/archive.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { binlogArchiveDir } from "../../src/backup/store.ts";
+import { binlogArchiveDir } from "../../src/store/layout.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";

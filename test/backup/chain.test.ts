@@ -4,10 +4,11 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkArchive, checkServiceArchive, describeArchive, listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { checkArchive, checkServiceArchive, describeArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { listArchive } from "../../src/store/archive.ts";
 import { runBackupJob, type BackupResult } from "../../src/backup/job.ts";
-import { applyRetention } from "../../src/backup/retention.ts";
-import { binlogArchiveDir, listBackups, markVerified, VERIFIED_FILE } from "../../src/backup/store.ts";
+import { applyRetention } from "../../src/store/retention.ts";
+import { binlogArchiveDir, listBackups, markVerified, VERIFIED_FILE } from "../../src/store/layout.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";

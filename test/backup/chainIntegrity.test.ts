@@ -2,8 +2,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkChainLsns, groupChains, resolveChain } from "../../src/backup/chain.ts";
-import { applyRetention, binlogsToPrune, planRetention } from "../../src/backup/retention.ts";
+import { checkChainLsns, groupChains, resolveChain } from "../../src/store/chain.ts";
+import { applyRetention, binlogsToPrune, planRetention } from "../../src/store/retention.ts";
 import { testStore } from "../support/services.ts";
 import { writeFakeBackup } from "../support/storeFixtures.ts";
 

@@ -5,8 +5,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { acquireLock, lockState } from "../../src/backup/lock.ts";
-import { backupLockPath } from "../../src/backup/store.ts";
+import { acquireLock, lockState } from "../../src/store/lock.ts";
+import { backupLockPath } from "../../src/store/layout.ts";
 import { testService, testStore } from "../support/services.ts";
 
 const store = testStore();

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { listBackups, newestBackup, type BackupMeta } from "../../src/backup/store.ts";
+import { listBackups, newestBackup, type BackupMeta } from "../../src/store/layout.ts";
 import { parseBinlogInfo } from "../../src/backup/tool.ts";
 import { testStore } from "../support/services.ts";
 import { fakeMeta } from "../support/storeFixtures.ts";

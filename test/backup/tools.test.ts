@@ -2,7 +2,7 @@
 // these tests (docs/backup-tools.md); mariadb-backup and the dump also run for real in chain.test.ts and dump.test.ts.
 import { describe, expect, it } from "vitest";
 import { backupTool, clone, dump, mariabackup, parseCheckpoints, parseDumpPosition, xtrabackup } from "../../src/backup/tool.ts";
-import { replayScript } from "../../src/restore/replay.ts";
+import { replayScript } from "../../src/binlog/replay.ts";
 
 const cmd = (c: { file: string; args: string[] }) => [c.file, ...c.args].join(" ");
 

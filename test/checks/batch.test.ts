@@ -4,7 +4,7 @@
 // batch is red for that table only, and a table dropped between the listing and the batch is named, alone.
 import { describe, expect, it } from "vitest";
 import { captureBaseline } from "../../src/baseline/capture.ts";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import { captureTableChecks, tableKey, type Captured, type CaptureTask } from "../../src/checks/capture.ts";
 import { tableChecksFor } from "../../src/checks/coverage.ts";
 import { tableChecks } from "../../src/checks/index.ts";

@@ -1,7 +1,7 @@
 // Chunked checksums: big tables are compared per primary-key range, and a difference names the range, not the rows.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import { runFault } from "../faults/catalog.ts";
 import { testService, testStore } from "../support/services.ts";
 

@@ -5,7 +5,7 @@ import { openSync, closeSync, writeSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { captureBaseline } from "../../src/baseline/capture.ts";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import { DEFAULT_CHECK_OPTIONS, type CheckOptions } from "../../src/checks/types.ts";
 import { checksumTable } from "../../src/db/introspect.ts";
 import { captureRestored, tableFinding } from "../../src/verify/verify.ts";

@@ -3,7 +3,7 @@
 // COUNT(*), and a row deleted or inserted on the restored server still turns rowCount red.
 import { describe, expect, it } from "vitest";
 import { captureBaseline } from "../../src/baseline/capture.ts";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import { captureTableChecks } from "../../src/checks/capture.ts";
 import { tableChecks } from "../../src/checks/index.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";

@@ -745,7 +745,7 @@ describe("rejoin", () => {
     expect(byName.demo?.rejoin).toMatchObject({ enabled: true, position: "auto", startTimeout: 60_000, catchUpTimeout: 600_000 });
     expect(byName.real?.rejoin).toMatchObject({ user: "repl", password: "repl-pass-7731" });
     expect(byName.off?.rejoin).toBeUndefined();
-    const { maskSecrets } = await import("../../src/lifecycle/secrets.ts");
+    const { maskSecrets } = await import("../../src/base/secrets.ts");
     expect(maskSecrets("repl-pass-7731 reader-pass-0042")).toBe("***** *****");
   });
 });
@@ -800,7 +800,7 @@ describe("metrics", () => {
     const text = `metrics:\n  pushgateway: "https://restoretest:\${GW_PASSWORD}@gw.example:9443"\n${SERVICES}`;
     const config = parseMetricsConfig(text, "services.yaml", { GW_PASSWORD: "gw-pass-8812" });
     expect(config.metrics?.pushgateway).toBe("https://restoretest:gw-pass-8812@gw.example:9443");
-    const { maskSecrets } = await import("../../src/lifecycle/secrets.ts");
+    const { maskSecrets } = await import("../../src/base/secrets.ts");
     expect(maskSecrets("push as gw-pass-8812")).toBe("push as *****");
     expect(bothMessages(text)).toEqual(Array(2).fill("services.yaml:2 metrics.pushgateway: environment variable GW_PASSWORD is not set"));
   });

@@ -1,6 +1,6 @@
 // Sizes in services.yaml: read in binary units, and written back the same way in messages.
 import { describe, expect, it } from "vitest";
-import { formatSize, parseSize } from "../../src/config/size.ts";
+import { formatSize, parseSize } from "../../src/base/size.ts";
 
 describe("sizes", () => {
   it("reads what people write, in binary units", () => {

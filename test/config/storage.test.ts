@@ -2,10 +2,10 @@
 // stored names, the position a stream backup's tool-info holds, the encoding as listings show it, the stream commands.
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeEncoding } from "../../src/backup/store.ts";
+import { describeEncoding } from "../../src/store/layout.ts";
 import { mariabackup, parseToolInfoPosition, xtrabackup } from "../../src/backup/tool.ts";
 import { ConfigError, parseServices } from "../../src/config/load.ts";
-import { encodingOf, isPlain, parseStoredName, PLAIN, storedName, type Encoding } from "../../src/storage/encoding.ts";
+import { encodingOf, isPlain, parseStoredName, PLAIN, storedName, type Encoding } from "../../src/store/encoding.ts";
 import { fakeMeta } from "../support/storeFixtures.ts";
 
 /** The message of the ConfigError parsing `text` throws; fails the test when it does not throw one. */

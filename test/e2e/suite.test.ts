@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { readManifest } from "../../src/baseline/manifest.ts";
+import { readManifest } from "../../src/store/manifest.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { biggestTables, SMALL_SEED, sandboxServers, testService, testStore } from "../support/services.ts";
 

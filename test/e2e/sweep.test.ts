@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { parseServices } from "../../src/config/load.ts";
-import { OWNER_FILE, processStat, readOwner } from "../../src/lifecycle/owner.ts";
+import { OWNER_FILE, processStat, readOwner } from "../../src/base/owner.ts";
 import { parseJUnit } from "../support/junit.ts";
 import { testServiceYaml, testStore } from "../support/services.ts";
 

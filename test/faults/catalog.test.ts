@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
-import { readManifest } from "../../src/baseline/manifest.ts";
+import { readManifest } from "../../src/store/manifest.ts";
 import { FAULTS, KIND_SAMPLES, namesObject, runFault } from "./catalog.ts";
 
 const store = testStore();

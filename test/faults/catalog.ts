@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, r
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkOptions } from "../../src/checks/options.ts";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { restoreService, type Restored } from "../../src/restore/pipeline.ts";

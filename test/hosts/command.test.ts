@@ -8,7 +8,7 @@ import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
 import type { CommandHooks, Service } from "../../src/config/schema.ts";
 import { CommandProvider, HookError, HostDescriptionError, parseHostDescription } from "../../src/hosts/command.ts";
 import type { HookRun } from "../../src/hosts/types.ts";
-import { pendingDisposers } from "../../src/lifecycle/disposers.ts";
+import { pendingDisposers } from "../../src/base/disposers.ts";
 import { RestoreStepError, restoreService } from "../../src/restore/pipeline.ts";
 import { allFindings, captureRestored } from "../../src/verify/verify.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";

@@ -3,7 +3,7 @@
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { backupTool, mariabackup } from "../../src/backup/tool.ts";
-import { MARIADB_FLAVOR } from "../../src/backup/flavor.ts";
+import { MARIADB_FLAVOR } from "../../src/server/flavor.ts";
 import { LocalProvider } from "../../src/hosts/local.ts";
 import { installDatadir, ServerStartError } from "../../src/hosts/sandbox.ts";
 import { mysqlToolchain } from "../support/mysql.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWorkDir, installDatadir, startServer, ServerStartError } from "../../src/hosts/sandbox.ts";
-import { pendingDisposers } from "../../src/lifecycle/disposers.ts";
+import { pendingDisposers } from "../../src/base/disposers.ts";
 import { sandboxServers } from "../support/services.ts";
 
 function ourDirs(prefix: string): string[] {

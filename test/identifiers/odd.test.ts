@@ -2,7 +2,7 @@
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import { parseServices } from "../../src/config/load.ts";
 import { qualifiedName, quoteIdent } from "../../src/db/quote.ts";
 import { runFault } from "../faults/catalog.ts";

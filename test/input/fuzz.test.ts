@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { MANIFEST_VERSION, parseManifest } from "../../src/baseline/manifest.ts";
+import { MANIFEST_VERSION, parseManifest } from "../../src/store/manifest.ts";
 import { ConfigError, parseServices } from "../../src/config/load.ts";
 
 /** mulberry32: deterministic, so a failing mutation can be replayed from its seed. */

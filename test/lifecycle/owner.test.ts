@@ -15,8 +15,8 @@ import {
   thisMachine,
   type Owner,
   type ProcessStat,
-} from "../../src/lifecycle/owner.ts";
-import { commandNamesDir, decideSweep, describeSweep, sweepRoots, type RunDirFacts } from "../../src/lifecycle/sweep.ts";
+} from "../../src/base/owner.ts";
+import { commandNamesDir, decideSweep, describeSweep, sweepRoots, type RunDirFacts } from "../../src/base/sweep.ts";
 
 const here = { host: "db1", bootId: "boot-a", pidNamespace: "pid:[4026531836]" };
 const owner: Owner = { version: 1, ...here, pid: 4242, startTicks: 1000, createdAt: "2026-11-25T03:00:00.000Z" };

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createWorkDir, installDatadir, serverArgs, serverFiles } from "../../src/hosts/sandbox.ts";
-import { OWNER_FILE, currentOwner, processStat, type Owner } from "../../src/lifecycle/owner.ts";
-import { describeSweep, sweepStaleRuns } from "../../src/lifecycle/sweep.ts";
+import { OWNER_FILE, currentOwner, processStat, type Owner } from "../../src/base/owner.ts";
+import { describeSweep, sweepStaleRuns } from "../../src/base/sweep.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sweeptest-"));
 const children: ChildProcess[] = [];

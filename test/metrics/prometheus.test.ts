@@ -1,6 +1,6 @@
 // The text exposition format: escaping, names, values and reading a file back, judged by Debian's promtool as Prometheus would.
 import { describe, expect, it } from "vitest";
-import { escapeHelp, escapeLabelValue, parseSamples, renderFamilies, type MetricFamily } from "../../src/metrics/prometheus.ts";
+import { escapeHelp, escapeLabelValue, parseSamples, renderFamilies, type MetricFamily } from "../../src/report/prometheus.ts";
 import { promtoolCheckMetrics } from "./promtool.ts";
 
 const gauge = (name: string, samples: MetricFamily["samples"], help = "Some help."): MetricFamily => ({ name, help, type: "gauge", samples });

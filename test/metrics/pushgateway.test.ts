@@ -4,10 +4,10 @@ import { createServer, type Server, type Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/hosts/sandbox.ts";
-import { parseSamples, renderFamilies, type ParsedSample } from "../../src/metrics/prometheus.ts";
-import { groupingPath, PushError, pushRequest, pushService } from "../../src/metrics/pushgateway.ts";
-import { metricFamilies } from "../../src/metrics/serviceMetrics.ts";
-import { SummarySchema, type ServiceSummary } from "../../src/vitest/summary.ts";
+import { parseSamples, renderFamilies, type ParsedSample } from "../../src/report/prometheus.ts";
+import { groupingPath, PushError, pushRequest, pushService } from "../../src/report/pushgateway.ts";
+import { metricFamilies } from "../../src/report/serviceMetrics.ts";
+import { SummarySchema, type ServiceSummary } from "../../src/report/summary.ts";
 import { startPushgateway, type TestPushgateway } from "./gateway.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

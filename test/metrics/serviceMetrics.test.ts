@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseSamples, renderFamilies } from "../../src/metrics/prometheus.ts";
-import { metricFamilies, METRICS } from "../../src/metrics/serviceMetrics.ts";
-import { textfileContent, writeTextfile } from "../../src/metrics/textfile.ts";
-import type { RestoreRecord } from "../../src/vitest/meta.ts";
-import { summarizeService, SummarySchema, type ServiceSummary } from "../../src/vitest/summary.ts";
+import { parseSamples, renderFamilies } from "../../src/report/prometheus.ts";
+import { metricFamilies, METRICS } from "../../src/report/serviceMetrics.ts";
+import { textfileContent, writeTextfile } from "../../src/report/textfile.ts";
+import type { RestoreRecord } from "../../src/report/meta.ts";
+import { summarizeService, SummarySchema, type ServiceSummary } from "../../src/report/summary.ts";
 import { promtoolCheckMetrics } from "./promtool.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { readManifest } from "../../src/baseline/manifest.ts";
+import { readManifest } from "../../src/store/manifest.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { namesObject, redFindings, runFault } from "../faults/catalog.ts";
 import { mysqlService } from "../support/mysql.ts";
@@ -96,7 +96,7 @@ describe("the clone tool refuses what it cannot copy whole", () => {
       // shop plus one MyISAM table stands for a service that still has one.
       const refused = mysqlService(refusedStore, "shop", { backupLines: ["      consistency: quiescent"] });
       const { startSourceSandbox, applySeed } = await import("../../src/hosts/sourceSandbox.ts");
-      const { flavor } = await import("../../src/backup/flavor.ts");
+      const { flavor } = await import("../../src/server/flavor.ts");
       const source = await startSourceSandbox("refused", undefined, 1, flavor("mysql", refused.backup.toolchain));
       try {
         await applySeed(source, refused.source && "sandbox" in refused.source ? refused.source.sandbox.seed : "", "shop");

@@ -4,7 +4,7 @@
 // CHECK constraints, invisible columns, dynamic privileges, default roles, the data dictionary in mysql.ibd).
 import { closeSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import type { Fault } from "../faults/catalog.ts";
 
 const TABLE_CHECKS = ["checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"];

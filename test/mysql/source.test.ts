@@ -6,10 +6,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkServiceArchive, listArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
-import { flavor } from "../../src/backup/flavor.ts";
+import { checkServiceArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
+import { listArchive } from "../../src/store/archive.ts";
+import { flavor } from "../../src/server/flavor.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { binlogArchiveDir } from "../../src/backup/store.ts";
+import { binlogArchiveDir } from "../../src/store/layout.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
@@ -21,8 +22,8 @@ import { sandboxServers, testStore } from "../support/services.ts";
 import { breaker, tableState, type TableState } from "../support/tableState.ts";
 import { serverService } from "../support/writeLoad.ts";
 import { parseServices } from "../../src/config/load.ts";
-import { walkBinlog } from "../../src/archive/events.ts";
-import type { TableName } from "../../src/archive/destructive.ts";
+import { walkBinlog } from "../../src/binlog/events.ts";
+import type { TableName } from "../../src/binlog/destructive.ts";
 import { intoServer } from "../../src/restore/into.ts";
 import { findBreakingEvent, restoreTables } from "../../src/restore/table.ts";
 

@@ -10,11 +10,11 @@ import { findService, loadServices } from "../../src/config/load.ts";
 import { LocalProvider } from "../../src/hosts/local.ts";
 import type { HostProvider } from "../../src/hosts/types.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
-import ProgressReporter from "../../src/vitest/progressReporter.ts";
+import ProgressReporter from "../../src/report/progressReporter.ts";
 import type { ParsedCase } from "../support/junit.ts";
 import { validateJUnit } from "../support/junit.ts";
 import { sandboxServers } from "../support/services.ts";
-import { SummarySchema, type Summary } from "../../src/vitest/summary.ts";
+import { SummarySchema, type Summary } from "../../src/report/summary.ts";
 import { ROOT, SERVICES_ONLY, fleet, fleetStore, vitest, type Fleet, type FleetStore, type Run } from "./fleet.ts";
 
 const SERVICES = ["alpha", "beta", "gamma"];

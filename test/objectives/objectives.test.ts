@@ -1,6 +1,6 @@
 // Objectives judged: within, breached (by how much) and not measured (which breaches), each message standing alone.
 import { describe, expect, it } from "vitest";
-import { configuredObjectives, judgeObjective } from "../../src/objectives/objectives.ts";
+import { configuredObjectives, judgeObjective } from "../../src/report/objectives.ts";
 
 describe("judgeObjective", () => {
   it("is green within the objective, saying how much of it was used", () => {

@@ -1,6 +1,6 @@
 // The rejoin stage's judgements on their own: start point, binlog availability, server ids, error naming, lag arithmetic.
 import { describe, expect, it } from "vitest";
-import type { Manifest } from "../../src/baseline/manifest.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import { RejoinSchema } from "../../src/config/schema.ts";
 import type { ReplicaStatus } from "../../src/db/replication.ts";
 import { binlogProblem, bytesBetween, chooseServerId, lagCsv, lagSvg, startPoint, statusProblem, type StartPoint } from "../../src/rejoin/replica.ts";

@@ -1,7 +1,7 @@
 // Point-in-time restores: reading --to, choosing the backup to start from, and the replay to a time.
 import { describe, expect, it } from "vitest";
 import { chooseBackup, parseRestorePoint } from "../../src/restore/locate.ts";
-import { planReplayToTime, replayScript } from "../../src/restore/replay.ts";
+import { planReplayToTime, replayScript } from "../../src/binlog/replay.ts";
 
 const pos = (file: string, position: number) => ({ file, position, gtid: "" });
 const backups = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planReplay } from "../../src/restore/replay.ts";
+import { planReplay } from "../../src/binlog/replay.ts";
 
 const pos = (file: string, position: number) => ({ file, position, gtid: "" });
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { listBackups } from "../../src/backup/store.ts";
+import { listBackups } from "../../src/store/layout.ts";
 import { parseServices } from "../../src/config/load.ts";
 import { restoreService, RestoreStepError } from "../../src/restore/pipeline.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";

@@ -4,9 +4,9 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { formatDuration } from "../../src/config/duration.ts";
-import { gatherStatus, readSummary } from "../../src/status/gather.ts";
-import { formatAge, formatStatus, objectiveBreaches, serviceStatus, type StoreFacts, type SummaryFacts } from "../../src/status/status.ts";
+import { formatDuration } from "../../src/base/duration.ts";
+import { gatherStatus, readSummary } from "../../src/report/statusGather.ts";
+import { formatAge, formatStatus, objectiveBreaches, serviceStatus, type StoreFacts, type SummaryFacts } from "../../src/report/status.ts";
 import { testService, testServiceYaml, testStore } from "../support/services.ts";
 import { fakeMeta, writeFakeBackup } from "../support/storeFixtures.ts";
 

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { CommandError } from "../../src/process/command.ts";
-import { encodeScript, requireKeyFile } from "../../src/storage/encoding.ts";
-import { hashFile, openStored, StoredFileError, writeStored, type OpenedStored } from "../../src/storage/stored.ts";
+import { CommandError } from "../../src/base/command.ts";
+import { encodeScript, requireKeyFile } from "../../src/store/encoding.ts";
+import { hashFile, openStored, StoredFileError, writeStored, type OpenedStored } from "../../src/store/stored.ts";
 import { rejection } from "../support/rejection.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "restoretest-stored-"));

@@ -6,11 +6,12 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeArchive, listArchive, sealArchive } from "../../src/backup/binlogs.ts";
-import { applyRetention } from "../../src/backup/retention.ts";
-import { CHECKSUMS_FILE, checkDirectory, filesBelow, readChecksums, writeChecksums } from "../../src/storage/checksums.ts";
-import { hashFile, openStored, type StoredFile } from "../../src/storage/stored.ts";
-import { formatStoreReport, verifyStore, type StoreReport } from "../../src/storage/verifyStore.ts";
+import { describeArchive, sealArchive } from "../../src/backup/binlogs.ts";
+import { listArchive } from "../../src/store/archive.ts";
+import { applyRetention } from "../../src/store/retention.ts";
+import { CHECKSUMS_FILE, checkDirectory, filesBelow, readChecksums, writeChecksums } from "../../src/store/checksums.ts";
+import { hashFile, openStored, type StoredFile } from "../../src/store/stored.ts";
+import { formatStoreReport, verifyStore, type StoreReport } from "../../src/store/verifyStore.ts";
 import { testService, testStore } from "../support/services.ts";
 import { writeFakeBackup } from "../support/storeFixtures.ts";
 import { rejection } from "../support/rejection.ts";

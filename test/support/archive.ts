@@ -1,8 +1,9 @@
 // Waiting on a running binlog copy in tests: a condition with a deadline, and the point-in-time scenario (two known
 // writes a second apart, the second archived) that a restore to the time between them must split.
 import { join } from "node:path";
-import { walkBinlog } from "../../src/archive/events.ts";
-import { listArchive, readBinlogEvents } from "../../src/backup/binlogs.ts";
+import { walkBinlog } from "../../src/binlog/events.ts";
+import { readBinlogEvents } from "../../src/backup/binlogs.ts";
+import { listArchive } from "../../src/store/archive.ts";
 import type { Db } from "../../src/db/connection.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,7 @@
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { readManifest } from "../../src/baseline/manifest.ts";
+import { readManifest } from "../../src/store/manifest.ts";
 import { parseServices } from "../../src/config/load.ts";
 import type { Service } from "../../src/config/schema.ts";
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { runCommand } from "../../src/process/command.ts";
+import { runCommand } from "../../src/base/command.ts";
 import { freePort } from "../../src/hosts/sandbox.ts";
 
 export const SSHD = "/usr/sbin/sshd";

@@ -1,7 +1,7 @@
 // Backups written straight into a test store (backup.json + manifest.json, no data): for store, chain and retention logic.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackupMeta } from "../../src/backup/store.ts";
+import type { BackupMeta } from "../../src/store/layout.ts";
 
 /** A complete backup.json of a full mariabackup backup of `shop`; `overrides` change what the test is about. */
 export function fakeMeta(id: string, overrides: Partial<BackupMeta> = {}): BackupMeta {

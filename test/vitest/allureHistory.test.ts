@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HISTORY_REPORTS, HISTORY_RESULTS, reportShape, SINGLE_FILE_TESTS } from "../../allurerc.mjs";
-import { compactHistoryFile, compactHistoryLine } from "../../src/vitest/allureHistory.ts";
+import { compactHistoryFile, compactHistoryLine } from "../../src/report/allureHistory.ts";
 
 const item = (status: string) => ({
   id: "a1",

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderJUnit, type JUnitSuite } from "../../src/vitest/junitReporter.ts";
+import { renderJUnit, type JUnitSuite } from "../../src/report/junitReporter.ts";
 import { parseJUnit, validateJUnit } from "../support/junit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "restoretest-junit-"));

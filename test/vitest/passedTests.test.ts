@@ -1,7 +1,7 @@
 // Which runs mark their backup verified (retention keeps the newest chain so marked): every test passed, or was skipped
 // because the configuration says so; any failure, other skip or test that did not run leaves it unmarked.
 import { describe, expect, it } from "vitest";
-import { passedTests } from "../../src/vitest/suite.ts";
+import { passedTests } from "../../src/report/suite.ts";
 
 type Task = Parameters<typeof passedTests>[0];
 const test = (state: string | undefined, configuredSkip?: boolean): Task => ({ type: "test", ...(state ? { result: { state } } : {}), ...(configuredSkip ? { meta: { configuredSkip } } : {}) });

@@ -1,9 +1,9 @@
 // Progress output: the lines CI logs show, the live terminal line, and when each is chosen.
 import { afterEach, describe, expect, it } from "vitest";
 import type { TestCase } from "vitest/node";
-import type { ProgressArtifact } from "../../src/vitest/meta.ts";
-import { formatBytes, progressLine, progressSettings } from "../../src/vitest/progress.ts";
-import ProgressReporter from "../../src/vitest/progressReporter.ts";
+import type { ProgressArtifact } from "../../src/report/meta.ts";
+import { formatBytes, progressLine, progressSettings } from "../../src/report/progress.ts";
+import ProgressReporter from "../../src/report/progressReporter.ts";
 
 const event = (p: Partial<ProgressArtifact>): ProgressArtifact => ({ type: "restoretest:progress", service: "shop", step: "transfer", phase: "running", elapsedMs: 20_000, ...p });
 const someTest = {} as TestCase;

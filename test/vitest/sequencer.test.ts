@@ -1,6 +1,6 @@
 // Shards: every service in exactly one shard, the same split in every process whatever order it listed the services in.
 import { describe, expect, it } from "vitest";
-import { shardOf } from "../../src/vitest/sequencer.ts";
+import { shardOf } from "../../src/report/sequencer.ts";
 
 const services = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"].map((s) => `${s}:suites/restore.test.ts`);
 const identity = (s: string) => s;

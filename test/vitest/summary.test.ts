@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RestoreRecord } from "../../src/vitest/meta.ts";
-import { SummarySchema, summarizeService } from "../../src/vitest/summary.ts";
+import type { RestoreRecord } from "../../src/report/meta.ts";
+import { SummarySchema, summarizeService } from "../../src/report/summary.ts";
 
 const NOW = new Date("2026-11-25T03:41:00Z");
 const BACKUP: NonNullable<RestoreRecord["backup"]> = {

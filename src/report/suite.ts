@@ -1,0 +1,459 @@
+// The generic restore suite: one `restore` test, then one test per table and check, generated from the manifest.
+import * as allure from "allure-js-commons";
+import { afterAll, describe, test, type TestContext } from "vitest";
+import { readManifest, type Manifest } from "../store/manifest.ts";
+import { markVerified, newestBackup, type StoredBackup } from "../store/layout.ts";
+import { check } from "../checks/index.ts";
+import { checkOptions } from "../checks/options.ts";
+import type { Finding } from "../checks/types.ts";
+import { findService, loadFleet } from "../config/load.ts";
+import type { Service } from "../config/schema.ts";
+import { formatDuration } from "../base/duration.ts";
+import { formatSize } from "../base/size.ts";
+import { maskSecrets } from "../base/secrets.ts";
+import { RejoinStage } from "../rejoin/stage.ts";
+import { ArchiveStage, hasArchive, type ArchiveApplied, type ArchiveError } from "../restore/rollForward.ts";
+import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
+import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../restore/drill.ts";
+import { describeDelivered } from "../restore/into.ts";
+import { restoreService, type Restored } from "../restore/pipeline.ts";
+import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { configPath } from "./paths.ts";
+import { RestoreWatch } from "./restoreWatch.ts";
+import { configuredObjectives, judgeObjective, OBJECTIVE_MEANING, OBJECTIVE_NAMES, type ObjectiveKey } from "./objectives.ts";
+import type { ArchiveRecord, RejoinRecord } from "./meta.ts";
+import "./meta.ts";
+
+/** A check that went red: its message is what Jenkins shows, so it must stand on its own. */
+export class CheckFailure extends Error {
+  override name = "CheckFailed";
+}
+
+/** A rejoin test that went red (its own Allure category: not a difference from the baseline). */
+export class RejoinFailure extends CheckFailure {
+  override name = "RejoinFailed";
+}
+
+/** The manifest the tests are generated from, read at collection time; its absence is reported by the restore test. */
+function locate(service: Service): { backup: StoredBackup; manifest: Manifest } | { error: Error } {
+  try {
+    const backup = newestBackup(service.backup.store, service.name);
+    return { backup, manifest: readManifest(backup.manifestPath) };
+  } catch (error) {
+    return { error: error as Error };
+  }
+}
+
+async function labels(service: string, database?: string, table?: string, check?: string): Promise<void> {
+  // parentSuite/suite come from the describe blocks (service, database.table); these labels are for filtering.
+  await allure.label("service", service);
+  if (database) await allure.label("database", database);
+  if (table) await allure.label("table", table);
+  if (check) await allure.label("check", check);
+}
+
+async function report(finding: Finding): Promise<void> {
+  if (finding.ok) return;
+  if (finding.diff) await allure.attachment("diff", finding.diff, "text/x-diff");
+  throw new CheckFailure(maskSecrets(finding.message));
+}
+
+interface TaskTree {
+  type: string;
+  result?: { state?: string };
+  meta?: { configuredSkip?: boolean };
+  tasks?: readonly TaskTree[];
+}
+
+/**
+ * How many tests ran, when every one of them passed; undefined when any failed, was skipped or did not run. A skip
+ * the configuration asks for (a table over verify.tableDrillMaxSize) is neither.
+ */
+export function passedTests(suite: TaskTree): number | undefined {
+  let passed = 0;
+  for (const task of suite.tasks ?? []) {
+    if (task.type === "suite") {
+      const inner = passedTests(task);
+      if (inner === undefined) return undefined;
+      passed += inner;
+    } else if (task.result?.state === "pass") passed++;
+    else if (!(task.result?.state === "skip" && task.meta?.configuredSkip)) return undefined;
+  }
+  return passed;
+}
+
+/** A services.yaml entry that cannot be used: its own problems, so the other services' projects run on. */
+export class ConfigFailure extends Error {
+  override name = "ConfigFailed";
+}
+
+/** This service's entry, its secrets resolved (and only its own), or the one-line problems that stop it. */
+function ownService(name: string): { service: Service } | { error: string } {
+  try {
+    const fleet = loadFleet(configPath(), process.env, [name]);
+    const broken = fleet.broken.find((b) => b.name === name);
+    if (broken) return { error: broken.error.message };
+    return { service: findService(fleet.services, name) };
+  } catch (error) {
+    return { error: maskSecrets((error as Error).message) };
+  }
+}
+
+/** Declare the suite for one service (call at the top level of a test file). */
+export function defineRestoreSuite(serviceName: string): void {
+  const own = ownService(serviceName);
+  if ("error" in own) {
+    describe(serviceName, () => {
+      test("config", { meta: { classname: serviceName, service: serviceName } }, async () => {
+        await labels(serviceName);
+        await allure.label("check", "config");
+        throw new ConfigFailure(own.error);
+      });
+    });
+    return;
+  }
+  const service = own.service;
+  const located = locate(service);
+  let restored: Promise<Restored> | undefined;
+  let verification: Promise<Verification> | undefined;
+  /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
+  let watch: RestoreWatch | undefined;
+
+  const restoreOnce = (ctx: TestContext): Promise<Restored> =>
+    (restored ??= restoreService(service, {
+      runStep: async (step, body) => allure.step(step, body),
+      ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
+    }));
+  const verifyOnce = (ctx: TestContext): Promise<Verification> =>
+    (verification ??= restoreOnce(ctx).then((r) =>
+      allure.step("capture restored state", () =>
+        (watch as RestoreWatch).phase("verify", () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext)),
+      ),
+    ));
+  /** The verification, or a skip when the restore failed (the restore test carries the reason). */
+  const verified = async (ctx: TestContext): Promise<Verification> => {
+    try {
+      return await verifyOnce(ctx);
+    } catch {
+      ctx.skip("restore failed: see the restore test");
+      throw new Error("unreachable");
+    }
+  };
+
+  const rejoin = service.rejoin ? new RejoinStage(service) : undefined;
+  // Every service with a binlog archive rolls its restore forward through it, after the table tests, before rejoin.
+  const archive = hasArchive(service) ? new ArchiveStage(service) : undefined;
+
+  const { tableDrill, tableDrillMaxSize } = service.verify;
+  const drill =
+    tableDrill > 0 && !("error" in located)
+      ? new DrillStage(service, drillTables(located.manifest, readDrillRecord(service), tableDrill, tableDrillMaxSize), tooBigToDrill(located.manifest, tableDrillMaxSize))
+      : undefined;
+
+  describe(service.name, () => {
+    // vitest reads hook parameters as fixtures: the context must be an object pattern, and none is needed here.
+    // eslint-disable-next-line no-empty-pattern
+    afterAll(async ({}, suite) => {
+      const r = await restored?.catch(() => undefined);
+      try {
+        // Replication stopped and the source closed, and the drill server gone, before the restored server goes.
+        await rejoin?.close();
+        await drill?.close();
+        // Retention never deletes the newest chain that verified green: only a run where every test passed marks it.
+        const passed = passedTests(suite);
+        if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
+      } finally {
+        await r?.destroy();
+      }
+    });
+
+    test("restore", { meta: { classname: service.name, service: service.name } }, async (ctx) => {
+      await labels(service.name);
+      await allure.label("check", "restore");
+      if ("error" in located) throw new CheckFailure(maskSecrets(located.error.message));
+      const started = performance.now();
+      try {
+        const r = await restoreOnce(ctx);
+        const v = await verifyOnce(ctx);
+        // Excluded from Allure's history id: the backup changes every night, the test stays the same.
+        await allure.parameter("backup", r.backup.id, { excluded: true });
+        const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+        ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
+        ctx.annotate(r.backup.id, "backup");
+        ctx.annotate(`${r.rpoSeconds} s: newest restorable point is the ${r.restorable.source} at ${r.restorable.at.toISOString()}`, "rpo");
+      } finally {
+        // For summary.json and the Allure environment, failed or not (src/report/summary.ts, allureEnvironment.ts).
+        ctx.task.meta.restore = await watch?.record(located.backup, located.manifest, await restored?.catch(() => undefined));
+      }
+    });
+
+    if ("error" in located) return;
+    // What is tested follows from the manifest (every object the catalog reported, with the checks coverage.ts gave it).
+    const plan = planTests(located.manifest, service.verify.checks);
+    const classname = (...parts: string[]) => ({ classname: [service.name, ...parts].join("."), service: service.name });
+    for (const name of plan.server) {
+      test(name, { meta: classname(name) }, async (ctx) => {
+        await labels(service.name, undefined, undefined, name);
+        await allure.description(check(name).description);
+        await report(serverFinding(await verified(ctx), name));
+      });
+    }
+    for (const database of plan.databases) {
+      // vitest fails a describe without tests ("No test found in suite"): only where checks apply.
+      if (database.checks.length) describe(database.name, () => {
+        for (const name of database.checks) {
+          test(name, { meta: classname(database.name) }, async (ctx) => {
+            await labels(service.name, database.name, undefined, name);
+            await allure.description(check(name).description);
+            await report(databaseFinding(await verified(ctx), database.name, name));
+          });
+        }
+      });
+      for (const table of database.tables.filter((t) => t.checks.length)) {
+        describe(`${database.name}.${table.name}`, () => {
+          for (const name of table.checks) {
+            test(name, { meta: classname(database.name, table.name) }, async (ctx) => {
+              await labels(service.name, database.name, table.name, name);
+              await allure.description(check(name).description);
+              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, name));
+            });
+          }
+        });
+      }
+    }
+
+    /** The archive stage's roll-forward, done or failed, before the stages after it (undefined without an archive). */
+    const rolledForward = async (ctx: TestContext): Promise<void> => {
+      if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
+    };
+    // The drill compares with the baseline too: before the archive stage rolls the restore forward.
+    if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
+    if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
+    if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
+    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+  });
+}
+
+/**
+ * `drill › db.t restores on its own`: after verification, each of tonight's drill tables goes the way a table restore
+ * delivers it into a second, empty server, and equals the baseline there (checksum and row count).
+ */
+function defineDrillTests(
+  service: Service,
+  drill: DrillStage,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification> },
+): void {
+  if (drill.tables.length === 0 && drill.tooBig.length === 0) return;
+  describe("drill", () => {
+    for (const big of drill.tooBig) {
+      const name = `${big.database}.${big.table}`;
+      test(`${name} restores on its own`, { meta: { classname: `${service.name}.drill`, service: service.name, configuredSkip: true } }, async (ctx) => {
+        await labels(service.name, big.database, big.table, "drill");
+        ctx.skip(`not drilled: ${formatSize(big.sizeBytes)} in the baseline, over verify.tableDrillMaxSize (${formatSize(service.verify.tableDrillMaxSize)}); raise it to drill this table`);
+      });
+    }
+    for (const table of drill.tables) {
+      const name = `${table.database}.${table.table}`;
+      test(`${name} restores on its own`, { meta: { classname: `${service.name}.drill`, service: service.name }, timeout: service.restore.timeout }, async (ctx) => {
+        await labels(service.name, table.database, table.table, "drill");
+        await allure.description(
+          "The table goes the way `restoretest restore --table … --into` delivers one (exported tablespace and IMPORT TABLESPACE, partition by partition, or a dump) into a second, empty server, and its checksum and row count there equal the baseline's.",
+        );
+        await run.verified(ctx);
+        const restored = await run.restoreOnce(ctx);
+        const result = await new RestoreWatch(service.name, ctx.task).phase(`drill: ${name}`, () => drill.result(restored, table)).catch((error: unknown) => {
+          throw new CheckFailure(maskSecrets(`drill of ${name} failed: ${(error as Error).message}`));
+        });
+        ctx.annotate(`${describeDelivered(result.delivered, "the drill server")}; compared with the baseline in ${formatDuration(result.compareMs)}`, "drill");
+        const red = result.findings.filter((f) => !f.finding.ok);
+        if (red.length > 0) throw new CheckFailure(`drilled on its own, ${name} differs from the baseline:\n${red.map((f) => `  ${f.check}: ${(f.finding as { message: string }).message}`).join("\n")}`);
+      });
+    }
+  });
+}
+
+/** `objectives › RTO | RPO | backup age | catch-up`: last, once every measurement is in; red when breached. */
+function defineObjectiveTests(
+  service: Service,
+  backup: StoredBackup,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; rejoin: RejoinStage | undefined; rolledForward: (ctx: TestContext) => Promise<void> },
+): void {
+  const objectives = configuredObjectives(service.objectives).filter(([key]) => key !== "catchUp" || run.rejoin);
+  if (objectives.length === 0) return;
+  /** What was measured for one objective, or why nothing was. */
+  const measure = async (key: ObjectiveKey, ctx: TestContext): Promise<number | { why: string }> => {
+    if (key === "backupAge") return Math.max(0, Date.now() - Date.parse(backup.meta.finishedAt));
+    if (key === "catchUp") {
+      const caught = await run.rejoin?.catchUp().catch(() => undefined);
+      return caught ? caught.durationMs : { why: "the replica did not catch up (see the rejoin tests)" };
+    }
+    const restored = await run.restoreOnce(ctx).catch(() => undefined);
+    if (!restored) return { why: "the restore failed (see the restore test)" };
+    // The RPO the archive stage proved, where it applied anything (it updates the restore's newest restorable point).
+    if (key === "rpo") await run.rolledForward(ctx);
+    return key === "rto" ? restored.steps.reduce((total, s) => total + s.durationMs, 0) : restored.rpoSeconds * 1000;
+  };
+  describe("objectives", () => {
+    for (const [key, limitMs] of objectives) {
+      test(OBJECTIVE_NAMES[key], { meta: { classname: `${service.name}.objectives`, service: service.name } }, async (ctx) => {
+        await labels(service.name);
+        await allure.label("check", "objectives");
+        await allure.description(`${OBJECTIVE_MEANING[key]}, against services.yaml objectives.${key}.`);
+        const measured = await measure(key, ctx);
+        const result = typeof measured === "number" ? judgeObjective(key, limitMs, measured) : judgeObjective(key, limitMs, null, measured.why);
+        ctx.task.meta.objective = result;
+        ctx.annotate(result.message, "objective");
+        if (result.breached) throw new CheckFailure(result.message);
+      });
+    }
+  });
+}
+
+/**
+ * `archive › contiguous from the backup | applies to its newest event | recovery point`: the restore rolled forward
+ * from P through the binlog archive (after every table test: it changes the data they compared).
+ */
+function defineArchiveTests(
+  service: Service,
+  stage: ArchiveStage,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification> },
+): void {
+  const meta = { classname: `${service.name}.archive`, service: service.name };
+  const record: ArchiveRecord = { appliedTo: null, newestEventAt: null, rpoMs: null, files: 0, bytes: 0, applyMs: null, failure: null };
+  const fill = (applied: ArchiveApplied | undefined) => {
+    if (!applied) return;
+    record.appliedTo = `${applied.appliedTo.file}:${applied.appliedTo.position}`;
+    record.newestEventAt = applied.newestEventAt === null ? null : new Date(applied.newestEventAt).toISOString();
+    record.files = applied.files;
+    record.bytes = applied.bytes;
+    record.applyMs = Math.round(applied.durationMs);
+  };
+  const restoredAndVerified = async (ctx: TestContext): Promise<Restored> => {
+    await labels(service.name);
+    await allure.label("check", "archive");
+    // The table tests compared the restore at P first: verification is done before anything is rolled forward.
+    await run.verified(ctx);
+    return run.restoreOnce(ctx);
+  };
+  describe("archive", () => {
+    test("contiguous from the backup", { meta, timeout: service.restore.timeout }, async (ctx) => {
+      const restored = await restoredAndVerified(ctx);
+      await allure.description("The binlog archive holds every file from the backup's position P on, without a gap, each closed file whole, every event's checksum intact.");
+      const continuity = await stage.contiguous(restored).catch((error: unknown) => {
+        throw new CheckFailure(maskSecrets((error as Error).message));
+      });
+      ctx.task.meta.archive = { ...record };
+      if (continuity.problems.length > 0) throw new CheckFailure(continuity.problems.join("\n"));
+      const last = continuity.files.at(-1);
+      ctx.annotate(`${continuity.files.length} file(s) from ${continuity.from.file}:${continuity.from.position} to ${last?.name}`, "archive");
+    });
+
+    test("applies to its newest event", { meta, timeout: service.restore.timeout }, async (ctx) => {
+      const restored = await restoredAndVerified(ctx);
+      await allure.description("The restored server is rolled forward from P through the archive to its newest whole transaction; the first event that fails is named.");
+      try {
+        const applied = await new RestoreWatch(service.name, ctx.task).phase("archive: roll forward", () => stage.apply(restored));
+        fill(applied);
+        ctx.annotate(
+          `${applied.files} file(s), ${applied.bytes} bytes applied in ${formatDuration(applied.durationMs)} to ${record.appliedTo}${applied.note ? `; ${applied.note}` : ""}`,
+          "roll-forward",
+        );
+      } catch (error) {
+        fill((error as ArchiveError).applied);
+        record.failure = maskSecrets((error as Error).message).split("\n")[0] ?? "error";
+        throw new CheckFailure(maskSecrets((error as Error).message));
+      } finally {
+        ctx.task.meta.archive = { ...record };
+      }
+    });
+
+    test("recovery point", { meta, timeout: service.restore.timeout }, async (ctx) => {
+      const restored = await restoredAndVerified(ctx);
+      await allure.description("The age of the newest transaction that actually applied: the data a restore from this backup and archive would lose, against objectives.rpo.");
+      await stage.apply(restored).catch(() => undefined);
+      const at = restored.restorable.source === "binlog archive, replayed" ? restored.restorable.at.getTime() : null;
+      record.rpoMs = at === null ? null : Math.max(0, Date.now() - at);
+      ctx.task.meta.archive = { ...record };
+      if (at === null || record.rpoMs === null) throw new CheckFailure("nothing was applied from the archive: the recovery point is the backup's (see archive › applies to its newest event)");
+      const limit = service.objectives.rpo;
+      const message = `recovery point ${formatDuration(record.rpoMs)} ago (${new Date(at).toISOString()}, binlog archive, replayed)${limit !== undefined ? `; objective ${formatDuration(limit)}` : ""}`;
+      ctx.annotate(message, "rpo");
+      if (limit !== undefined && record.rpoMs > limit) throw new CheckFailure(`${message}: breached`);
+    });
+  });
+}
+
+/** `rejoin › …`: the restored server joins replication, catches up, and matches the source (after every table test). */
+function defineRejoinTests(
+  service: Service,
+  stage: RejoinStage,
+  run: { restoreOnce: (ctx: TestContext) => Promise<Restored>; verified: (ctx: TestContext) => Promise<Verification>; rolledForward: (ctx: TestContext) => Promise<void> },
+): void {
+  const settings = service.rejoin!;
+  const meta = { classname: `${service.name}.rejoin`, service: service.name };
+  const record: RejoinRecord = { startMs: null, catchUpMs: null, backlogBytes: null, consistentAt: null, tablesCompared: null, failure: null };
+  /**
+   * Run one rejoin aspect: its failure is the test's, named and masked; `fill` adds its result to the record, which goes
+   * to summary.json either way.
+   */
+  const aspect = async <T>(ctx: TestContext, step: string, body: () => Promise<T>, fill: (result: T) => void): Promise<T> => {
+    await labels(service.name);
+    await allure.label("check", "rejoin");
+    try {
+      const result = await new RestoreWatch(service.name, ctx.task).phase(step, body);
+      fill(result);
+      return result;
+    } catch (error) {
+      record.failure ??= (error as { failure?: string }).failure ?? "error";
+      throw new RejoinFailure(maskSecrets((error as Error).message));
+    } finally {
+      ctx.task.meta.rejoin = { ...record };
+    }
+  };
+  /** Skip, pointing at the earlier rejoin test that failed. */
+  const after = async <T>(ctx: TestContext, earlier: Promise<T>, what: string): Promise<T> => {
+    try {
+      return await earlier;
+    } catch {
+      ctx.skip(`${what}: see the rejoin test before this one`);
+      throw new Error("unreachable");
+    }
+  };
+
+  describe("rejoin", () => {
+    test("replication starts", { meta, timeout: settings.startTimeout + 300_000 }, async (ctx) => {
+      // Verification first: once the replica applies the source's changes, it no longer holds the backup's data. Then
+      // the roll-forward through the binlog archive, where replication then starts.
+      await run.verified(ctx);
+      await run.rolledForward(ctx);
+      const restored = await run.restoreOnce(ctx);
+      await allure.description("The restored server is pointed at the source from the backup's position and both replication threads run.");
+      const started = await aspect(ctx, "rejoin: start", () => stage.start(restored), (r) => (record.startMs = Math.round(r.durationMs)));
+      ctx.annotate(`from ${started.source} at ${describeStart(started.start)} (${started.start.origin}), server-id ${started.serverId}`, "replication");
+    });
+
+    test("catches up", { meta, timeout: settings.catchUpTimeout + 120_000 }, async (ctx) => {
+      await after(ctx, run.restoreOnce(ctx).then((r) => stage.start(r)), "replication did not start");
+      await allure.description("The replica executes everything the source had written when catch-up began, within rejoin.catchUpTimeout.");
+      const caught = await aspect(ctx, "rejoin: catch-up", () => stage.catchUp(), (r) => {
+        record.catchUpMs = Math.round(r.durationMs);
+        record.backlogBytes = r.backlogBytes ?? null;
+      });
+      const backlog = caught.backlogBytes === undefined ? "" : `, ${caught.backlogBytes} bytes of binlog`;
+      const summary = `caught up in ${formatDuration(caught.durationMs)} to ${caught.target.file}:${caught.target.position}${backlog}`;
+      ctx.annotate(summary, "catch-up");
+      await allure.attachment("lag.csv", lagCsv(caught.samples), "text/csv");
+      await allure.attachment("lag.svg", lagSvg(caught.samples, `${service.name}: ${summary}`), "image/svg+xml");
+    });
+
+    test("consistent after catch-up", { meta, timeout: settings.catchUpTimeout + service.verify.timeout }, async (ctx) => {
+      await after(ctx, stage.catchUp(), "the replica did not catch up");
+      await allure.description("Replica and source stopped at one binlog position (the source's consistent snapshot): every table's checksum and row count are equal.");
+      const consistent = await aspect(ctx, "rejoin: compare", () => stage.consistent(), (r) => {
+        record.consistentAt = `${r.at.file}:${r.at.position}`;
+        record.tablesCompared = r.tables;
+      });
+      ctx.annotate(`${consistent.tables} tables equal at ${record.consistentAt}`, "consistency");
+    });
+  });
+}
