@@ -8,7 +8,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { destructiveStatement, findDestructive, type DestructiveEvent } from "../../src/binlog/destructive.ts";
+import { findDestructive, type DestructiveEvent } from "../../src/binlog/destructive.ts";
+import { destructiveStatement } from "../../src/binlog/statement.ts";
 import { walkBinlog } from "../../src/binlog/events.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { runCommand } from "../../src/base/command.ts";
