@@ -232,8 +232,25 @@ function tableReferences(c: Cursor): { refs: Name[]; aliases: Map<string, Name |
 export function destructiveStatement(sql: string, table: TableName, context: { database?: string; sqlMode?: bigint } = {}): DestructiveKind | undefined {
   const c = new Cursor(tokenize(sql, context.sqlMode ?? 0n));
   const is = (ref: Name | null | undefined): boolean => !!ref && (ref.db ?? context.database) === table.database && ref.name === table.table;
-  // A target of a multi-table statement: an alias of a table reference, or a table.
-  const resolve = (target: Name, aliases: Map<string, Name | null>): Name | null => (target.db === undefined && aliases.has(target.name) ? (aliases.get(target.name) ?? null) : target);
+  if (!skipPrefix(c)) return undefined;
+  const verb = c.kw();
+  c.i++;
+  return VERBS[verb]?.(c, { is, database: table.database });
+}
+
+/** What a verb's reader asks of the statement's table: is a name it (qualified or in the current database). */
+interface Matcher {
+  is(ref: Name | null | undefined): boolean;
+  database: string;
+}
+
+/** A target of a multi-table statement: an alias of a table reference, or a table. */
+function resolveTarget(target: Name, aliases: Map<string, Name | null>): Name | null {
+  return target.db === undefined && aliases.has(target.name) ? (aliases.get(target.name) ?? null) : target;
+}
+
+/** Past MariaDB's `SET STATEMENT … FOR` and MySQL's `WITH …` to the statement itself; false when a WITH is not one. */
+function skipPrefix(c: Cursor): boolean {
   if (c.acceptAll("SET", "STATEMENT")) {
     while (!c.done && !c.accept("FOR")) {
       if (c.punct("(")) c.skipGroup();
@@ -245,113 +262,121 @@ export function destructiveStatement(sql: string, table: TableName, context: { d
     do {
       c.identifier();
       if (c.punct("(")) c.skipGroup();
-      if (!c.accept("AS")) return undefined;
+      if (!c.accept("AS")) return false;
       if (c.punct("(")) c.skipGroup();
     } while (c.acceptPunct(","));
   }
-  const verb = c.kw();
-  c.i++;
-  switch (verb) {
-    case "DROP": {
-      if (c.accept("TEMPORARY")) return undefined;
-      if (c.accept("TABLE", "TABLES")) {
-        c.acceptAll("IF", "EXISTS");
-        do if (is(c.name())) return "DROP TABLE";
-        while (c.acceptPunct(","));
-        return undefined;
-      }
-      if (c.accept("DATABASE", "SCHEMA")) {
-        c.acceptAll("IF", "EXISTS");
-        const name = c.name();
-        return name?.db === undefined && name?.name === table.database ? "DROP DATABASE" : undefined;
-      }
-      return undefined;
-    }
-    case "CREATE": {
-      if (!c.acceptAll("OR", "REPLACE") || c.accept("TEMPORARY") || !c.accept("TABLE")) return undefined;
-      return is(c.name()) ? "CREATE OR REPLACE" : undefined;
-    }
-    case "TRUNCATE": {
-      c.accept("TABLE");
-      return is(c.name()) ? "TRUNCATE" : undefined;
-    }
-    case "DELETE": {
-      while (c.accept("LOW_PRIORITY", "QUICK", "IGNORE", "HISTORY"));
-      const targets: Name[] = [];
-      const single = c.accept("FROM");
-      do {
-        const target = c.name();
-        if (target) targets.push(target);
-      } while (c.acceptPunct(","));
-      if (single && !c.accept("USING")) return targets.some(is) ? "DELETE" : undefined;
-      if (!single && !c.accept("FROM")) return undefined;
-      const { aliases } = tableReferences(c);
-      return targets.some((t) => is(resolve(t, aliases))) ? "DELETE" : undefined;
-    }
-    case "UPDATE": {
-      while (c.accept("LOW_PRIORITY", "IGNORE"));
-      const { refs, aliases } = tableReferences(c);
-      if (!refs.some(is) || !c.accept("SET")) return undefined;
-      if (refs.length === 1) return "UPDATE";
-      // Several tables: the ones whose columns are assigned; an unqualified column may be the table's.
-      while (!c.done) {
-        const column: string[] = [];
-        while (!c.done && !c.punct("=") && !c.punct(",")) {
-          const part = c.identifier();
-          if (part !== undefined) column.push(part);
-          else c.i++;
-        }
-        if (column.length <= 1) return "UPDATE";
-        const [a, b] = column as [string, string];
-        if (is(column.length === 2 ? resolve({ name: a }, aliases) : { db: a, name: b })) return "UPDATE";
-        c.skipTo(new Set(["WHERE", "ORDER", "LIMIT", "RETURNING"]));
-        if (!c.acceptPunct(",")) break;
-      }
-      return undefined;
-    }
-    case "ALTER": {
-      while (c.accept("ONLINE", "IGNORE"));
-      if (!c.accept("TABLE")) return undefined;
+  return true;
+}
+
+/** Each verb's reader, the cursor past the verb. */
+const VERBS: Record<string, (c: Cursor, m: Matcher) => DestructiveKind | undefined> = {
+  DROP: (c, { is, database }) => {
+    if (c.accept("TEMPORARY")) return undefined;
+    if (c.accept("TABLE", "TABLES")) {
       c.acceptAll("IF", "EXISTS");
-      const self = is(c.name());
-      const keepsData = new Set(["INDEX", "KEY", "PRIMARY", "FOREIGN", "CONSTRAINT", "CHECK", "UNIQUE", "FULLTEXT", "SPATIAL", "PERIOD"]);
-      while (!c.done) {
-        const first = c.kw();
-        const second = c.kw(1);
-        if (self) {
-          if (first === "DROP" && !keepsData.has(second) && c.tokens[c.i + 1] !== undefined && c.tokens[c.i + 1]?.type !== "punct") return "ALTER";
-          if ((first === "TRUNCATE" || first === "CONVERT") && second === "PARTITION") return "ALTER";
-          if (first === "DISCARD") return "ALTER";
-          if (first === "RENAME" && !["COLUMN", "INDEX", "KEY"].includes(second)) return "RENAME";
-        }
-        if (first === "EXCHANGE" && second === "PARTITION") {
-          if (self) return "ALTER";
-          while (!c.done && !c.punct(",") && !c.acceptAll("WITH", "TABLE")) c.i++;
-          if (is(c.name())) return "ALTER";
-        }
-        // Table options are not separated by commas: ENGINE=BLACKHOLE may come anywhere in a specification.
-        while (!c.done && !c.punct(",")) {
-          if (self && c.accept("ENGINE")) {
-            c.acceptPunct("=");
-            if (c.kw() === "BLACKHOLE") return "ALTER";
-          } else if (c.punct("(")) c.skipGroup();
-          else c.i++;
-        }
-        c.acceptPunct(",");
-      }
+      do if (is(c.name())) return "DROP TABLE";
+      while (c.acceptPunct(","));
       return undefined;
     }
-    case "RENAME": {
-      if (!c.accept("TABLE", "TABLES")) return undefined;
+    if (c.accept("DATABASE", "SCHEMA")) {
       c.acceptAll("IF", "EXISTS");
-      do {
-        if (is(c.name())) return "RENAME";
-        while (!c.done && !c.punct(",") && !c.accept("TO")) c.i++;
-        c.name();
-      } while (c.acceptPunct(","));
-      return undefined;
+      const name = c.name();
+      return name?.db === undefined && name?.name === database ? "DROP DATABASE" : undefined;
     }
-    default:
-      return undefined;
+    return undefined;
+  },
+  CREATE: (c, { is }) => {
+    if (!c.acceptAll("OR", "REPLACE") || c.accept("TEMPORARY") || !c.accept("TABLE")) return undefined;
+    return is(c.name()) ? "CREATE OR REPLACE" : undefined;
+  },
+  TRUNCATE: (c, { is }) => {
+    c.accept("TABLE");
+    return is(c.name()) ? "TRUNCATE" : undefined;
+  },
+  DELETE: (c, { is }) => {
+    while (c.accept("LOW_PRIORITY", "QUICK", "IGNORE", "HISTORY"));
+    const targets: Name[] = [];
+    const single = c.accept("FROM");
+    do {
+      const target = c.name();
+      if (target) targets.push(target);
+    } while (c.acceptPunct(","));
+    if (single && !c.accept("USING")) return targets.some(is) ? "DELETE" : undefined;
+    if (!single && !c.accept("FROM")) return undefined;
+    const { aliases } = tableReferences(c);
+    return targets.some((t) => is(resolveTarget(t, aliases))) ? "DELETE" : undefined;
+  },
+  UPDATE: (c, { is }) => {
+    while (c.accept("LOW_PRIORITY", "IGNORE"));
+    const { refs, aliases } = tableReferences(c);
+    if (!refs.some(is) || !c.accept("SET")) return undefined;
+    if (refs.length === 1) return "UPDATE";
+    // Several tables: the ones whose columns are assigned; an unqualified column may be the table's.
+    while (!c.done) {
+      const column: string[] = [];
+      while (!c.done && !c.punct("=") && !c.punct(",")) {
+        const part = c.identifier();
+        if (part !== undefined) column.push(part);
+        else c.i++;
+      }
+      if (column.length <= 1) return "UPDATE";
+      const [a, b] = column as [string, string];
+      if (is(column.length === 2 ? resolveTarget({ name: a }, aliases) : { db: a, name: b })) return "UPDATE";
+      c.skipTo(new Set(["WHERE", "ORDER", "LIMIT", "RETURNING"]));
+      if (!c.acceptPunct(",")) break;
+    }
+    return undefined;
+  },
+  ALTER: (c, { is }) => {
+    while (c.accept("ONLINE", "IGNORE"));
+    if (!c.accept("TABLE")) return undefined;
+    c.acceptAll("IF", "EXISTS");
+    const self = is(c.name());
+    while (!c.done) {
+      const kind = alterSpecification(c, self, is);
+      if (kind) return kind;
+      c.acceptPunct(",");
+    }
+    return undefined;
+  },
+  RENAME: (c, { is }) => {
+    if (!c.accept("TABLE", "TABLES")) return undefined;
+    c.acceptAll("IF", "EXISTS");
+    do {
+      if (is(c.name())) return "RENAME";
+      while (!c.done && !c.punct(",") && !c.accept("TO")) c.i++;
+      c.name();
+    } while (c.acceptPunct(","));
+    return undefined;
+  },
+};
+
+/** ALTER TABLE's specifications that lose data (on the table itself, `self`, or EXCHANGE PARTITION with it). */
+const KEEPS_DATA = new Set(["INDEX", "KEY", "PRIMARY", "FOREIGN", "CONSTRAINT", "CHECK", "UNIQUE", "FULLTEXT", "SPATIAL", "PERIOD"]);
+
+/** One specification of an ALTER TABLE, the cursor left at the comma after it. */
+function alterSpecification(c: Cursor, self: boolean, is: Matcher["is"]): DestructiveKind | undefined {
+  const first = c.kw();
+  const second = c.kw(1);
+  if (self) {
+    if (first === "DROP" && !KEEPS_DATA.has(second) && c.tokens[c.i + 1] !== undefined && c.tokens[c.i + 1]?.type !== "punct") return "ALTER";
+    if ((first === "TRUNCATE" || first === "CONVERT") && second === "PARTITION") return "ALTER";
+    if (first === "DISCARD") return "ALTER";
+    if (first === "RENAME" && !["COLUMN", "INDEX", "KEY"].includes(second)) return "RENAME";
   }
+  if (first === "EXCHANGE" && second === "PARTITION") {
+    if (self) return "ALTER";
+    while (!c.done && !c.punct(",") && !c.acceptAll("WITH", "TABLE")) c.i++;
+    if (is(c.name())) return "ALTER";
+  }
+  // Table options are not separated by commas: ENGINE=BLACKHOLE may come anywhere in a specification.
+  while (!c.done && !c.punct(",")) {
+    if (self && c.accept("ENGINE")) {
+      c.acceptPunct("=");
+      if (c.kw() === "BLACKHOLE") return "ALTER";
+    } else if (c.punct("(")) c.skipGroup();
+    else c.i++;
+  }
+  return undefined;
 }
