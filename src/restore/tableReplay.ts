@@ -158,162 +158,196 @@ interface FileRun {
 
 /** One file; true when the stop point was reached in it (no later file is read, as mariadb-binlog stops there). */
 function filterFile(file: { name: string; path: string }, out: string, run: FileRun): boolean {
-  const { input, result } = run;
   const fd = openSync(file.path, "r");
   const outFd = openSync(out, "w", 0o600);
   try {
     const reader = new ChunkReader(fd, statSync(file.path).size);
     if (!reader.read(0, 4).equals(MAGIC)) throw new Error(`${file.path} is not a binlog file (no binlog magic number at its start)`);
     writeSync(outFd, MAGIC);
-    let outPosition = 4;
-    let checksums = false;
-    let postHeaders: number[] = [];
-    const postHeader = (type: number, fallback: number) => postHeaders[type - 1] || fallback;
-    const wanted = (database: string, table: string) => input.tables.some((t) => t.database === database && t.table.toLowerCase() === table.toLowerCase());
-    const refuse = (offset: number, why: string): never => {
-      throw new PartialRestoreRefused(`${file.name}:${offset}: ${why}`);
-    };
-    /** Write an event at the output's position: its next-position field and, with `stmtEnd`, the rows flag set; CRC anew. */
-    const emit = (event: Buffer, options: { stmtEnd?: boolean } = {}) => {
-      const copy = Buffer.from(event);
-      copy.writeUInt32LE(outPosition + copy.length, 13);
-      if (options.stmtEnd) {
-        const at = HEADER + (postHeader(copy.readUInt8(4), 8) === 6 ? 4 : 6);
-        copy.writeUInt16LE(copy.readUInt16LE(at) | STMT_END_F, at);
-      }
-      if (checksums) copy.writeUInt32LE(crc32(copy.subarray(0, copy.length - 4)), copy.length - 4);
-      writeSync(outFd, copy);
-      outPosition += copy.length;
-      result.kept++;
-    };
-    // The transaction being read: its GTID and BEGIN, held until it turns out to change a table (else dropped whole).
-    let prefix: Buffer[] = [];
-    let hasData = false;
-    let begun = false;
-    // Intvar/Rand/User_var events belong to the statement that follows them.
-    let vars: Buffer[] = [];
-    // The statement being read in row events: its annotation and kept table maps, and its last kept rows event, held
-    // so that it can carry the statement's end when the event that did is dropped.
-    let maps = new Map<number, boolean>();
-    let heldMaps: Buffer[] = [];
-    let heldRow: Buffer | undefined;
-    const flushPrefix = () => {
-      for (const e of prefix) emit(e);
-      prefix = [];
-      hasData = true;
-    };
-    const endTransaction = (event: Buffer | undefined) => {
-      if (hasData && event) emit(event);
-      else if (event) result.dropped++;
-      result.dropped += prefix.length;
-      prefix = [];
-      hasData = false;
-      begun = false;
-      vars = [];
-    };
+    const filter = new FileFilter(file, outFd, run);
     let offset = 4;
     while (offset + HEADER <= reader.size) {
-      const header = reader.read(offset, HEADER);
-      const length = header.readUInt32LE(9);
+      const length = reader.read(offset, HEADER).readUInt32LE(9);
       if (length < HEADER || offset + length > reader.size) break;
-      const event = Buffer.from(reader.read(offset, length));
-      const type = event.readUInt8(4);
-      const time = event.readUInt32LE(0);
-      if (type === FORMAT_DESCRIPTION_EVENT) {
-        ({ checksums, postHeaders } = readFormat(event));
-        // Verbatim: its checksum is of the event as the server wrote it.
-        writeSync(outFd, event);
-        outPosition += length;
-        offset += length;
-        continue;
-      }
-      // mariadb-binlog --start-position reads on from there; --stop-position and --stop-datetime stop at the first
-      // event at or after them (the stop position in the last file only).
-      if (offset < run.from) {
-        offset += length;
-        continue;
-      }
-      if (time >= run.stopTime || offset >= run.stopPosition) return true;
-      const bodyEnd = length - (checksums ? 4 : 0);
-      if (type === MARIADB_GTID_EVENT) {
-        endTransaction(undefined);
-        prefix = [event];
-        begun = (event.readUInt8(HEADER + 12) & 1) === 0;
-      } else if (type === QUERY_EVENT || type === QUERY_COMPRESSED_EVENT) {
-        const query = readQuery(event, bodyEnd, postHeader(type, QUERY_POST_HEADER), type === QUERY_COMPRESSED_EVENT);
-        if (!query) refuse(offset, `a statement that cannot be read (type ${type})`);
-        const sql = (query as { sql: string }).sql;
-        const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
-        if (verb === "XA") refuse(offset, "an XA transaction");
-        if (verb === "BEGIN") {
-          prefix.push(event);
-          begun = true;
-        } else if ((verb === "COMMIT" || verb === "ROLLBACK") && !/^\s*ROLLBACK\s+TO\b/i.test(sql)) {
-          endTransaction(event);
-        } else if (TRANSACTION.has(verb)) {
-          // SAVEPOINT, ROLLBACK TO, RELEASE: kept with the transaction (a later ROLLBACK TO needs its SAVEPOINT).
-          flushPrefix();
-          emit(event);
-        } else {
-          const decision = decideStatement(sql, { database: query?.database ?? "", sqlMode: query?.sqlMode }, input);
-          if ("refuse" in decision) refuse(offset, decision.refuse);
-          const { keep, dml, calls } = decision as { keep: boolean; dml: boolean; calls: string[] };
-          if (dml) result.statementDml++;
-          for (const c of calls) if (!result.calls.includes(c)) result.calls.push(c);
-          if (keep) {
-            flushPrefix();
-            for (const v of vars) emit(v);
-            emit(event);
-          } else result.dropped += 1 + vars.length;
-          vars = [];
-          // A statement outside BEGIN … COMMIT is a transaction of its own (DDL, or autocommit DML).
-          if (!begun) endTransaction(undefined);
-        }
-      } else if (type === INTVAR_EVENT || type === RAND_EVENT || type === USER_VAR_EVENT) {
-        vars.push(event);
-      } else if (type === XID_EVENT) {
-        endTransaction(event);
-      } else if (type === ANNOTATE_ROWS_EVENT) {
-        heldMaps = [event];
-      } else if (type === TABLE_MAP_EVENT) {
-        const map = readTableMap(event, bodyEnd, postHeader(type, 8));
-        if (!map) refuse(offset, "a table map that cannot be read");
-        const { id, table } = map as { id: number; table: { database: string; table: string } };
-        const keep = wanted(table.database, table.table);
-        maps.set(id, keep);
-        if (keep) heldMaps.push(event);
-        else result.dropped++;
-      } else if (ROWS_EVENTS.has(type)) {
-        const size = postHeader(type, 8);
-        const id = size === 6 ? event.readUInt32LE(HEADER) : event.readUIntLE(HEADER, 6);
-        const flags = event.readUInt16LE(HEADER + (size === 6 ? 4 : 6));
-        const keep = maps.get(id);
-        if (keep === undefined) refuse(offset, `a rows event on table id ${id}, which no table map named`);
-        if (keep) {
-          if (!hasData) flushPrefix();
-          for (const m of heldMaps) emit(m);
-          heldMaps = [];
-          if (heldRow) emit(heldRow);
-          heldRow = event;
-        } else result.dropped++;
-        if (flags & STMT_END_F) {
-          if (heldRow) emit(heldRow, { stmtEnd: true });
-          result.dropped += heldMaps.length;
-          heldRow = undefined;
-          heldMaps = [];
-          maps = new Map();
-        }
-      } else if (type === ROTATE_EVENT || type === STOP_EVENT || type === GTID_LIST_EVENT || type === BINLOG_CHECKPOINT_EVENT) {
-        result.dropped++;
-      } else {
-        refuse(offset, `an event of type ${type}, which a restore of single tables does not replay (LOAD DATA, encryption, an incident…)`);
-      }
+      if (filter.step(Buffer.from(reader.read(offset, length)), offset)) return true;
       offset += length;
     }
     return false;
   } finally {
     closeSync(fd);
     closeSync(outFd);
+  }
+}
+
+/**
+ * One file filtered an event at a time into the output: the transaction being read (held until it turns out to change
+ * a wanted table, else dropped whole), and the statement being read in row events.
+ */
+class FileFilter {
+  private outPosition = 4;
+  private checksums = false;
+  private postHeaders: number[] = [];
+  // The transaction being read: its GTID and BEGIN, held until it turns out to change a table (else dropped whole).
+  private prefix: Buffer[] = [];
+  private hasData = false;
+  private begun = false;
+  // Intvar/Rand/User_var events belong to the statement that follows them.
+  private vars: Buffer[] = [];
+  // The statement being read in row events: its annotation and kept table maps, and its last kept rows event, held
+  // so that it can carry the statement's end when the event that did is dropped.
+  private maps = new Map<number, boolean>();
+  private heldMaps: Buffer[] = [];
+  private heldRow: Buffer | undefined;
+
+  constructor(
+    private readonly file: { name: string },
+    private readonly outFd: number,
+    private readonly run: FileRun,
+  ) {}
+
+  /** Reads the event at `offset` and writes what is kept; true when the replay's stop is reached. */
+  step(event: Buffer, offset: number): boolean {
+    const type = event.readUInt8(4);
+    if (type === FORMAT_DESCRIPTION_EVENT) {
+      ({ checksums: this.checksums, postHeaders: this.postHeaders } = readFormat(event));
+      // Verbatim: its checksum is of the event as the server wrote it.
+      writeSync(this.outFd, event);
+      this.outPosition += event.length;
+      return false;
+    }
+    // mariadb-binlog --start-position reads on from there; --stop-position and --stop-datetime stop at the first
+    // event at or after them (the stop position in the last file only).
+    if (offset < this.run.from) return false;
+    if (event.readUInt32LE(0) >= this.run.stopTime || offset >= this.run.stopPosition) return true;
+    const bodyEnd = event.length - (this.checksums ? 4 : 0);
+    if (type === MARIADB_GTID_EVENT) {
+      this.endTransaction(undefined);
+      this.prefix = [event];
+      this.begun = (event.readUInt8(HEADER + 12) & 1) === 0;
+    } else if (type === QUERY_EVENT || type === QUERY_COMPRESSED_EVENT) {
+      this.query(event, offset, bodyEnd);
+    } else if (type === INTVAR_EVENT || type === RAND_EVENT || type === USER_VAR_EVENT) {
+      this.vars.push(event);
+    } else if (type === XID_EVENT) {
+      this.endTransaction(event);
+    } else if (type === ANNOTATE_ROWS_EVENT) {
+      this.heldMaps = [event];
+    } else if (type === TABLE_MAP_EVENT) {
+      this.tableMap(event, offset, bodyEnd);
+    } else if (ROWS_EVENTS.has(type)) {
+      this.rows(event, offset);
+    } else if (type === ROTATE_EVENT || type === STOP_EVENT || type === GTID_LIST_EVENT || type === BINLOG_CHECKPOINT_EVENT) {
+      this.run.result.dropped++;
+    } else {
+      this.refuse(offset, `an event of type ${type}, which a restore of single tables does not replay (LOAD DATA, encryption, an incident…)`);
+    }
+    return false;
+  }
+
+  private postHeader(type: number, fallback: number): number {
+    return this.postHeaders[type - 1] || fallback;
+  }
+
+  private refuse(offset: number, why: string): never {
+    throw new PartialRestoreRefused(`${this.file.name}:${offset}: ${why}`);
+  }
+
+  /** Write an event at the output's position: its next-position field and, with `stmtEnd`, the rows flag set; CRC anew. */
+  private emit(event: Buffer, options: { stmtEnd?: boolean } = {}): void {
+    const copy = Buffer.from(event);
+    copy.writeUInt32LE(this.outPosition + copy.length, 13);
+    if (options.stmtEnd) {
+      const at = HEADER + (this.postHeader(copy.readUInt8(4), 8) === 6 ? 4 : 6);
+      copy.writeUInt16LE(copy.readUInt16LE(at) | STMT_END_F, at);
+    }
+    if (this.checksums) copy.writeUInt32LE(crc32(copy.subarray(0, copy.length - 4)), copy.length - 4);
+    writeSync(this.outFd, copy);
+    this.outPosition += copy.length;
+    this.run.result.kept++;
+  }
+
+  private flushPrefix(): void {
+    for (const e of this.prefix) this.emit(e);
+    this.prefix = [];
+    this.hasData = true;
+  }
+
+  private endTransaction(event: Buffer | undefined): void {
+    if (this.hasData && event) this.emit(event);
+    else if (event) this.run.result.dropped++;
+    this.run.result.dropped += this.prefix.length;
+    this.prefix = [];
+    this.hasData = false;
+    this.begun = false;
+    this.vars = [];
+  }
+
+  /** A query event: BEGIN, COMMIT/ROLLBACK, a savepoint, or a statement kept or dropped by decideStatement. */
+  private query(event: Buffer, offset: number, bodyEnd: number): void {
+    const { input, result } = this.run;
+    const type = event.readUInt8(4);
+    const query = readQuery(event, bodyEnd, this.postHeader(type, QUERY_POST_HEADER), type === QUERY_COMPRESSED_EVENT);
+    if (!query) this.refuse(offset, `a statement that cannot be read (type ${type})`);
+    const sql = query.sql;
+    const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
+    if (verb === "XA") this.refuse(offset, "an XA transaction");
+    if (verb === "BEGIN") {
+      this.prefix.push(event);
+      this.begun = true;
+    } else if ((verb === "COMMIT" || verb === "ROLLBACK") && !/^\s*ROLLBACK\s+TO\b/i.test(sql)) {
+      this.endTransaction(event);
+    } else if (TRANSACTION.has(verb)) {
+      // SAVEPOINT, ROLLBACK TO, RELEASE: kept with the transaction (a later ROLLBACK TO needs its SAVEPOINT).
+      this.flushPrefix();
+      this.emit(event);
+    } else {
+      const decision = decideStatement(sql, { database: query.database, sqlMode: query.sqlMode }, input);
+      if ("refuse" in decision) this.refuse(offset, decision.refuse);
+      const { keep, dml, calls } = decision as { keep: boolean; dml: boolean; calls: string[] };
+      if (dml) result.statementDml++;
+      for (const c of calls) if (!result.calls.includes(c)) result.calls.push(c);
+      if (keep) {
+        this.flushPrefix();
+        for (const v of this.vars) this.emit(v);
+        this.emit(event);
+      } else result.dropped += 1 + this.vars.length;
+      this.vars = [];
+      // A statement outside BEGIN … COMMIT is a transaction of its own (DDL, or autocommit DML).
+      if (!this.begun) this.endTransaction(undefined);
+    }
+  }
+
+  /** A table map: held when it names a wanted table (its rows events follow), else dropped. */
+  private tableMap(event: Buffer, offset: number, bodyEnd: number): void {
+    const map = readTableMap(event, bodyEnd, this.postHeader(TABLE_MAP_EVENT, 8));
+    if (!map) this.refuse(offset, "a table map that cannot be read");
+    const keep = this.run.input.tables.some((t) => t.database === map.table.database && t.table.toLowerCase() === map.table.table.toLowerCase());
+    this.maps.set(map.id, keep);
+    if (keep) this.heldMaps.push(event);
+    else this.run.result.dropped++;
+  }
+
+  /** A rows event: kept on a wanted table; the statement's end flag moves to the last kept one. */
+  private rows(event: Buffer, offset: number): void {
+    const size = this.postHeader(event.readUInt8(4), 8);
+    const id = size === 6 ? event.readUInt32LE(HEADER) : event.readUIntLE(HEADER, 6);
+    const flags = event.readUInt16LE(HEADER + (size === 6 ? 4 : 6));
+    const keep = this.maps.get(id);
+    if (keep === undefined) this.refuse(offset, `a rows event on table id ${id}, which no table map named`);
+    if (keep) {
+      if (!this.hasData) this.flushPrefix();
+      for (const m of this.heldMaps) this.emit(m);
+      this.heldMaps = [];
+      if (this.heldRow) this.emit(this.heldRow);
+      this.heldRow = event;
+    } else this.run.result.dropped++;
+    if (flags & STMT_END_F) {
+      if (this.heldRow) this.emit(this.heldRow, { stmtEnd: true });
+      this.run.result.dropped += this.heldMaps.length;
+      this.heldRow = undefined;
+      this.heldMaps = [];
+      this.maps = new Map();
+    }
   }
 }
 
