@@ -69,26 +69,53 @@ function readAt(fd: number, position: number, length: number): Buffer {
  * `headersOnly`: read only the event headers (times, sizes, the last event's type), as a quick look at a long file
  * does; no checksum is verified and no transaction end is found (`lastTransaction` stays null).
  */
+/** The format description event (right after the magic) says whether events carry a checksum: its own holds then. */
+function carriesChecksums(fd: number): boolean {
+  const header = readAt(fd, 4, HEADER);
+  if (header.length !== HEADER || header.readUInt8(4) !== FORMAT_DESCRIPTION_EVENT) return false;
+  const length = header.readUInt32LE(9);
+  const fde = readAt(fd, 4, length);
+  return fde.length === length && length > 5 && fde.readUInt8(length - 5) === 1 && formatChecksumHolds(fde);
+}
+
+type Group = { gtid: string; begun: boolean } | undefined;
+
+/** The transaction group after `event` (a GTID event opens one, BEGIN marks it begun), and whether the event ended one. */
+function transactionStep(event: Buffer, group: Group, bodyEnd: number): { group: Group; ended: boolean } {
+  const type = event.readUInt8(4);
+  if (type === MARIADB_GTID_EVENT) {
+    const sequence = event.readBigUInt64LE(HEADER);
+    const domain = event.readUInt32LE(HEADER + 8);
+    // FL_STANDALONE: a group of one statement (DDL) without BEGIN.
+    const standalone = (event.readUInt8(HEADER + 12) & 1) === 1;
+    return { group: { gtid: `${domain}-${event.readUInt32LE(5)}-${sequence}`, begun: !standalone }, ended: false };
+  }
+  if (MYSQL_GTID_EVENTS.has(type)) return { group: { gtid: "", begun: false }, ended: false };
+  if (type === XID_EVENT) return { group: undefined, ended: true };
+  if (type !== QUERY_EVENT) return { group, ended: false };
+  const dbLength = event.readUInt8(HEADER + 8);
+  const statusLength = event.readUInt16LE(HEADER + 11);
+  const queryStart = HEADER + QUERY_POST_HEADER + statusLength + dbLength + 1;
+  const query = event.subarray(queryStart, bodyEnd).toString("utf8").trim().toUpperCase();
+  if (query === "BEGIN" || query.startsWith("XA START")) return { group: group ? { ...group, begun: true } : { gtid: "", begun: true }, ended: false };
+  // A statement outside BEGIN … COMMIT is a transaction of its own (DDL), as is a group's COMMIT.
+  if (!group?.begun || query === "COMMIT" || query === "ROLLBACK" || query.startsWith("XA COMMIT")) return { group: undefined, ended: true };
+  return { group, ended: false };
+}
+
 export function walkBinlog(path: string, from = 4, options: { headersOnly?: boolean } = {}): BinlogWalk {
   const size = statSync(path).size;
   const fd = openSync(path, "r");
   try {
     if (!readAt(fd, 0, 4).equals(MAGIC)) throw new Error(`${path} is not a binlog file (no binlog magic number at its start)`);
-    // The format description event (right after the magic) says whether events carry a checksum: its own holds then.
-    let checksums = false;
-    const fdeHeader = readAt(fd, 4, HEADER);
-    if (!options.headersOnly && fdeHeader.length === HEADER && fdeHeader.readUInt8(4) === FORMAT_DESCRIPTION_EVENT) {
-      const length = fdeHeader.readUInt32LE(9);
-      const fde = readAt(fd, 4, length);
-      checksums = fde.length === length && length > 5 && fde.readUInt8(length - 5) === 1 && formatChecksumHolds(fde);
-    }
+    const checksums = !options.headersOnly && carriesChecksums(fd);
     let offset = 4;
     let lastType = -1;
     let lastEventTime: number | null = null;
     let lastTransaction: TransactionEnd | null = null;
     let damaged: BinlogWalk["damaged"];
     // Inside a transaction group: after a GTID event, until its XID or COMMIT (or the one statement of a DDL group).
-    let group: { gtid: string; begun: boolean } | undefined;
+    let group: Group;
     while (offset + HEADER <= size) {
       const header = readAt(fd, offset, HEADER);
       const length = header.readUInt32LE(9);
@@ -108,32 +135,9 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
         damaged = { position: offset, type };
         break;
       }
-      const bodyEnd = length - (checksums ? 4 : 0);
-      if (type === MARIADB_GTID_EVENT) {
-        const sequence = event.readBigUInt64LE(HEADER);
-        const domain = event.readUInt32LE(HEADER + 8);
-        // FL_STANDALONE: a group of one statement (DDL) without BEGIN.
-        const standalone = (event.readUInt8(HEADER + 12) & 1) === 1;
-        group = { gtid: `${domain}-${header.readUInt32LE(5)}-${sequence}`, begun: !standalone };
-      } else if (MYSQL_GTID_EVENTS.has(type)) {
-        group = { gtid: "", begun: false };
-      } else if (type === XID_EVENT) {
-        if (offset >= from) lastTransaction = { position: end, time, gtid: group?.gtid ?? "" };
-        group = undefined;
-      } else if (type === QUERY_EVENT) {
-        const dbLength = event.readUInt8(HEADER + 8);
-        const statusLength = event.readUInt16LE(HEADER + 11);
-        const queryStart = HEADER + QUERY_POST_HEADER + statusLength + dbLength + 1;
-        const query = event.subarray(queryStart, bodyEnd).toString("utf8").trim().toUpperCase();
-        if (query === "BEGIN" || query.startsWith("XA START")) {
-          if (group) group.begun = true;
-          else group = { gtid: "", begun: true };
-        } else if (!group?.begun || query === "COMMIT" || query === "ROLLBACK" || query.startsWith("XA COMMIT")) {
-          // A statement outside BEGIN … COMMIT is a transaction of its own (DDL), as is a group's COMMIT.
-          if (offset >= from) lastTransaction = { position: end, time, gtid: group?.gtid ?? "" };
-          group = undefined;
-        }
-      }
+      const step = transactionStep(event, group, length - (checksums ? 4 : 0));
+      if (step.ended && offset >= from) lastTransaction = { position: end, time, gtid: group?.gtid ?? "" };
+      group = step.group;
       lastType = type;
       offset = end;
     }
