@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BACKUP_META_FILE, VERIFIED_FILE, binlogArchiveDir, listBackups, serviceDir } from "./layout.ts";
-import { listArchive } from "../store/archive.ts";
+import { listArchive } from "./archive.ts";
 import type { Service } from "../config/schema.ts";
 import { CHECKSUMS_FILE, checkDirectory, readChecksums } from "./checksums.ts";
 import { parseStoredName } from "./encoding.ts";
