@@ -26,16 +26,19 @@ export function registerDisposer(name: string, dispose: () => Promise<void> | vo
 export function disposeAll(): Promise<void> {
   draining ??= (async () => {
     const errors: unknown[] = [];
+    const causes: string[] = [];
     while (disposers.length > 0) {
       const entry = disposers.pop() as Disposer;
       try {
         await entry.dispose();
       } catch (error) {
         errors.push(error);
+        causes.push(`  ${entry.name}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
     draining = undefined;
-    if (errors.length > 0) throw new AggregateError(errors, `cleanup failed for ${errors.length} resource(s)`);
+    // Each resource and its cause in the message: an AggregateError prints only its own message where it is logged.
+    if (errors.length > 0) throw new AggregateError(errors, `cleanup failed for ${errors.length} resource(s):\n${causes.join("\n")}`);
   })();
   return draining;
 }
@@ -51,7 +54,7 @@ function installSignalHandlers(): void {
     process.once(signal, () => {
       if (disposers.length > 0) process.stderr.write(`restoretest: ${signal} received, destroying ${disposers.length} restore resource(s)\n`);
       disposeAll()
-        .catch((error: unknown) => process.stderr.write(`restoretest: cleanup error: ${String(error)}\n`))
+        .catch((error: unknown) => process.stderr.write(`restoretest: ${error instanceof Error ? error.message : String(error)}\n`))
         .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
     });
   }
