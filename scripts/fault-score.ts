@@ -5,7 +5,7 @@
 import { runBackupJob } from "../src/backup/job.ts";
 import type { Service } from "../src/config/schema.ts";
 import { disposeAll } from "../src/base/disposers.ts";
-import { caught, FAULTS, runFault, type Fault } from "../test/faults/catalog.ts";
+import { FAULTS, missed, runFault, type Fault } from "../test/faults/catalog.ts";
 import { MYSQL_FAULTS } from "../test/mysql/faults.ts";
 import { mysqlService } from "../test/support/mysql.ts";
 import { testService, testStore } from "../test/support/services.ts";
@@ -25,10 +25,10 @@ async function score(label: string, service: Service, faults: Fault[]): Promise<
   let detected = 0;
   for (const fault of faults) {
     const r = await runFault(service, dir, fault);
-    const ok = caught(fault, r);
-    if (ok) detected++;
+    const why = missed(fault, r);
+    if (why === undefined) detected++;
     const what = r.restoreError ? `restore failed: ${r.restoreError.split("\n")[0]}` : [...r.red.keys()].join(", ") || "all green";
-    console.log(`${ok ? "caught" : "MISSED"}  ${fault.name.padEnd(58)} ${what}`);
+    console.log(`${why === undefined ? "caught" : "MISSED"}  ${fault.name.padEnd(58)} ${why ?? what}`);
   }
   console.log(`${label}: faults detected: ${detected}/${faults.length}; false alarms on ${CLEAN_RUNS} clean restores: ${falseAlarms}\n`);
   return detected === faults.length && falseAlarms === 0;

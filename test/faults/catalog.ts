@@ -6,10 +6,11 @@ import { checkOptions } from "../../src/checks/options.ts";
 import type { Manifest } from "../../src/store/manifest.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
-import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
+import { RestoreStepError, restoreService, type Restored } from "../../src/restore/pipeline.ts";
 import { allFindings, captureRestored } from "../../src/verify/verify.ts";
 
-export interface Fault {
+/** How a fault is injected. */
+export interface Injection {
   name: string;
   /** SQL run on the restored server before verification (a restore that came back different). */
   restored?: string[];
@@ -19,17 +20,26 @@ export interface Fault {
   serverArgs?: string[];
   /** Edit of the copy's manifest (a baseline that does not match the backup). */
   manifest?: (m: Manifest) => void;
-  /** Exactly these tests go red: `db.table:check` or `db:check`. */
-  red?: string[];
-  /** Or the restore itself fails, with a message matching this. */
-  restoreFails?: RegExp;
-  /** Or, where the damage's effect depends on the page hit: anything but all-green (restore failure or red checks). */
-  notGreen?: true;
-  /** With notGreen: the restore error or some red test names this object. */
-  about?: string;
-  /** The red findings' messages (joined) say this: what a DBA reads must name the cause. */
-  message?: RegExp;
 }
+
+/** A fault: how it is injected, and exactly what must go red (one of three expectations, each strict). */
+export type Fault = Injection & (
+  | {
+      /** Exactly these tests go red (`db.table:check`, `db:check`, `accounts`, `server`), each message naming its object. */
+      red: string[];
+      /** The red findings' messages (joined) say this: what a DBA reads must name the cause. */
+      message?: RegExp;
+    }
+  | {
+      /** The restore itself fails at a step (a RestoreStepError), with a message matching this. */
+      restoreFails: RegExp;
+    }
+  | {
+      /** Where the damage's effect depends on the page hit: a step fails, or tests go red; either names `about`. */
+      notGreen: true;
+      about: string;
+    }
+);
 
 const TABLE_CHECKS = ["checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement"];
 
@@ -164,6 +174,7 @@ export const FAULTS: Fault[] = [
     name: "bytes flipped in a data page of the backup",
     backup: (dir) => flipBytes(join(dir, "data", "shop", "customers"), 3),
     notGreen: true,
+    about: "customers",
   },
   {
     name: "bytes flipped in a MyISAM data file of the backup",
@@ -173,6 +184,7 @@ export const FAULTS: Fault[] = [
       closeSync(fd);
     },
     notGreen: true,
+    about: "audit",
   },
   // The restored server must be the service: its accounts, its privilege tables, its settings, its system schema.
   {
@@ -271,8 +283,19 @@ export interface FaultResult {
   red: Map<string, string>;
 }
 
+/**
+ * A failure of restoretest itself rather than a fault it caught: a TypeError, ReferenceError, RangeError or SyntaxError
+ * anywhere in the error's chain of causes (a restore step wraps whatever it threw in a RestoreStepError).
+ */
+export function isProgrammingError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || e instanceof SyntaxError) return true;
+  }
+  return false;
+}
+
 /** Copy the backup into a store of its own, damage it, restore, inject, verify: the red findings. */
-export async function runFault(service: Service, backupDir: string, fault: Fault | undefined): Promise<FaultResult> {
+export async function runFault(service: Service, backupDir: string, fault: Injection | undefined): Promise<FaultResult> {
   const store = mkdtempSync(join(tmpdir(), "restoretest-fault-"));
   try {
     const copy = join(store, service.name, "copy");
@@ -289,7 +312,9 @@ export async function runFault(service: Service, backupDir: string, fault: Fault
     try {
       restored = await restoreService(isolated, { serverArgs: fault?.serverArgs });
     } catch (error) {
-      return { restoreError: (error as Error).message, red: new Map() };
+      // Only a step's failure is the restore going red: anything else, or a bug inside a step, fails the catalog.
+      if (!(error instanceof RestoreStepError) || isProgrammingError(error)) throw error;
+      return { restoreError: error.message, red: new Map() };
     }
     try {
       if (fault?.restored) await inject(restored.db, fault.restored);
@@ -318,13 +343,25 @@ export async function redFindings(restored: Restored, service: Service): Promise
   return new Map(allFindings(v).flatMap(({ key, finding }) => (finding.ok ? [] : [[key, finding.message] as const])));
 }
 
-/** Did the verifier catch the fault as the catalog says it must? */
-export function caught(fault: Fault, result: FaultResult): boolean {
-  if (fault.restoreFails) return result.restoreError !== undefined && fault.restoreFails.test(result.restoreError);
-  if (fault.notGreen) return (result.restoreError !== undefined || result.red.size > 0) && (fault.about === undefined || namesObject(result, fault.about));
-  if (result.restoreError) return false;
-  if (fault.message && !fault.message.test([...result.red.values()].join("\n"))) return false;
-  return JSON.stringify([...result.red.keys()].sort()) === JSON.stringify([...(fault.red ?? [])].sort());
+/** Why the verifier did not catch the fault as the catalog says it must; undefined when it did. */
+export function missed(fault: Fault, result: FaultResult): string | undefined {
+  const outcome = result.restoreError ? `the restore failed: ${result.restoreError.split("\n")[0]}` : `red: ${[...result.red.keys()].sort().join(", ") || "none (all green)"}`;
+  if ("restoreFails" in fault) {
+    return result.restoreError !== undefined && fault.restoreFails.test(result.restoreError) ? undefined : `expected the restore to fail matching ${fault.restoreFails}; ${outcome}`;
+  }
+  if ("notGreen" in fault) {
+    if (result.restoreError === undefined && result.red.size === 0) return "a damaged backup verified green";
+    return namesObject(result, fault.about) ? undefined : `nothing names ${fault.about}; ${outcome}`;
+  }
+  if (result.restoreError) return `expected red ${[...fault.red].sort().join(", ")}; ${outcome}`;
+  if (JSON.stringify([...result.red.keys()].sort()) !== JSON.stringify([...fault.red].sort())) return `expected red ${[...fault.red].sort().join(", ")}; ${outcome}`;
+  // Every message names the table, database or server-wide test it is about.
+  for (const [key, message] of result.red) {
+    const object = key.split(":")[0]?.split(".").at(-1) ?? key;
+    if (!message.includes(object)) return `the message of ${key} does not name ${object}: ${message.split("\n")[0]}`;
+  }
+  if (fault.message && !fault.message.test([...result.red.values()].join("\n"))) return `no red message matches ${fault.message}`;
+  return undefined;
 }
 
 /** The restore error, or a red test (by its key or message), names `object`. */

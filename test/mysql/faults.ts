@@ -94,7 +94,7 @@ export const MYSQL_FAULTS: Fault[] = [
   { name: "partitioned table: a partition's file removed from the backup (events_log)", backup: (dir) => rmSync(firstPartition(dir, "events_log")), notGreen: true, about: "events_log" },
   { name: "partitioned table: a partition's file damaged in the backup (events_log)", backup: (dir) => flip(firstPartition(dir, "events_log"), 4), notGreen: true, about: "events_log" },
   { name: "data dictionary mysql.ibd removed from the backup", backup: (dir) => rmSync(data(dir, "mysql.ibd")), restoreFails: /failed at step "start"/ },
-  { name: "redo log removed from the backup", backup: (dir) => rmSync(data(dir, "#innodb_redo"), { recursive: true }), notGreen: true },
+  { name: "redo log removed from the backup", backup: (dir) => rmSync(data(dir, "#innodb_redo"), { recursive: true }), notGreen: true, about: "redo" },
   {
     name: "baseline taken at a different position than the restore reaches",
     manifest: (m: Manifest) => {
