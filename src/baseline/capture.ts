@@ -96,7 +96,7 @@ async function planCapture(db: Db, options: BaselineOptions): Promise<Plan> {
 /** Refuse a baseline whose source user cannot see every table, view and trigger the datadir holds (hidden.ts). */
 async function assertNothingHidden(db: Db, options: BaselineOptions, databases: Plan["databases"]): Promise<void> {
   const names = databases.map((d) => d.name);
-  const onDisk = await readDatadirObjects(db, options.datadir as string, names);
+  const onDisk = readDatadirObjects(options.datadir as string, names);
   const catalog = [];
   for (const d of databases) {
     const triggers = options.checks.includes("triggers") ? (await listTriggerNames(db, d.name)) : undefined;

@@ -3,7 +3,7 @@
 // leave objects unchecked. The datadir's own files say what exists.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Queryable } from "../db/connection.ts";
+import { decodeFileName } from "../db/fileName.ts";
 
 /** A database directory's objects, by their file names (`<table>.frm`, `<trigger>.TRN`), names decoded. */
 export interface DatadirObjects {
@@ -13,36 +13,21 @@ export interface DatadirObjects {
 }
 
 /**
- * Decode file names (MariaDB and MySQL encode every character outside [A-Za-z0-9_] of a name as `@XXXX` or a shorter
- * code) through the server's own `filename` character set, in one query.
+ * The objects `datadir` holds for `databases`, names decoded from the servers' file-name encoding (`order@002ditems`)
+ * here: MySQL has no `filename` character set to ask.
  */
-async function decodeNames(db: Queryable, encoded: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  // Plain names are their own file names: only those with an `@` code ask the server, 500 to a statement.
-  const coded = encoded.filter((e) => e.includes("@"));
-  for (let i = 0; i < coded.length; i += 500) {
-    const chunk = coded.slice(i, i + 500);
-    const select = chunk.map(() => "SELECT ? AS f, CONVERT(CAST(CAST(? AS BINARY) AS CHAR CHARACTER SET filename) USING utf8mb4) AS n").join(" UNION ALL ");
-    const rows = await db.query<{ f: string; n: string | null }>(select, chunk.flatMap((e) => [e, e]));
-    for (const r of rows) out.set(r.f, r.n ?? r.f);
-  }
-  return out;
-}
-
-/** The objects `datadir` holds for `databases`; undefined for a database whose directory is not found there. */
-export async function readDatadirObjects(db: Queryable, datadir: string, databases: readonly string[]): Promise<DatadirObjects[]> {
+export function readDatadirObjects(datadir: string, databases: readonly string[]): DatadirObjects[] {
   if (!existsSync(datadir)) return [];
   const dirs = readdirSync(datadir).filter((d) => statSync(join(datadir, d)).isDirectory() && !d.startsWith("#"));
-  const dbNames = await decodeNames(db, dirs);
+  const name = (file: string) => decodeFileName(file) ?? file;
   const out: DatadirObjects[] = [];
   for (const dir of dirs) {
-    const database = dbNames.get(dir) ?? dir;
+    const database = name(dir);
     if (!databases.includes(database)) continue;
     // `#sql-…` files are an ALTER in progress, not an object.
     const files = readdirSync(join(datadir, dir)).filter((f) => !f.startsWith("#sql"));
     const { tables, triggers } = objectFiles(files);
-    const names = await decodeNames(db, [...tables, ...triggers]);
-    out.push({ database, tables: tables.map((t) => names.get(t) ?? t).sort(), triggers: triggers.map((t) => names.get(t) ?? t).sort() });
+    out.push({ database, tables: tables.map(name).sort(), triggers: triggers.map(name).sort() });
   }
   return out;
 }

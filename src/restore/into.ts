@@ -4,7 +4,8 @@
 // stands at the point, binlogs replayed: a `mariabackup --prepare --export` would stand at the backup's position), the
 // .ibd and .cfg copied into the target's datadir, IMPORT TABLESPACE. MariaDB imports no tablespace into a partitioned
 // table, so a partitioned one goes leaf by leaf: each (sub)partition imported into a plain table, then EXCHANGE
-// PARTITION. Other engines, a FULLTEXT index, a datadir this host cannot reach, or a binlogging target whose account may
+// PARTITION. Other engines, a FULLTEXT index, a table in a shared tablespace (MySQL's general tablespaces and
+// innodb_system: no file of its own to carry), a datadir this host cannot reach, or a binlogging target whose account may
 // not keep IMPORT TABLESPACE out of its binlog (its replicas would stop on it) go by a dump of the rows instead.
 import { createHash, randomBytes } from "node:crypto";
 import { accessSync, chownSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -143,12 +144,39 @@ export interface TableFacts {
   engine: string;
   partitioned: boolean;
   fulltext: boolean;
+  /** The shared tablespace it lives in (MySQL's general tablespaces, `innodb_system`); absent: a file of its own. */
+  tablespace?: string;
+}
+
+/** A MySQL table option in SHOW CREATE TABLE's text: `/*!50100 TABLESPACE \`ts\` *\/`. */
+const TABLESPACE_OPTION = / \/\*!50100 TABLESPACE `((?:[^`]|``)+)` \*\//;
+
+/**
+ * The shared tablespace SHOW CREATE TABLE's text puts the table in (read from its table options, the line that closes
+ * its columns), or undefined for a table in a file of its own (no clause, or `innodb_file_per_table`).
+ */
+export function sharedTablespace(create: string): string | undefined {
+  const options = create.split("\n").find((l, i) => i > 0 && l.startsWith(")"));
+  const name = options === undefined ? undefined : TABLESPACE_OPTION.exec(options)?.[1]?.replace(/``/g, "`");
+  return name === undefined || name === "innodb_file_per_table" ? undefined : name;
+}
+
+/** The definition without its TABLESPACE option: the table is then created in a file of its own. */
+export function withoutTablespace(definition: string): string {
+  const lines = definition.split("\n");
+  const close = lines.findIndex((l, i) => i > 0 && l.startsWith(")"));
+  if (close >= 0) lines[close] = (lines[close] as string).replace(TABLESPACE_OPTION, "");
+  return lines.join("\n");
 }
 
 /** By tablespace (leaf by leaf when partitioned), or by a dump of the rows and why. */
 export function deliveryMethod(table: TableFacts, files: { reachable: true } | { reachable: false; why: string }): { method: DeliveryMethod; why?: string } {
   if (table.engine.toLowerCase() !== "innodb") return { method: "dump", why: `a ${table.engine} table` };
   if (table.fulltext) return { method: "dump", why: "a FULLTEXT index does not survive IMPORT TABLESPACE" };
+  if (table.tablespace !== undefined) {
+    const which = table.tablespace === "innodb_system" ? "system" : "general";
+    return { method: "dump", why: `in the ${which} tablespace ${table.tablespace}, which IMPORT TABLESPACE cannot carry (it moves file-per-table tablespaces only)` };
+  }
   if (!files.reachable) return { method: "dump", why: files.why };
   return { method: table.partitioned ? "partitions" : "tablespace" };
 }
@@ -333,6 +361,8 @@ async function readTable(restored: Queryable, t: TableName): Promise<RestoredTab
   );
   const [fulltext] = await restored.query("SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_TYPE = 'FULLTEXT'", [t.database, t.table]);
   const [count] = await restored.query(`SELECT COUNT(*) AS n FROM ${qualifiedName(t.database, t.table)}`);
+  const create = show?.["Create Table"] ?? "";
+  const tablespace = sharedTablespace(create);
   const leaves = parts.map(({ p, sp }) => {
     const pFile = fileNamePart(p);
     const spFile = sp === null ? "" : fileNamePart(sp);
@@ -342,7 +372,8 @@ async function readTable(restored: Queryable, t: TableName): Promise<RestoredTab
     engine: info.engine ?? "unknown",
     partitioned: leaves.length > 0,
     fulltext: Number(fulltext?.n) > 0,
-    create: show?.["Create Table"] ?? "",
+    ...(tablespace !== undefined ? { tablespace } : {}),
+    create,
     rows: Number(count?.n ?? 0),
     leaves,
   };
@@ -456,13 +487,18 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
     if (state === "aborted") throw new Error(`delivery of ${tableLabel(p.table)} into ${into.name} interrupted`);
   };
   try {
-    const definition = targetDefinition(facts.create, p.table.table, p.as.database, p.temporary);
+    let definition = targetDefinition(facts.create, p.table.table, p.as.database, p.temporary);
     log(`${tableLabel(p.table)} → ${tableLabel(p.as)} on ${into.name}: importing as ${p.as.database}.${p.temporary} (${facts.rows} row(s))`);
     const reach = await tablespaceReach(ctx, facts);
     let decided = deliveryMethod(facts, reach);
     let logged = decided.method === "dump";
     await setBinlog(target, logged);
-    await target.query(definition);
+    const created = await createTemporary(target, definition, facts, into);
+    definition = created.definition;
+    if (created.note) {
+      log(`${tableLabel(p.table)}: ${created.note}`);
+      decided = { ...decided, why: decided.why ? `${decided.why}; ${created.note}` : created.note };
+    }
     filesDir = reach.reachable ? directoryHolding(reach.datadir, p.as.database, p.temporary) : undefined;
     let bytes: number | undefined;
     if (decided.method !== "dump") {
@@ -515,6 +551,23 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
     await onInterrupt();
     await setBinlog(target, true).catch(() => undefined);
     await target.query("SELECT RELEASE_LOCK(?)", [lock]).catch(() => undefined);
+  }
+}
+
+/**
+ * Create the temporary table from `definition`. A table of a general tablespace the target does not have goes into a
+ * file of its own there, said in `note`: its rows and columns are the same, and creating a tablespace on a server a
+ * DBA runs (a datafile that stays when the table is dropped) is not a table restore's to decide.
+ */
+async function createTemporary(target: Queryable, definition: string, facts: TableFacts, into: IntoServer): Promise<{ definition: string; note?: string }> {
+  try {
+    await target.query(definition);
+    return { definition };
+  } catch (error) {
+    if (facts.tablespace === undefined || !/Tablespace .* doesn't exist/.test((error as Error).message)) throw error;
+    const own = withoutTablespace(definition);
+    await target.query(own);
+    return { definition: own, note: `${facts.tablespace} is not on ${into.name}: created in its own file there` };
   }
 }
 

@@ -9,12 +9,13 @@ import { binlogArchiveDir, listBackups } from "../store/layout.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
 import { tableExists } from "../db/introspect.ts";
-import { quoteIdent } from "../db/quote.ts";
+import type { Queryable } from "../db/connection.ts";
+import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import { shellQuote } from "../base/command.ts";
 import { readChecksums } from "../store/checksums.ts";
 import { plainCopies } from "../store/plainCopies.ts";
 import { describePoint, type RestorePoint } from "./locate.ts";
-import { checkInto, deliverTables, type DeliveredTable, type IntoServer } from "./into.ts";
+import { checkInto, deliverTables, sharedTablespace, type DeliveredTable, type IntoServer } from "./into.ts";
 import { restoreService, type RestoreOptions } from "./pipeline.ts";
 import { binlogSequence } from "../binlog/replay.ts";
 
@@ -48,6 +49,12 @@ export async function findBreakingEvent(service: Service, table: TableName, afte
   } finally {
     await copies.remove();
   }
+}
+
+/** The shared tablespace a table of the restored server is in (MySQL), or undefined for a file of its own. */
+async function tablespaceOf(db: Queryable, t: TableName): Promise<string | undefined> {
+  const [show] = await db.query<{ "Create Table"?: string }>(`SHOW CREATE TABLE ${qualifiedName(t.database, t.table)}`);
+  return sharedTablespace(show?.["Create Table"] ?? "");
 }
 
 /** One line for a DBA deciding whether this is the statement that broke the table. */
@@ -106,10 +113,16 @@ export async function restoreTables(
     }
     const dump = to.file;
     const delivered: DeliveredTable[] = [];
+    const notes: string[] = [];
     for (const t of tables) {
       if (!(await tableExists(restored.db, t.database, t.table))) throw new Error(`${tableLabel(t)} is not in the restore of ${service.name} to ${describePoint(point)}: check the name, or restore to an earlier point`);
       const [count] = await restored.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${quoteIdent(t.database)}.${quoteIdent(t.table)}`);
       delivered.push({ table: t, rows: Number(count?.n ?? 0) });
+      const tablespace = await tablespaceOf(restored.db, t);
+      // Kept as the source has it (loaded back there, the table is where it was); a server without it refuses the CREATE.
+      if (tablespace !== undefined && tablespace !== "innodb_system") {
+        notes.push(`-- ${tableLabel(t)} is in the general tablespace ${tablespace}: a server without it refuses its CREATE TABLE; create it first (CREATE TABLESPACE ${quoteIdent(tablespace)} ADD DATAFILE '…'), or delete the TABLESPACE option`);
+      }
     }
     const dumpStarted = performance.now();
     const client = restored.server.clientOptionFile;
@@ -119,7 +132,7 @@ export async function restoreTables(
     const byDatabase = new Map<string, string[]>();
     for (const t of tables) byDatabase.set(t.database, [...(byDatabase.get(t.database) ?? []), t.table]);
     const header = `-- restoretest: ${tables.map(tableLabel).join(", ")} of ${service.name} as at ${describePoint(point)}`;
-    const lines = [`set -o pipefail; echo ${shellQuote(header)} > ${shellQuote(onTarget)}`];
+    const lines = [`set -o pipefail; echo ${shellQuote([header, ...notes].join("\n"))} > ${shellQuote(onTarget)}`];
     for (const [database, names] of byDatabase) {
       const args = [`--defaults-file=${client}`, "--single-transaction", "--hex-blob", "--skip-add-drop-table", "--skip-add-locks", "--no-create-db", "--triggers", ...dumpArgs, database, ...names];
       lines.push(`echo ${shellQuote(`USE ${quoteIdent(database)};`)} >> ${shellQuote(onTarget)}`, `${[program, ...args].map(shellQuote).join(" ")} >> ${shellQuote(onTarget)}`);

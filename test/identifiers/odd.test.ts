@@ -49,8 +49,12 @@ describe("odd identifiers", () => {
     const odd = manifest.databases.find((d) => d.name === ODD_DB);
     expect(odd?.tables.map((t) => t.name).sort()).toEqual(
       [
+        "#tag",
+        "Upper_Case",
         "blobs",
+        "café",
         "empty_one",
+        "order-items",
         "generated_cols",
         "no_pk",
         "places",

@@ -27,7 +27,9 @@ import {
   renameRowsLine,
   restoredName,
   restoringName,
+  sharedTablespace,
   targetDefinition,
+  withoutTablespace,
   type IntoServer,
 } from "../../src/restore/into.ts";
 import type { RestorePoint } from "../../src/restore/locate.ts";
@@ -146,6 +148,26 @@ describe("names, definitions and the way a table goes (pure)", () => {
     expect(deliveryMethod({ engine: "MyISAM", partitioned: false, fulltext: false }, reachable)).toEqual({ method: "dump", why: "a MyISAM table" });
     expect(deliveryMethod({ engine: "InnoDB", partitioned: false, fulltext: true }, reachable).why).toMatch(/FULLTEXT/);
     expect(deliveryMethod({ engine: "InnoDB", partitioned: false, fulltext: false }, { reachable: false, why: "elsewhere" })).toEqual({ method: "dump", why: "elsewhere" });
+    // MySQL's shared tablespaces: no file of the table's own to carry.
+    expect(deliveryMethod({ engine: "InnoDB", partitioned: false, fulltext: false, tablespace: "ts" }, reachable)).toEqual({
+      method: "dump",
+      why: "in the general tablespace ts, which IMPORT TABLESPACE cannot carry (it moves file-per-table tablespaces only)",
+    });
+    expect(deliveryMethod({ engine: "InnoDB", partitioned: false, fulltext: false, tablespace: "innodb_system" }, reachable).why).toMatch(/^in the system tablespace innodb_system, /);
+  });
+
+  it("reads a MySQL table's shared tablespace from SHOW CREATE TABLE, and can leave it out", () => {
+    // As MySQL 9.7 writes them (test/mysql/schemas.test.ts); a column's comment that looks like the option is not it.
+    const create = (option: string) =>
+      "CREATE TABLE `in_ts` (\n  `id` int NOT NULL,\n  `v` varchar(40) NOT NULL COMMENT ' /*!50100 TABLESPACE `x` */',\n  PRIMARY KEY (`id`)\n)" +
+      `${option} ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci`;
+    expect(sharedTablespace(create(" /*!50100 TABLESPACE `ts` */"))).toBe("ts");
+    expect(sharedTablespace(create(" /*!50100 TABLESPACE `innodb_system` */"))).toBe("innodb_system");
+    expect(sharedTablespace(create(" /*!50100 TABLESPACE `odd``name` */"))).toBe("odd`name");
+    expect(sharedTablespace(create(" /*!50100 TABLESPACE `innodb_file_per_table` */"))).toBeUndefined();
+    expect(sharedTablespace(create(""))).toBeUndefined();
+    expect(withoutTablespace(create(" /*!50100 TABLESPACE `ts` */"))).toBe(create(""));
+    expect(withoutTablespace(create(""))).toBe(create(""));
   });
 });
 

@@ -25,6 +25,16 @@ CREATE TABLE blobs (id INT PRIMARY KEY, data LONGBLOB, note MEDIUMTEXT) ENGINE=I
 INSERT INTO blobs SELECT seq, UNHEX(SHA2(seq, 512)), REPEAT('ñ', seq) FROM seq_1_to_200;
 CREATE TABLE places (id INT PRIMARY KEY, pos POINT NOT NULL, area POLYGON NULL, SPATIAL KEY sp_pos (pos)) ENGINE=InnoDB;
 INSERT INTO places SELECT seq, POINT(seq, seq * 2), IF(seq % 2, NULL, ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 1,0 0))')) FROM seq_1_to_100;
+-- Names the servers write to file names in their own encoding (`order@002ditems`, `caf@0p`, `@0023tag`): the baseline
+-- decodes them to compare the datadir with the catalog (src/db/fileName.ts).
+CREATE TABLE `order-items` (id INT AUTO_INCREMENT PRIMARY KEY, sku VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+INSERT INTO `order-items` (sku) SELECT CONCAT('sku-', seq) FROM seq_1_to_150;
+CREATE TABLE `café` (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB;
+INSERT INTO `café` VALUES (1, 'noir'), (2, 'crème');
+CREATE TABLE `#tag` (id INT PRIMARY KEY) ENGINE=InnoDB;
+INSERT INTO `#tag` VALUES (1);
+CREATE TABLE `Upper_Case` (id INT PRIMARY KEY) ENGINE=InnoDB;
+INSERT INTO `Upper_Case` VALUES (1), (2);
 CREATE VIEW `view ``odd``` AS SELECT `from`, `where` FROM `select` WHERE `from` < 10;
 CREATE DATABASE `dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd`;
 CREATE TABLE `dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd`.`tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt` (id INT PRIMARY KEY, t DATETIME(6)) ENGINE=InnoDB;
