@@ -13,6 +13,7 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import { tableLabel, type TableName } from "../binlog/destructive.ts";
+import { encodeFileName } from "../db/fileName.ts";
 import { backupTool } from "../backup/tool.ts";
 import { formatDuration } from "../base/duration.ts";
 import type { Service } from "../config/schema.ts";
@@ -108,18 +109,15 @@ export function deliveryLock(database: string, temporary: string): string {
 }
 
 /**
- * A table's name in the server's file names (MariaDB's my_charset_filename) for ASCII names: letters, digits and _ as
- * they are, any other character as `@` and four hex digits. Undefined beyond ASCII (the caller then checks no file).
+ * A table's name in the server's file names (`order-items` → `order@002ditems`, `café` → `caf@0p`); undefined for a
+ * character beyond U+FFFF, which no identifier holds (the caller then checks no file).
  */
 export function fileNamePart(name: string): string | undefined {
-  let out = "";
-  for (const ch of name) {
-    const code = ch.charCodeAt(0);
-    if (/[A-Za-z0-9_]/.test(ch)) out += ch;
-    else if (code < 0x80) out += `@${code.toString(16).padStart(4, "0")}`;
-    else return undefined;
+  try {
+    return encodeFileName(name);
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 /**

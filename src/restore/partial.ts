@@ -6,6 +6,7 @@
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { TableName } from "../binlog/destructive.ts";
+import { encodeFileName } from "../db/fileName.ts";
 import type { StoredBackup } from "../store/layout.ts";
 import { registerDisposer } from "../base/disposers.ts";
 import { recordOwner } from "../base/owner.ts";
@@ -18,21 +19,18 @@ export class PartialRestoreRefused extends Error {
 /** The server's own schemas: always copied whole (grant tables, routines, events, time zones, InnoDB statistics). */
 export const SYSTEM_SCHEMAS = new Set(["mysql", "performance_schema", "sys"]);
 
-/** A name whose file name is itself: MariaDB encodes every other character (`@002d`), which is not decoded here. */
-const PLAIN_NAME = /^[A-Za-z0-9_]+$/;
-
 /**
  * Why `tables` cannot be restored alone from `chain`, or undefined when they can: mariadb-backup directory backups
  * only (a stream is unpacked whole by mbstream, which cannot pick files; XtraBackup's MySQL keeps every table in its
- * data dictionary, mysql.ibd), and names that are their own file names.
+ * data dictionary, mysql.ibd), of user databases.
  */
 export function partialRefusal(chain: readonly Pick<StoredBackup, "id" | "meta">[], tables: readonly TableName[]): string | undefined {
   for (const link of chain) {
     if (link.meta.tool !== "mariabackup") return `backup ${link.id} was taken with ${link.meta.tool}: only mariadb-backup's files are picked table by table`;
     if (link.meta.format === "stream") return `backup ${link.id} is a stream: mbstream unpacks it whole, it cannot pick a table's files`;
   }
-  const odd = tables.find((t) => !PLAIN_NAME.test(t.database) || !PLAIN_NAME.test(t.table) || SYSTEM_SCHEMAS.has(t.database.toLowerCase()));
-  if (odd) return `${odd.database}.${odd.table}: only tables of user databases named with [A-Za-z0-9_] are picked file by file`;
+  const system = tables.find((t) => SYSTEM_SCHEMAS.has(t.database.toLowerCase()));
+  if (system) return `${system.database}.${system.table}: only tables of user databases are picked file by file`;
   return undefined;
 }
 
@@ -61,16 +59,18 @@ export function tableFiles(dataDir: string, tables: readonly TableName[]): strin
   const byDatabase = new Map<string, string[]>();
   for (const t of tables) byDatabase.set(t.database, [...(byDatabase.get(t.database) ?? []), t.table]);
   for (const [database, names] of byDatabase) {
+    // Files are named as the server encodes names (`order-items` → `order@002ditems`, `café` → `caf@0p`).
+    const directory = encodeFileName(database);
     let files: string[];
     try {
-      files = readdirSync(join(dataDir, database));
+      files = readdirSync(join(dataDir, directory));
     } catch {
       continue; // not in this backup (created later: the replay makes it)
     }
     for (const file of files) {
-      const own = names.some((t) => isTableFile(file, t));
-      const trigger = file.endsWith(".TRN") && names.some((t) => triggerTable(join(dataDir, database, file)) === t.toLowerCase());
-      if (own || trigger || file === "db.opt" || /^FTS_[0-9a-f]{16}_/i.test(file)) paths.push(join(database, file));
+      const own = names.some((t) => isTableFile(file, encodeFileName(t)));
+      const trigger = file.endsWith(".TRN") && names.some((t) => triggerTable(join(dataDir, directory, file)) === t.toLowerCase());
+      if (own || trigger || file === "db.opt" || /^FTS_[0-9a-f]{16}_/i.test(file)) paths.push(join(directory, file));
     }
   }
   return paths;

@@ -115,11 +115,12 @@ describe("names, definitions and the way a table goes (pure)", () => {
     expect(deliveryLock("shop", "t__restoring_20261130105006").length).toBeLessThanOrEqual(64);
   });
 
-  it("encodes ASCII names as the server names their files, and nothing beyond", () => {
+  it("encodes names as the server names their files, and nothing beyond U+FFFF", () => {
     expect(fileNamePart("p-early")).toBe("p@002dearly");
     expect(fileNamePart("p t")).toBe("p@0020t");
     expect(fileNamePart("p_0")).toBe("p_0");
-    expect(fileNamePart("pü")).toBeUndefined();
+    expect(fileNamePart("café")).toBe("caf@0p");
+    expect(fileNamePart("p\u{1F600}")).toBeUndefined();
   });
 
   it("renames the definition and leaves its foreign keys out", () => {
