@@ -9,8 +9,9 @@ import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../lifecycle/disposers.ts";
 import { recordOwner } from "../lifecycle/owner.ts";
 import { registerSecret } from "../lifecycle/secrets.ts";
-import { runCommand, tail } from "../process/command.ts";
+import { runCommand, shellQuote, tail } from "../process/command.ts";
 import { MARIADB_FLAVOR, type ServerFlavor } from "../backup/flavor.ts";
+import { clientOptions, type ClientOptions } from "./optionFile.ts";
 
 /** A directory that is removed when disposed, also on Ctrl-C. */
 export interface WorkDir {
@@ -84,16 +85,6 @@ export function verifierInitSql(v: VerifierAccount): string {
 /** Where a server in `dir` finds its verifier's init file, and a client option file for people (restore drills). */
 export function verifierFiles(dir: string): { initFile: string; clientFile: string } {
   return { initFile: join(dir, "verifier-init.sql"), clientFile: join(dir, "client.cnf") };
-}
-
-/** A client option file's text (mode 0600 where written): passwords never go on a command line. */
-export function clientOptions(options: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
-  const lines = ["[client]", `user=${options.user}`];
-  if (options.password) lines.push(`password=${options.password}`);
-  if (options.socket) lines.push(`socket=${options.socket}`);
-  if (options.host) lines.push(`host=${options.host}`);
-  if (options.port) lines.push(`port=${options.port}`);
-  return `${lines.join("\n")}\n`;
 }
 
 /**
@@ -358,14 +349,14 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
 
 /** A detached watcher: when this process is gone, it kills the server and removes its directory. */
 function spawnReaper(serverPid: number, dir: string): ChildProcess {
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${serverPid} 2>/dev/null; sleep 1; rm -rf '${dir.replace(/'/g, `'\\''`)}'`;
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${serverPid} 2>/dev/null; sleep 1; rm -rf ${shellQuote(dir)}`;
   const reaper = spawn("sh", ["-c", script], { stdio: "ignore", detached: true });
   reaper.unref();
   return reaper;
 }
 
 /** Write a client option file (mode 0600) so passwords never appear on a command line. */
-export function writeClientOptionFile(path: string, options: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
+export function writeClientOptionFile(path: string, options: ClientOptions): string {
   writeFileSync(path, clientOptions(options), { mode: 0o600 });
   return path;
 }

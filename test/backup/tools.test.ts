@@ -68,7 +68,7 @@ describe("dump", () => {
 
   it("initialises an empty datadir and loads the dump through the client", () => {
     expect(cmd(dump.initializeCommand("/r/datadir"))).toBe(
-      "mariadb-install-db --no-defaults --datadir=/r/datadir --user=root --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve",
+      "mariadb-install-db --no-defaults --datadir=/r/datadir --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve",
     );
     expect(dump.loadCommand("/r/datadir", "/r/client.cnf").args[1]).toBe(
       "mariadb --defaults-file=/r/client.cnf --binary-mode --default-character-set=utf8mb4 < /r/datadir/dump.sql && " +
