@@ -72,6 +72,9 @@ export function newVerifierAccount(): VerifierAccount {
 
 /** The init file's statements (they run before the server accepts connections; the file is mode 0600 and removed with the restore). */
 export function verifierInitSql(v: VerifierAccount): string {
+  // The init file is read under the restored server's sql_mode (NO_BACKSLASH_ESCAPES or not): only words that need no
+  // escaping either way go into its string literals. Ours are (hex, base64url); anything else is refused, not mangled.
+  for (const word of [v.user, v.password]) if (!/^[\w-]+$/.test(word)) throw new Error("a verifier account's name and password are letters, digits, _ and - only");
   const account = `'${v.user}'@'${v.host}'`;
   // PROXY too (not part of ALL): a dump's accounts include proxy grants, which only a holder of it may give. The init
   // file's session may not GRANT PROXY, so the row goes in as mysql_install_db writes root's, then the ACL reloads.
