@@ -175,6 +175,14 @@ describe("credentials and paths of any character", () => {
     expect(into.exitCode, into.all).toBe(0);
     expect(into.all).toMatch(/^OK into target /m);
 
+    // The restore drill prints a line to paste into a shell: a shell reads it as the client and its option file.
+    const drill = await run("bin/restoretest", ["restore", "shop", "--config", config]);
+    expect(drill.exitCode, drill.all).toBe(0);
+    const line = /^connect: (.*?) {3}\(read-only/m.exec(drill.all)?.[1] as string;
+    const words = String((await execa("bash", ["-c", `printf '%s\\0' ${line}`])).stdout).split("\0").slice(0, -1);
+    expect(words).toEqual([join(root, "tc-maria", "mariadb"), expect.stringMatching(/^--defaults-file=.*\/client\.cnf$/)]);
+    expect(words[1]).toContain(join(root, "w"));
+
     for (const text of outputs) for (const secret of SECRETS) for (const form of forms(secret)) expect(text.includes(form), `a secret in the output:\n${text}`).toBe(false);
     const written = [...filesUnder(reports), ...filesUnder(join(root, "store"))];
     expect(written.some((f) => f.endsWith("summary.json"))).toBe(true);
