@@ -11,6 +11,7 @@ import { findService, loadFleet } from "./config/load.ts";
 import type { Service } from "./config/schema.ts";
 import { disposeAll } from "./base/disposers.ts";
 import { maskSecrets } from "./base/secrets.ts";
+import { shellQuote } from "./base/command.ts";
 import { describeSweep, sweepRoots, sweepStaleRuns } from "./base/sweep.ts";
 import { describePoint, parseRestorePoint, type RestorePoint } from "./restore/locate.ts";
 import { describeDelivered, intoServer } from "./restore/into.ts";
@@ -236,7 +237,8 @@ async function main(argv: string[]): Promise<number> {
         // The backup's own flavour's client (mysql for a clone, an xtrabackup or a MySQL dump), from the service's toolchain.
         const client = backupTool(r.backup.meta.tool, service.backup.toolchain, r.manifest.server.flavor).flavor.client;
         const where = r.target.description.startsWith("local") ? "" : ` (on ${r.target.description})`;
-        log(`connect: ${client} --defaults-file=${r.server.clientOptionFile ?? "?"}${where}   (read-only, no network, production data; as the restore's own verifier account)`);
+        // A line to paste into a shell: the toolchain and the workDir may hold blanks and quotes.
+        log(`connect: ${shellQuote(client)} ${shellQuote(`--defaults-file=${r.server.clientOptionFile ?? "?"}`)}${where}   (read-only, no network, production data; as the restore's own verifier account)`);
         if (args.keep) {
           log("kept: press Ctrl-C to destroy the restored server and every file of it");
           // Ctrl-C drains the disposer list (the restored server is on it) and exits.

@@ -258,6 +258,11 @@ function cloneTool(toolchain?: string): PhysicalBackupTool {
     flavor: mysqlFlavor,
     incremental: false,
     backupCommand: ({ targetDir, optionFile }) => {
+      // Measured on MySQL 9.7: CLONE LOCAL DATA DIRECTORY refuses a path holding a backslash (ER_WRONG_VALUE "file
+      // path"), however it is quoted; blanks, #, quotes, ;, $, backticks and non-ASCII it takes.
+      if (targetDir.includes("\\")) {
+        throw new Error(`MySQL's CLONE refuses a directory whose path holds a backslash: ${targetDir} (backup.store): choose a store path without one, or tool: dump`);
+      }
       const client = `${shellQuote(mysqlFlavor.client)} ${shellQuote(`--defaults-extra-file=${optionFile}`)} --batch --skip-column-names`;
       const sql = (statement: string) => `${client} -e ${shellQuote(statement)}`;
       const active = "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone' AND PLUGIN_STATUS = 'ACTIVE'";

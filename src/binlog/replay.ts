@@ -90,7 +90,7 @@ export function replayScript(plan: ReplayPlan, binlogDir: string, clientOptionFi
   // --stop-datetime is read in the local time zone of mariadb-binlog: pinned to UTC, the plan's times mean one thing everywhere.
   const tz = plan.stopDatetime !== undefined ? "TZ=UTC " : "";
   return (
-    `set -o pipefail; ${tz}${flavor.binlog} --start-position=${plan.startPosition}${stop} ${files}` +
-    ` | ${flavor.client} --defaults-file=${shellQuote(clientOptionFile)} --binary-mode`
+    `set -o pipefail; ${tz}${shellQuote(flavor.binlog)} --start-position=${plan.startPosition}${stop} ${files}` +
+    ` | ${shellQuote(flavor.client)} --defaults-file=${shellQuote(clientOptionFile)} --binary-mode`
   );
 }

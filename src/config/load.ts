@@ -720,7 +720,7 @@ function rejoinProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
     }
     if (rejoin.source === undefined && typeof source.socket === "string") {
       problems.push(
-        problemAt(ctx, [...at, "source"], keyLine(ctx, at), "required key missing: the source is reached by socket, but a replica connects over TCP: set source.host and source.port"),
+        problemAt(ctx, [...at, "source"], keyLine(ctx, at), "required key missing: the source is reached by socket, but a replica connects over TCP: set rejoin.source.host (and rejoin.source.port, default 3306), the source's address as the restore host reaches it"),
       );
     }
     return problems;

@@ -149,7 +149,7 @@ export const sshHostFields = {
   /** ...or the one key fingerprint the host may present. */
   hostKeyFingerprint: z
     .string()
-    .regex(HOST_KEY_FINGERPRINT, 'expected a fingerprint like "SHA256:" followed by 43 base64 characters, as `ssh-keygen -lf key.pub` prints it')
+    .regex(HOST_KEY_FINGERPRINT, 'expected a fingerprint like "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" (SHA256: and 43 base64 characters), as `ssh-keygen -lf key.pub` prints it')
     .optional(),
   /** Directory on the host under which each restore makes (and removes) its own directory. */
   workDir: z.string().startsWith("/", "must be an absolute path on the host").default("/tmp"),

@@ -9,8 +9,9 @@ import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../base/disposers.ts";
 import { recordOwner } from "../base/owner.ts";
 import { registerSecret } from "../base/secrets.ts";
-import { runCommand, tail } from "../base/command.ts";
+import { runCommand, shellQuote, tail } from "../base/command.ts";
 import { MARIADB_FLAVOR, type ServerFlavor } from "../server/flavor.ts";
+import { clientOptions, type ClientOptions } from "../server/optionFile.ts";
 
 /** A directory that is removed when disposed, also on Ctrl-C. */
 export interface WorkDir {
@@ -71,6 +72,9 @@ export function newVerifierAccount(): VerifierAccount {
 
 /** The init file's statements (they run before the server accepts connections; the file is mode 0600 and removed with the restore). */
 export function verifierInitSql(v: VerifierAccount): string {
+  // The init file is read under the restored server's sql_mode (NO_BACKSLASH_ESCAPES or not): only words that need no
+  // escaping either way go into its string literals. Ours are (hex, base64url); anything else is refused, not mangled.
+  for (const word of [v.user, v.password]) if (!/^[\w-]+$/.test(word)) throw new Error("a verifier account's name and password are letters, digits, _ and - only");
   const account = `'${v.user}'@'${v.host}'`;
   // PROXY too (not part of ALL): a dump's accounts include proxy grants, which only a holder of it may give. The init
   // file's session may not GRANT PROXY, so the row goes in as mysql_install_db writes root's, then the ACL reloads.
@@ -84,16 +88,6 @@ export function verifierInitSql(v: VerifierAccount): string {
 /** Where a server in `dir` finds its verifier's init file, and a client option file for people (restore drills). */
 export function verifierFiles(dir: string): { initFile: string; clientFile: string } {
   return { initFile: join(dir, "verifier-init.sql"), clientFile: join(dir, "client.cnf") };
-}
-
-/** A client option file's text (mode 0600 where written): passwords never go on a command line. */
-export function clientOptions(options: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
-  const lines = ["[client]", `user=${options.user}`];
-  if (options.password) lines.push(`password=${options.password}`);
-  if (options.socket) lines.push(`socket=${options.socket}`);
-  if (options.host) lines.push(`host=${options.host}`);
-  if (options.port) lines.push(`port=${options.port}`);
-  return `${lines.join("\n")}\n`;
 }
 
 /**
@@ -358,14 +352,14 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
 
 /** A detached watcher: when this process is gone, it kills the server and removes its directory. */
 function spawnReaper(serverPid: number, dir: string): ChildProcess {
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${serverPid} 2>/dev/null; sleep 1; rm -rf '${dir.replace(/'/g, `'\\''`)}'`;
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${serverPid} 2>/dev/null; sleep 1; rm -rf ${shellQuote(dir)}`;
   const reaper = spawn("sh", ["-c", script], { stdio: "ignore", detached: true });
   reaper.unref();
   return reaper;
 }
 
 /** Write a client option file (mode 0600) so passwords never appear on a command line. */
-export function writeClientOptionFile(path: string, options: { user: string; password?: string; socket?: string; host?: string; port?: number }): string {
+export function writeClientOptionFile(path: string, options: ClientOptions): string {
   writeFileSync(path, clientOptions(options), { mode: 0o600 });
   return path;
 }

@@ -7,9 +7,9 @@ import { MARIADB_FLAVOR, type ServerFlavor } from "../server/flavor.ts";
 import { Db } from "../db/connection.ts";
 import { registerDisposer } from "../base/disposers.ts";
 import { maskSecrets } from "../base/secrets.ts";
-import { CommandError, describeCommand, runCommand, tail, type CommandOptions, type CommandResult } from "../base/command.ts";
+import { CommandError, describeCommand, runCommand, shellQuote as q, tail, type CommandOptions, type CommandResult } from "../base/command.ts";
+import { clientOptions } from "../server/optionFile.ts";
 import {
-  clientOptions,
   newVerifierAccount,
   privilegeTableTrouble,
   ServerStartError,
@@ -21,7 +21,7 @@ import {
   type ServerSpec,
   type StartedServer,
 } from "./sandbox.ts";
-import { shellQuote as q, SshConnection, SshError, type SshEndpoint, type Watchdog } from "./sshConnection.ts";
+import { SshConnection, SshError, type SshEndpoint, type Watchdog } from "./sshConnection.ts";
 import type { HostProvider, RestoredServerOptions, Target } from "./types.ts";
 
 export interface SshHostConfig extends SshEndpoint {
@@ -229,11 +229,12 @@ class SshTarget implements Target {
     await writeFile(verifierPaths.clientFile, clientOptions({ user: verifier.user, password: verifier.password, socket: files.socket }));
     // A wrapper shell waits for mariadbd: it reaps it the moment it exits (no zombie left to init) and records the exit code.
     // What the server prints before its error log is open (a missing datadir, a bad option) goes to server.out.
-    const wrapper = `${binary} "$@" </dev/null >server.out 2>&1 & echo $! > server.pid; wait $!; echo $? > server.exit`;
+    // The program is the wrapper's $0: a toolchain path is one word whatever it holds.
+    const wrapper = `"$0" "$@" </dev/null >server.out 2>&1 & echo $! > server.pid; wait $!; echo $? > server.exit`;
     const args = serverArgs(spec, undefined);
     const launch =
       `mkdir -p ${q(files.tmpdir)} && cd ${q(this.dir)} && rm -f server.pid server.exit || exit 1; ` +
-      `PATH="$PATH:${SBIN_PATH}" sh -c ${q(wrapper)} ${binary} ${args.map(q).join(" ")} </dev/null >/dev/null 2>&1 & ` +
+      `PATH="$PATH:${SBIN_PATH}" sh -c ${q(wrapper)} ${q(binary)} ${args.map(q).join(" ")} </dev/null >/dev/null 2>&1 & ` +
       `i=0; while [ ! -s server.pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; cat server.pid`;
     const launched = await run(launch, `${describeCommand(binary, args)} &`);
     const pid = Number(launched.stdout.trim());
@@ -367,7 +368,7 @@ function stopServerScript(dir: string, graceSeconds: number): string {
     `gone() { [ -e ${d}/server.exit ] || ! kill -0 "$p" 2>/dev/null; }; ` +
     `kill -TERM "$p" 2>/dev/null; i=0; while ! gone && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done; ` +
     `if ! gone; then kill -KILL "$p" 2>/dev/null; i=0; while ! gone && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; fi; ` +
-    `if ! gone; then echo "server pid $p in ${dir} did not stop" >&2; exit 1; fi; fi`
+    `if ! gone; then echo "server pid $p in "${d}" did not stop" >&2; exit 1; fi; fi`
   );
 }
 

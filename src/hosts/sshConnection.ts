@@ -76,11 +76,6 @@ const PID_MARKER = "restoretest-remote-pid:";
 /** How long a timed-out command gets between TERM and KILL. */
 const KILL_GRACE_S = 5;
 
-/** A POSIX shell word: single-quoted unless it is plainly safe. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 export class SshConnection {
   private closedReason: string | undefined;
   private lastError: string | undefined;

@@ -223,9 +223,11 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
         name,
         binary: p("mariadbd"),
         extraArgs: () => [],
+        // No --user: mariadb-install-db then runs no `chown $user $dir`, which word-splits the datadir (a workDir with a
+        // blank or a quote in its name failed). The files are the running user's either way, as the server's are.
         initialize: (datadir) => ({
           file: p("mariadb-install-db"),
-          args: ["--no-defaults", `--datadir=${datadir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
+          args: ["--no-defaults", `--datadir=${datadir}`, "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
         }),
         skipReplicaStart: "--skip-slave-start",
         gtidArgs: () => [],

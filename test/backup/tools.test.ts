@@ -2,6 +2,7 @@
 // these tests (docs/backup-tools.md); mariadb-backup and the dump also run for real in chain.test.ts and dump.test.ts.
 import { describe, expect, it } from "vitest";
 import { backupTool, clone, dump, mariabackup, parseCheckpoints, parseDumpPosition, xtrabackup } from "../../src/backup/tool.ts";
+import { shellQuote } from "../../src/base/command.ts";
 import { replayScript } from "../../src/binlog/replay.ts";
 
 const cmd = (c: { file: string; args: string[] }) => [c.file, ...c.args].join(" ");
@@ -68,7 +69,7 @@ describe("dump", () => {
 
   it("initialises an empty datadir and loads the dump through the client", () => {
     expect(cmd(dump.initializeCommand("/r/datadir"))).toBe(
-      "mariadb-install-db --no-defaults --datadir=/r/datadir --user=root --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve",
+      "mariadb-install-db --no-defaults --datadir=/r/datadir --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve",
     );
     expect(dump.loadCommand("/r/datadir", "/r/client.cnf").args[1]).toBe(
       "mariadb --defaults-file=/r/client.cnf --binary-mode --default-character-set=utf8mb4 < /r/datadir/dump.sql && " +
@@ -116,6 +117,14 @@ describe("clone (MySQL's clone plugin)", () => {
     expect(clone.prepareCommand).toBeUndefined();
     expect(clone.incremental).toBe(false);
     expect(clone.flavor.name).toBe("mysql");
+  });
+
+  it("names the store path MySQL's CLONE refuses (a backslash in it), and quotes any other for SQL, then for the shell", () => {
+    expect(() => clone.backupCommand({ targetDir: "/s\\x/b1/data", optionFile: "/w/c.cnf" })).toThrow(
+      "MySQL's CLONE refuses a directory whose path holds a backslash: /s\\x/b1/data (backup.store): choose a store path without one, or tool: dump",
+    );
+    const script = clone.backupCommand({ targetDir: "/s #'\"$`ü/b1/data", optionFile: "/w/c.cnf" }).args[1] as string;
+    expect(script).toContain(shellQuote("CLONE LOCAL DATA DIRECTORY = '/s #''\"$`ü/b1/data'"));
   });
 
   it("takes its programs from the service's toolchain", () => {

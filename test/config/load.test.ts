@@ -627,7 +627,7 @@ services:
 `;
     expect(messageOf(both)).toBe(
       [
-        'services.yaml:11 services.shop.restore.ssh.hostKeyFingerprint: expected a fingerprint like "SHA256:" followed by 43 base64 characters, as `ssh-keygen -lf key.pub` prints it',
+        'services.yaml:11 services.shop.restore.ssh.hostKeyFingerprint: expected a fingerprint like "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" (SHA256: and 43 base64 characters), as `ssh-keygen -lf key.pub` prints it',
         "services.yaml:11 services.shop.restore.ssh.hostKeyFingerprint: set either knownHosts or hostKeyFingerprint, not both",
       ].join("\n"),
     );
@@ -705,7 +705,7 @@ describe("rejoin", () => {
     expect(messageOf(text)).toBe(
       [
         "services.yaml:6 services.shop.rejoin.user: required key missing: the replication user (REPLICATION SLAVE) the rebuilt replica connects as, and its password",
-        "services.yaml:6 services.shop.rejoin.source: required key missing: the source is reached by socket, but a replica connects over TCP: set source.host and source.port",
+        "services.yaml:6 services.shop.rejoin.source: required key missing: the source is reached by socket, but a replica connects over TCP: set rejoin.source.host (and rejoin.source.port, default 3306), the source's address as the restore host reaches it",
       ].join("\n"),
     );
   });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkDir, installDatadir, startServer, ServerStartError } from "../../src/hosts/sandbox.ts";
+import { createWorkDir, installDatadir, newVerifierAccount, startServer, ServerStartError, verifierInitSql } from "../../src/hosts/sandbox.ts";
 import { pendingDisposers } from "../../src/base/disposers.ts";
 import { sandboxServers } from "../support/services.ts";
 
@@ -19,6 +19,15 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+describe("the verifier account's init file", () => {
+  it("holds our own account, whose words need no escaping under any sql_mode, and refuses any other", () => {
+    for (let i = 0; i < 50; i++) expect(verifierInitSql(newVerifierAccount())).toMatch(/^CREATE USER '[\w-]+'@'localhost' IDENTIFIED BY '[\w-]+';/);
+    for (const password of ["a'b", "a\\b", "a b"]) {
+      expect(() => verifierInitSql({ user: "restoretest_verifier_1", host: "localhost", password })).toThrow("a verifier account's name and password are letters, digits, _ and - only");
+    }
+  });
+});
 
 describe("local sandbox", () => {
   afterEach(async () => {

@@ -1,8 +1,8 @@
 // The ssh provider against a real sshd on loopback: restore and verify end to end, host-key and auth refusals, commands, a dropped connection.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
@@ -18,6 +18,7 @@ import { allFindings, captureRestored } from "../../src/verify/verify.ts";
 import { sandboxServers, testService, testStore } from "../support/services.ts";
 import { processesMentioning, startSshd, type TestSshd } from "../support/sshd.ts";
 import { rejection } from "../support/rejection.ts";
+import { HOSTILE_NAME } from "../support/hostile.ts";
 
 
 const store = testStore();
@@ -104,6 +105,29 @@ describe("ssh provider", () => {
       expect(findings.filter((f) => !f.finding.ok)).toEqual([]);
     } finally {
       await restored.destroy();
+    }
+  });
+
+  it("restores under a workDir and through a toolchain whose names hold #, quotes, \\, a blank, $, backtick and ü", async () => {
+    // Short: the server's socket path under it must stay within 107 bytes.
+    const workDir = join(remoteBase, `#'"\\ $\`ü`);
+    const toolchain = join(store.path, HOSTILE_NAME, "tc");
+    mkdirSync(toolchain, { recursive: true });
+    for (const p of ["/usr/bin/mariadb", "/usr/bin/mariadb-backup", "/usr/bin/mbstream", "/usr/sbin/mariadbd"]) symlinkSync(p, join(toolchain, basename(p)));
+    const base = sshService();
+    const service: Service = { ...base, backup: { ...base.backup, toolchain }, restore: { ...base.restore, ssh: hostConfig({ workDir }) } };
+    const restored = await restoreService(service);
+    try {
+      expect(restored.target.workDir.startsWith(`${workDir}/restoretest-restore-shop-`)).toBe(true);
+      // The server the host runs is the toolchain's, through the link.
+      expect((await ourServers()).join("\n")).toContain(`${toolchain}/mariadbd`);
+      const verification = await captureRestored(restored.db, restored.manifest, restored.manifest.checks, DEFAULT_CHECK_OPTIONS, 2, restored.serverContext);
+      const findings = allFindings(verification);
+      expect(findings.length).toBeGreaterThan(0);
+      expect(findings.filter((f) => !f.finding.ok).map((f) => f.key)).toEqual([]);
+    } finally {
+      await restored.destroy();
+      rmSync(workDir, { recursive: true, force: true });
     }
   });
 

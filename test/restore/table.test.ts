@@ -9,7 +9,7 @@ import { runBackupJob } from "../../src/backup/job.ts";
 import { binlogArchiveDir } from "../../src/store/layout.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
-import { clientOptions } from "../../src/hosts/sandbox.ts";
+import { clientOptions } from "../../src/server/optionFile.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { runCommand } from "../../src/base/command.ts";
 import { describeEvent, findBreakingEvent, parseTableName, restoreTables } from "../../src/restore/table.ts";
