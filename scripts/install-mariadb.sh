@@ -59,9 +59,17 @@ fi
 loader="$tree/lib64/ld-linux-x86-64.so.2"
 libs="$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu"
 share="$tree/usr/share/mariadb"
-# The tree's plugins (from mariadb-server, above), never the host's 10.11 ones in the compiled-in /usr/lib/mysql/plugin.
-plugins="$tree/usr/lib/mysql/plugin"
-mkdir -p "$toolchain"
+# One plugin directory of the tree's server plugins (from mariadb-server, above) and client authentication plugins
+# (libmariadb3's: client_ed25519.so, parsec.so, …), never the host's 10.11 ones in the compiled-in /usr/lib/mysql/plugin
+# and /usr/lib/x86_64-linux-gnu/libmariadb3/plugin: a client of the tree otherwise loads the host's client_ed25519.so
+# and finds no parsec.so (PARSEC is new in 11.6), and mariadb-backup and a replica's mariadbd look for client plugins in
+# their --plugin-dir.
+plugins="$home/plugin"
+rm -rf "$plugins"
+mkdir -p "$plugins" "$toolchain"
+for plugin in "$tree"/usr/lib/mysql/plugin/* "$tree"/usr/lib/x86_64-linux-gnu/libmariadb3/plugin/*; do
+  ln -s "$plugin" "$plugins/"
+done
 # One wrapper per program. A client or server reads --no-defaults/--defaults-file/--defaults-extra-file only as its
 # first argument, so the wrapper keeps such an argument first and puts the tree's own paths after it.
 wrapper() {
@@ -77,10 +85,10 @@ EOF
 }
 wrapper mariadbd /usr/sbin/mariadbd "'--lc-messages-dir=$share' '--character-sets-dir=$share/charsets' '--plugin-dir=$plugins'"
 for client in mariadb mariadb-dump mariadb-binlog mariadb-admin; do
-  wrapper "$client" "/usr/bin/$client" "'--character-sets-dir=$share/charsets'"
+  wrapper "$client" "/usr/bin/$client" "'--character-sets-dir=$share/charsets' '--plugin-dir=$plugins'"
 done
-# mariadb-backup takes no --character-sets-dir (its character sets are compiled in); the plugins --prepare may load
-# are the tree's.
+# mariadb-backup takes no --character-sets-dir (its character sets are compiled in); its --plugin-dir serves both the
+# plugins --prepare may load and the client authentication plugin of its login.
 wrapper mariadb-backup /usr/bin/mariadb-backup "'--plugin-dir=$plugins'"
 wrapper mbstream /usr/bin/mbstream ""
 wrapper aria_chk /usr/bin/aria_chk "'--character-sets-dir=$share/charsets'"
