@@ -10,6 +10,7 @@ import { readManifest } from "../../src/baseline/manifest.ts";
 import { FAULTS, namesObject, redFindings, runFault } from "../faults/catalog.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { mariadb118Service, mariadb118Toolchain } from "../support/mariadb118.ts";
+import { MARIADB118_FAULTS } from "./faults.ts";
 import { sandboxServers, testStore } from "../support/services.ts";
 
 const store = testStore();
@@ -50,7 +51,7 @@ describe.concurrent("MariaDB 11.8 fault catalog", () => {
     }
   }, 120_000);
 
-  for (const fault of FAULTS) {
+  for (const fault of [...FAULTS, ...MARIADB118_FAULTS]) {
     it(`catches: ${fault.name}`, async ({ expect }) => {
       const result = await runFault(service(), backupDir, fault);
       if (fault.restoreFails) {
