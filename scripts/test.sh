@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `npm test`: install what is missing, typecheck, lint, then the tool's own tests against real MariaDB.
+# `npm test`: install what is missing, typecheck, lint, then the tool's own tests against real MariaDB (10.11, 11.8) and MySQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/install-node-deps.sh
 bash scripts/install-mysql.sh   # MySQL 9.7 LTS from Debian sid, for the MySQL tests (test infrastructure only)
+bash scripts/install-mariadb.sh # MariaDB 11.8 LTS from Debian trixie, for the MariaDB 11.8 tests (test infrastructure only)
 echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint --max-warnings=0 .
 echo "== tests"

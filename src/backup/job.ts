@@ -291,7 +291,7 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       }
       const infoDir = streamed ? join(dir, TOOL_INFO_DIR) : dataDir;
       const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(infoDir) : null;
-      if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable xtrabackup_checkpoints in ${infoDir}`);
+      if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable ${(tool.checkpointFiles ?? ["xtrabackup_checkpoints"]).join(" or ")} in ${infoDir}`);
       const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
       log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
       const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);

@@ -46,6 +46,11 @@ export interface PhysicalBackupTool extends ToolBase {
   prepareCommand?(backupDir: string, options?: { incrementalDir?: string; more?: boolean }): CommandSpec;
   readCheckpoints(backupDir: string): Checkpoints | null;
   /**
+   * The names the tool gives its checkpoints file, in the order read: MariaDB 11.x's mariadb-backup writes
+   * `mariadb_backup_checkpoints` (and `_info`, `_binlog_info`), 10.11's and XtraBackup's `xtrabackup_checkpoints`.
+   */
+  checkpointFiles?: readonly string[];
+  /**
    * The backup as one stream on stdout (`--stream`), with its checkpoints and position written to `infoDir`
    * (`--extra-lsndir`); an incremental takes the changes after `incrementalLsn`. Absent for a tool that writes a
    * directory only (clone).
@@ -207,6 +212,7 @@ function physicalTool(spec: {
       const text = readFirstExisting(backupDir, spec.checkpointFiles);
       return text === undefined ? null : parseCheckpoints(text);
     },
+    checkpointFiles: spec.checkpointFiles,
   };
 }
 

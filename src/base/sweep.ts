@@ -187,7 +187,8 @@ function readFacts(path: string, name: string): RunDirFacts | undefined {
 }
 
 /** Programs a run leaves working in its directory: its server, and a prepare whose parent was killed alone (OOM). */
-// `ld-linux-x86-64` (15 characters, all of a process name): a server run through its own tree's loader (a MySQL toolchain made by scripts/install-mysql.sh).
+// `ld-linux-x86-64` (15 characters, all of a process name): a server or mariadb-backup run through its own tree's loader
+// (the MySQL 9.7 and MariaDB 11.8 toolchains made by scripts/install-mysql.sh and install-mariadb.sh).
 const RUN_PROGRAMS = new Set(["mariadbd", "mysqld", "mariadb-backup", "mariabackup", "xtrabackup", "ld-linux-x86-64"]);
 
 /** Processes of `dir`: the pid in its `mysqld.pid`, and any server or backup tool, if its command line names `dir`. */

@@ -3,6 +3,7 @@
 import type { Manifest, Position } from "../store/manifest.ts";
 import { markInUse } from "../store/inUse.ts";
 import { backupTool } from "../backup/tool.ts";
+import type { Flavor } from "../server/flavor.ts";
 import { parseBackupMyCnf, readBackupMyCnf, startupOptions } from "../checks/settings.ts";
 import type { ServerCaptureContext } from "../checks/types.ts";
 import { readDigestKey, type StoredBackup } from "../store/layout.ts";
@@ -288,7 +289,7 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
         await step("prepare", async (record) => {
           const c = prepare(t.datadir, { more: incrementals.length > 0 });
           record.command = describeCommand(c.file, c.args);
-          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
+          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, tool.flavor, error));
         });
       }
       for (const [i, inc] of incrementals.entries()) {
@@ -296,7 +297,7 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
         await step("apply-incremental", async (record) => {
           const c = prepare(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
           record.command = describeCommand(c.file, c.args);
-          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, error));
+          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, tool.flavor, error));
         });
       }
     } else {
@@ -466,10 +467,11 @@ async function nameTablespaces(t: Target, manifest: Manifest, error: unknown): P
  * mariadb-backup's Aria recovery fails without naming the table ("Got error 176 when executing record …"): aria_chk on
  * the prepared copy names it, so the message says which table of the backup is damaged. Always rethrows.
  */
-async function explainAriaFailure(t: Target, error: unknown): Promise<never> {
-  if (!(error instanceof CommandError) || !/Aria (recovery|log apply) failed/i.test(error.stderrTail)) throw error;
+async function explainAriaFailure(t: Target, flavor: Flavor, error: unknown): Promise<never> {
+  if (!flavor.ariaCheck || !(error instanceof CommandError) || !/Aria (recovery|log apply) failed/i.test(error.stderrTail)) throw error;
+  // The service's toolchain's aria_chk where it names one (MariaDB 11.8's, not the host's 10.11).
   const check = await t
-    .exec("sh", ["-c", `cd ${shellQuote(t.datadir)} && aria_chk --check --silent */*.MAI 2>&1; true`], { timeoutMs: 120_000 })
+    .exec("sh", ["-c", `cd ${shellQuote(t.datadir)} && ${shellQuote(flavor.ariaCheck)} --check --silent */*.MAI 2>&1; true`], { timeoutMs: 120_000 })
     .catch(() => undefined);
   const damaged = [...new Set([...(check?.stdout ?? "").matchAll(/Aria table '([^']+)\.MAI' is corrupted/g)].map((m) => (m[1] as string).replace("/", ".")))];
   if (damaged.length === 0) throw error;
@@ -478,7 +480,7 @@ async function explainAriaFailure(t: Target, error: unknown): Promise<never> {
     error.exitCode,
     error.signal,
     error.timedOut,
-    `${error.stderrTail}\naria_chk on the backup's copy, after the failed recovery, finds damaged: ${damaged.join(", ")} (a table the failed recovery never reached can show as damaged too; take a new backup and CHECK TABLE these on the source)`,
+    `${error.stderrTail}\n${flavor.ariaCheck} on the backup's copy, after the failed recovery, finds damaged: ${damaged.join(", ")} (a table the failed recovery never reached can show as damaged too; take a new backup and CHECK TABLE these on the source)`,
     error.durationMs,
   );
 }

@@ -98,6 +98,11 @@ export interface Flavor {
   binlog: string;
   dump: string;
   /**
+   * The Aria table checker, of the server's own version (the Aria files are the server's): MariaDB only (MySQL has no
+   * Aria tables).
+   */
+  ariaCheck?: string;
+  /**
    * What every dump of table rows adds for this flavour: MySQL's mysqldump, on a server with GTIDs, otherwise writes
    * `SET @@SESSION.SQL_LOG_BIN= 0` (the rows would reach no replica) and `SET @@GLOBAL.GTID_PURGED` (loaded into a
    * running server, it rewrites or breaks that server's GTID state).
@@ -217,6 +222,7 @@ export function flavor(name: FlavorName, toolchain?: string): Flavor {
       client: p("mariadb"),
       binlog: p("mariadb-binlog"),
       dump: p("mariadb-dump"),
+      ariaCheck: p("aria_chk"),
       dumpArgs: [],
       dialect: MARIADB_DIALECT,
       server: {

@@ -1,4 +1,5 @@
 // Backup chains: a full backup and the incrementals on top of it, found in the store and checked link by link (LSNs).
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DATA_DIR, type BackupListing, type BackupMeta, type StoredBackup } from "./layout.ts";
 
@@ -12,7 +13,7 @@ export interface Checkpoints {
 
 /** What the chain check needs of a backup tool (src/backup/tool.ts): whether it makes incrementals, and their LSNs. */
 export type ChainTool =
-  | { name: string; kind: "physical"; incremental: boolean; readCheckpoints(infoDir: string): Checkpoints | null }
+  | { name: string; kind: "physical"; incremental: boolean; checkpointFiles?: readonly string[]; readCheckpoints(infoDir: string): Checkpoints | null }
   | { name: string; kind: "logical" };
 
 /** What chain logic needs of a stored backup. */
@@ -104,12 +105,15 @@ export function checkChainLsns(links: readonly { id: string; checkpoints: Checkp
   }
 }
 
-/** Read each link's `xtrabackup_checkpoints` from the store and check the chain joins (physical tools only). */
+/** Read each link's checkpoints file (`xtrabackup_checkpoints`, `mariadb_backup_checkpoints`) from the store and check the chain joins (physical tools only). */
 export function checkStoredChain(links: readonly StoredBackup[], tool: ChainTool): void {
   // A full-only tool (a dump, a clone) has no LSN range to join: its chain is its one backup.
   if (tool.kind !== "physical" || !tool.incremental) {
     if (links.length > 1) throw new Error(`backup chain of ${links.at(-1)?.id} has incrementals, but ${tool.name} backups cannot have any`);
     return;
   }
-  checkChainLsns(links.map((l) => ({ id: l.id, checkpoints: tool.readCheckpoints(l.infoDir), file: join(l.infoDir, "xtrabackup_checkpoints") })));
+  // The file the tool wrote (MariaDB 11.8: mariadb_backup_checkpoints), or every name it could have had.
+  const names = tool.checkpointFiles ?? ["xtrabackup_checkpoints"];
+  const file = (dir: string) => join(dir, names.find((n) => existsSync(join(dir, n))) ?? (names.length > 1 ? `{${names.join(",")}}` : (names[0] as string)));
+  checkChainLsns(links.map((l) => ({ id: l.id, checkpoints: tool.readCheckpoints(l.infoDir), file: file(l.infoDir) })));
 }

@@ -58,6 +58,7 @@ describe("global privileges", () => {
     expect(flattenPriv('{"access":18446744073709551615}', KEY)["Priv.access"]).toBe("18446744073709551615");
     expect(globalPrivileges("256")).toEqual(["PROCESS"]);
     expect(globalPrivileges(String(2 ** 38))).toEqual(["SLAVE MONITOR"]);
+    expect(globalPrivileges(String(2n ** 39n))).toEqual(["SHOW CREATE ROUTINE"]);
     expect(globalPrivileges(String(2n ** 40n))).toEqual(["privilege bit 40"]);
   });
 });

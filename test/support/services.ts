@@ -65,10 +65,11 @@ export function testService(store: string, extra = ""): Service {
 export async function sandboxServers(): Promise<string[]> {
   const root = `${realpathSync(tmpdir()).replace(/\/$/, "")}/`;
   const { execa } = await import("execa");
-  // mysqld too: a MySQL-flavoured restore starts the server under that name. The MySQL toolchain runs it through its
-  // tree's own loader (scripts/install-mysql.sh), so its process name is the loader's: found by its program's path.
+  // mysqld too: a MySQL-flavoured restore starts the server under that name. The MySQL 9.7 and MariaDB 11.8 toolchains
+  // run it through their tree's own loader (scripts/install-mysql.sh, install-mariadb.sh), so its process name is the
+  // loader's: found by its program's path.
   const r = await execa("pgrep", ["-a", "-x", "mariadbd|mysqld"], { reject: false });
-  const loaded = await execa("pgrep", ["-a", "-f", "ld-linux-x86-64\\.so\\.2 .*/usr/sbin/mysqld "], { reject: false });
+  const loaded = await execa("pgrep", ["-a", "-f", "ld-linux-x86-64\\.so\\.2 .*/usr/sbin/(mysqld|mariadbd) "], { reject: false });
   return [...String(r.stdout).split("\n"), ...String(loaded.stdout).split("\n")]
     // A zombie (`[mariadbd] <defunct>`) has exited and holds nothing: it waits only for init to reap it.
     .filter((l) => l.trim() && l.includes(root) && !/<defunct>$/.test(l));
