@@ -2,8 +2,11 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
-/** 2: the system schemas (`system: true`) and server-wide checks (`serverChecks`); version 1 manifests still read. */
-export const MANIFEST_VERSION = 2;
+/**
+ * 2: the system schemas (`system: true`) and server-wide checks (`serverChecks`); 3: the team's queries (`queries`).
+ * Older versions still read.
+ */
+export const MANIFEST_VERSION = 3;
 
 export const PositionSchema = z.strictObject({ file: z.string(), position: z.number().int().nonnegative(), gtid: z.string() });
 
@@ -15,6 +18,25 @@ const ObjectSchema = z.strictObject({
   sizeBytes: z.number().nonnegative(),
   /** Per check name, the value that check captured (validated by the check's own schema on use). */
   checks: z.record(z.string(), z.unknown()),
+});
+
+/** What is kept of one `expect: baseline` query's answer at the snapshot: keyed digests and a row count, never a row. */
+const BaselineAnswerSchema = z.strictObject({
+  name: z.string(),
+  /** HMAC of the query's SQL under the backup's digest key: a query changed since is named, not compared. */
+  sql: z.string(),
+  rows: z.number().int().nonnegative().optional(),
+  /** HMAC of the answer (columns, row count, rows as a multiset) under the backup's digest key. */
+  digest: z.string().optional(),
+  /** Why the source gave no answer at backup time. */
+  error: z.string().optional(),
+});
+
+/** The team's queries (services.yaml verify.queries), as the backup's snapshot saw them. */
+const QueriesSchema = z.strictObject({
+  /** The {{placeholders}}' values at the snapshot (src/queries/statement.ts): dates and times only. */
+  placeholders: z.record(z.string(), z.string().regex(/^\d{4}-\d\d-\d\d( \d\d:\d\d:\d\d)?$/)),
+  answers: z.array(BaselineAnswerSchema),
 });
 
 export const ManifestSchema = z.strictObject({
@@ -36,6 +58,7 @@ export const ManifestSchema = z.strictObject({
   checks: z.array(z.string()),
   /** Server-wide checks (accounts, server settings) by name; absent in manifests from before they existed. */
   serverChecks: z.record(z.string(), z.unknown()).optional(),
+  queries: QueriesSchema.optional(),
   databases: z.array(
     z.strictObject({
       name: z.string(),
@@ -51,6 +74,7 @@ export const ManifestSchema = z.strictObject({
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestTable = z.infer<typeof ObjectSchema>;
 export type Position = z.infer<typeof PositionSchema>;
+export type ManifestQueries = z.infer<typeof QueriesSchema>;
 
 /** Parse and validate a manifest; errors say which file and what is wrong, and refuse newer versions by name. */
 export function parseManifest(text: string, path: string): Manifest {

@@ -1,0 +1,72 @@
+// The team's own tests (`queries › <name>`): each query of services.yaml asked read-only on the restored server, as
+// its verifier, at the backup's position P, and judged against its expectation or the source's answer at the snapshot.
+import type { Manifest } from "../baseline/manifest.ts";
+import { dialectOf } from "../backup/flavor.ts";
+import type { Finding } from "../checks/types.ts";
+import type { Expectation } from "../config/expectation.ts";
+import type { Service } from "../config/schema.ts";
+import type { Db } from "../db/connection.ts";
+import { answerDigest, ask, beginReadOnly, sqlDigest, type TeamQuery } from "./answer.ts";
+import { judgeAnswer } from "./judge.ts";
+import { placeholdersIn, substitute } from "./statement.ts";
+
+export interface ServiceQuery extends TeamQuery {
+  expect: Expectation;
+}
+
+/** The service's queries, each with its SQL (the loader read `file:` into it) and its limit. */
+export function serviceQueries(service: Service): ServiceQuery[] {
+  return service.verify.queries.map((q) => ({ name: q.name, sql: q.sql ?? "", timeoutMs: q.timeout ?? service.verify.queryTimeout, expect: q.expect }));
+}
+
+/** The queries whose answer the backup job records at the snapshot. */
+export function baselineQueries(service: Service): TeamQuery[] {
+  return serviceQueries(service)
+    .filter((q) => q.expect.kind === "baseline")
+    .map(({ name, sql, timeoutMs }) => ({ name, sql, timeoutMs }));
+}
+
+export interface QueryVerdict {
+  finding: Finding;
+  durationMs: number | null;
+}
+
+/**
+ * Every query's verdict, asked one after another on one session of the restored server in one read-only transaction
+ * (before anything rolls it forward past P). `key` is the backup's digest key; `backupId` names the backup in messages.
+ */
+export async function answerQueries(db: Db, queries: readonly ServiceQuery[], manifest: Manifest, key: Buffer | undefined, backupId: string): Promise<Map<string, QueryVerdict>> {
+  const verdicts = new Map<string, QueryVerdict>();
+  if (queries.length === 0) return verdicts;
+  const dialect = await dialectOf(db);
+  const placeholders = manifest.queries?.placeholders;
+  const session = await db.session();
+  try {
+    await beginReadOnly(session);
+    for (const query of queries) {
+      const named = placeholdersIn(query.sql);
+      if (named.length > 0 && !placeholders) {
+        const list = named.map((n) => `{{${n}}}`).join(", ");
+        verdicts.set(query.name, { finding: { ok: false, message: `backup ${backupId} recorded no value for ${list} (it was taken before the service had queries): the next backup records them` }, durationMs: null });
+        continue;
+      }
+      if (query.expect.kind === "baseline" && !key) {
+        verdicts.set(query.name, { finding: { ok: false, message: `backup ${backupId} has no digest key (digest.key): its answers cannot be compared; take a new backup` }, durationMs: null });
+        continue;
+      }
+      const asked = await ask(session, db, dialect, substitute(query.sql, placeholders ?? {}), query.timeoutMs);
+      const baseline = key && {
+        recorded: manifest.queries?.answers.find((a) => a.name === query.name),
+        sqlDigest: sqlDigest(key, query.sql),
+        digest: (answer: Parameters<typeof answerDigest>[1]) => answerDigest(key, answer),
+        backupId,
+      };
+      verdicts.set(query.name, { finding: judgeAnswer(query.expect, asked, baseline || undefined), durationMs: asked.durationMs });
+    }
+    // Nothing was written (the transaction is read-only): a connection a query broke is only given back.
+    await session.query("COMMIT").catch(() => undefined);
+  } finally {
+    session.release();
+  }
+  return verdicts;
+}
