@@ -18,6 +18,8 @@ import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../rest
 import { describeDelivered } from "../restore/into.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
 import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { answerQueries, serviceQueries, type QueryVerdict, type ServiceQuery } from "../queries/stage.ts";
+import { describeExpectation } from "../config/expectation.ts";
 import { configPath } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
 import { configuredObjectives, judgeObjective, OBJECTIVE_MEANING, OBJECTIVE_NAMES, type ObjectiveKey } from "../objectives/objectives.ts";
@@ -115,7 +117,7 @@ export function defineRestoreSuite(serviceName: string): void {
   const service = own.service;
   const located = locate(service);
   let restored: Promise<Restored> | undefined;
-  let verification: Promise<Verification> | undefined;
+  let verification: Promise<Verified> | undefined;
   /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
   let watch: RestoreWatch | undefined;
 
@@ -124,14 +126,20 @@ export function defineRestoreSuite(serviceName: string): void {
       runStep: async (step, body) => allure.step(step, body),
       ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
     }));
-  const verifyOnce = (ctx: TestContext): Promise<Verification> =>
+  const queries = serviceQueries(service);
+  const verifyOnce = (ctx: TestContext): Promise<Verified> =>
     (verification ??= restoreOnce(ctx).then((r) =>
       allure.step("capture restored state", () =>
-        (watch as RestoreWatch).phase("verify", () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext)),
+        (watch as RestoreWatch).phase("verify", async () => {
+          const captured = await captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext);
+          // The team's queries at P too, before any later stage rolls the restore forward (they all wait for this).
+          const answered = await answerQueries(r.db, queries, r.manifest, r.serverContext.digestKey, r.backup.id).catch((error: unknown) => error as Error);
+          return { ...captured, queries: answered };
+        }),
       ),
     ));
   /** The verification, or a skip when the restore failed (the restore test carries the reason). */
-  const verified = async (ctx: TestContext): Promise<Verification> => {
+  const verified = async (ctx: TestContext): Promise<Verified> => {
     try {
       return await verifyOnce(ctx);
     } catch {
@@ -226,11 +234,36 @@ export function defineRestoreSuite(serviceName: string): void {
     const rolledForward = async (ctx: TestContext): Promise<void> => {
       if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
     };
+    if (queries.length > 0) defineQueryTests(service, queries, verified);
     // The drill compares with the baseline too: before the archive stage rolls the restore forward.
     if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
     if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
     if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
     defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+  });
+}
+
+/** The verification and the team's queries' verdicts (or why they could not be asked at all). */
+type Verified = Verification & { queries: Map<string, QueryVerdict> | Error };
+
+/**
+ * `queries › <name>`: the team's own tests, each query asked read-only on the restored server as its verifier, at the
+ * backup's position, and judged against its expectation. No message or attachment holds a value of the answer.
+ */
+function defineQueryTests(service: Service, queries: readonly ServiceQuery[], verified: (ctx: TestContext) => Promise<Verified>): void {
+  describe("queries", () => {
+    for (const query of queries) {
+      test(query.name, { meta: { classname: `${service.name}.queries`, service: service.name } }, async (ctx) => {
+        await labels(service.name, undefined, undefined, "queries");
+        await allure.description(`Expected: ${describeExpectation(query.expect)}. Asked read-only on the restored server, within ${formatDuration(query.timeoutMs)}:\n\n    ${query.sql.replace(/\n/g, "\n    ")}`);
+        const v = await verified(ctx);
+        if (v.queries instanceof Error) throw new CheckFailure(maskSecrets(`the queries could not be asked: ${v.queries.message}`));
+        const verdict = v.queries.get(query.name);
+        if (!verdict) throw new CheckFailure(`query ${JSON.stringify(query.name)} was not asked`);
+        if (verdict.finding.ok) ctx.annotate(`${verdict.finding.summary}${verdict.durationMs === null ? "" : `, in ${formatDuration(verdict.durationMs)}`}`, "query");
+        await report(verdict.finding);
+      });
+    }
   });
 }
 
