@@ -1,5 +1,5 @@
 // verify.queries in services.yaml: the expectation grammar, the statement rules, and every problem as `file:line key`.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -144,6 +144,25 @@ describe("services.yaml verify.queries", () => {
       "services.yaml:25 services.shop.verify.queries[6].expect: required key missing: what the answer must be (a value, rows > N, or baseline)",
       'services.yaml:30 services.shop.verify.queries[7].timeout: expected a duration like "30m", got "soon"',
       'services.yaml:31 services.shop.verify.queries[7].retries: unknown key "retries" (known keys: expect, file, name, sql, timeout)',
+    ]);
+  });
+});
+
+describe("docs/config.md", () => {
+  it("the worked example of the team's own queries loads as written", () => {
+    const page = readFileSync(join(import.meta.dirname, "../../docs/config.md"), "utf8");
+    const section = page.slice(page.indexOf("## The team's own queries"));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yaml).toBeDefined();
+    const base = mkdtempSync(join(dir, "docs-"));
+    mkdirSync(join(base, "queries"));
+    writeFileSync(join(base, "queries", "login.sql"), "SELECT id FROM shop.customers WHERE id = 1");
+    writeFileSync(join(base, "services.yaml"), yaml ?? "");
+    const [shop] = loadServices(join(base, "services.yaml"), { SHOP_BACKUP_PASSWORD: "x" });
+    expect(shop?.verify.queries.map((q) => [q.name, q.expect.kind, q.timeout ?? shop.verify.queryTimeout])).toEqual([
+      ["every order has its customer", "value", 30_000],
+      ["yesterday's orders and revenue", "baseline", 30_000],
+      ["the login query answers", "rows", 5000],
     ]);
   });
 });
