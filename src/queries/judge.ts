@@ -69,7 +69,8 @@ export function judgeAnswer(expect: Expectation, asked: Asked, baseline?: Baseli
   }
 }
 
-function judgeBaseline(answer: Answer, baseline: BaselineContext | undefined): Finding {
+/** Why the backup has no answer this query's can be compared with (then it is not asked at all); undefined when it has one. */
+export function missingBaseline(baseline: BaselineContext | undefined): Finding | undefined {
   const recorded = baseline?.recorded;
   if (!baseline || !recorded) {
     return { ok: false, message: `backup ${baseline?.backupId ?? "(unknown)"} recorded no answer for this query (it was added to services.yaml after that backup was taken): the next backup records it` };
@@ -80,12 +81,20 @@ function judgeBaseline(answer: Answer, baseline: BaselineContext | undefined): F
   if (recorded.error !== undefined || recorded.rows === undefined || recorded.digest === undefined) {
     return { ok: false, message: `the source could not answer this query when backup ${baseline.backupId} was taken, so there is no answer to compare with: ${recorded.error ?? "no answer recorded"}` };
   }
+  return undefined;
+}
+
+function judgeBaseline(answer: Answer, baseline: BaselineContext | undefined): Finding {
+  const missing = missingBaseline(baseline);
+  const recorded = baseline?.recorded;
+  if (missing || !baseline || recorded?.digest === undefined || recorded.rows === undefined) return missing ?? { ok: false, message: "no answer recorded" };
+  const recordedRows = recorded.rows;
   const rows = answer.rows.length;
-  if (rows !== recorded.rows) {
-    const by = rows - recorded.rows;
+  if (rows !== recordedRows) {
+    const by = rows - recordedRows;
     return {
       ok: false,
-      message: `the answer differs from the source's in the backup's snapshot: ${plural(rows, "row")}, the source's had ${plural(recorded.rows, "row")} (${plural(Math.abs(by), "row")} ${by < 0 ? "fewer" : "more"}); ${NOT_SHOWN}`,
+      message: `the answer differs from the source's in the backup's snapshot: ${plural(rows, "row")}, the source's had ${plural(recordedRows, "row")} (${plural(Math.abs(by), "row")} ${by < 0 ? "fewer" : "more"}); ${NOT_SHOWN}`,
     };
   }
   if (baseline.digest(answer) !== recorded.digest) {

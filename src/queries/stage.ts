@@ -7,7 +7,7 @@ import type { Expectation } from "../config/expectation.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { answerDigest, ask, beginReadOnly, sqlDigest, type TeamQuery } from "./answer.ts";
-import { judgeAnswer } from "./judge.ts";
+import { judgeAnswer, missingBaseline } from "./judge.ts";
 import { placeholdersIn, substitute } from "./statement.ts";
 
 export interface ServiceQuery extends TeamQuery {
@@ -54,13 +54,19 @@ export async function answerQueries(db: Db, queries: readonly ServiceQuery[], ma
         verdicts.set(query.name, { finding: { ok: false, message: `backup ${backupId} has no digest key (digest.key): its answers cannot be compared; take a new backup` }, durationMs: null });
         continue;
       }
-      const asked = await ask(session, db, dialect, substitute(query.sql, placeholders ?? {}), query.timeoutMs);
       const baseline = key && {
         recorded: manifest.queries?.answers.find((a) => a.name === query.name),
         sqlDigest: sqlDigest(key, query.sql),
         digest: (answer: Parameters<typeof answerDigest>[1]) => answerDigest(key, answer),
         backupId,
       };
+      // Nothing to compare with: not asked (a query the source could not answer in time would only time out again).
+      const missing = query.expect.kind === "baseline" ? missingBaseline(baseline || undefined) : undefined;
+      if (missing) {
+        verdicts.set(query.name, { finding: missing, durationMs: null });
+        continue;
+      }
+      const asked = await ask(session, db, dialect, substitute(query.sql, placeholders ?? {}), query.timeoutMs);
       verdicts.set(query.name, { finding: judgeAnswer(query.expect, asked, baseline || undefined), durationMs: asked.durationMs });
     }
     // Nothing was written (the transaction is read-only): a connection a query broke is only given back.

@@ -185,6 +185,27 @@ describe.each(FLAVORS)("team queries on $name", ({ server: flavor }) => {
     }
   });
 
+  it("answers at a quiescent baseline too, and keeps a source's failure to answer for the nightly test to name", async () => {
+    const slow = query("a slow baseline", "SELECT COUNT(*) FROM information_schema.columns a, information_schema.columns b, information_schema.columns c", "baseline", 300);
+    const quiescent = await captureBaseline(db, {
+      service: "shop",
+      databases: ["shop"],
+      checks: ["rowCount"],
+      options: DEFAULT_CHECK_OPTIONS,
+      concurrency: 1,
+      mode: "quiescent",
+      queries: { list: [...QUERIES.filter((q) => q.expect.kind === "baseline"), slow], digestKey: key },
+    });
+    expect(quiescent.queries?.answers.map((a) => [a.name, a.rows, a.error?.replace(/after \d+ms/, "after N ms")])).toEqual([
+      ["yesterday's orders and revenue", 1, undefined],
+      ["the customers", 3, undefined],
+      ["a slow baseline", undefined, "did not answer within its timeout of 300ms (stopped after N ms); raise verify.queryTimeout or the query's timeout"],
+    ]);
+    const result = verdicts(await answerQueries(db, [...QUERIES, slow], quiescent, key, "b2"));
+    expect(result["the customers"]).toBe("ok");
+    expect(result["a slow baseline"]).toMatch(/^the source could not answer this query when backup b2 was taken, so there is no answer to compare with: did not answer within its timeout of 300ms/);
+  });
+
   it("runs read-only: a query whose function writes is refused by the server, and nothing is written", async () => {
     const result = verdicts(await answerQueries(db, [query("bump", "SELECT shop.bump()", 1)], manifest, key, "b1"));
     expect(result.bump).toMatch(/^the query failed on the restored server: query failed on .*: Cannot execute statement in a READ ONLY transaction/);
