@@ -256,6 +256,11 @@ const VerifySchema = z.strictObject({
    * each. They show as skipped tests, so a table that is never drilled is seen.
    */
   tableDrillMaxSize: Size.default(10 * 1024 ** 3),
+  /**
+   * Besides the newest backup, restore and verify this many older retained backups each night: those proven least
+   * recently (never verified first), each marked verified with the date when green (`older › <id> …`).
+   */
+  older: z.number().int().min(0).max(100).default(0),
   /** The team's own tests: read-only queries and what they must answer (docs/config.md#the-teams-own-queries). */
   queries: z.array(QuerySchema).default([]),
   /** How long one query may run, on the restored server and (expect: baseline) on the source at backup time. */

@@ -2,7 +2,7 @@
 import * as allure from "allure-js-commons";
 import { afterAll, describe, test, type TestContext } from "vitest";
 import { readManifest, type Manifest } from "../baseline/manifest.ts";
-import { markVerified, newestBackup, type StoredBackup } from "../backup/store.ts";
+import { listBackups, markVerified, newestBackup, verifiedAt, type StoredBackup } from "../backup/store.ts";
 import { check } from "../checks/index.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Finding } from "../checks/types.ts";
@@ -17,10 +17,12 @@ import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
 import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../restore/drill.ts";
 import { describeDelivered } from "../restore/into.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
-import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { allFindings, captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { namedBackup } from "../restore/locate.ts";
+import { olderToVerify } from "../restore/older.ts";
 import { answerQueries, serviceQueries, type QueryVerdict, type ServiceQuery } from "../queries/stage.ts";
 import { describeExpectation } from "../config/expectation.ts";
-import { configPath } from "./paths.ts";
+import { configPath, requestedBackup } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
 import { configuredObjectives, judgeObjective, OBJECTIVE_MEANING, OBJECTIVE_NAMES, type ObjectiveKey } from "../objectives/objectives.ts";
 import type { ArchiveRecord, RejoinRecord } from "./meta.ts";
@@ -39,7 +41,8 @@ export class RejoinFailure extends CheckFailure {
 /** The manifest the tests are generated from, read at collection time; its absence is reported by the restore test. */
 function locate(service: Service): { backup: StoredBackup; manifest: Manifest } | { error: Error } {
   try {
-    const backup = newestBackup(service.backup.store, service.name);
+    const requested = requestedBackup();
+    const backup = requested ? namedBackup(listBackups(service.backup.store, service.name), service.name, requested) : newestBackup(service.backup.store, service.name);
     return { backup, manifest: readManifest(backup.manifestPath) };
   } catch (error) {
     return { error: error as Error };
@@ -62,6 +65,7 @@ async function report(finding: Finding): Promise<void> {
 
 interface TaskTree {
   type: string;
+  name?: string;
   result?: { state?: string };
   meta?: { configuredSkip?: boolean };
   tasks?: readonly TaskTree[];
@@ -123,6 +127,7 @@ export function defineRestoreSuite(serviceName: string): void {
 
   const restoreOnce = (ctx: TestContext): Promise<Restored> =>
     (restored ??= restoreService(service, {
+      backup: requestedBackup(),
       runStep: async (step, body) => allure.step(step, body),
       ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
     }));
@@ -168,7 +173,8 @@ export function defineRestoreSuite(serviceName: string): void {
         await rejoin?.close();
         await drill?.close();
         // Retention never deletes the newest chain that verified green: only a run where every test passed marks it.
-        const passed = passedTests(suite);
+        // The older backups' tests prove those backups, not this one.
+        const passed = passedTests({ ...suite, tasks: suite.tasks.filter((t) => t.name !== "older") });
         if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
       } finally {
         await r?.destroy();
@@ -240,6 +246,51 @@ export function defineRestoreSuite(serviceName: string): void {
     if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
     if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
     defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+    const { older } = service.verify;
+    if (older > 0 && !requestedBackup()) defineOlderTests(service, located.backup, older, queries);
+  });
+}
+
+/**
+ * `older › <id> restores and matches its baseline`: after every test of the newest backup, `verify.older` retained
+ * backups proven least recently, each restored on its own (its chain), compared with its own baseline (every check and
+ * the team's queries), marked verified with the date when green, and destroyed before the next.
+ */
+function defineOlderTests(service: Service, newest: StoredBackup, count: number, queries: readonly ServiceQuery[]): void {
+  const backups = listBackups(service.backup.store, service.name).complete.map((b) => ({ ...b, finishedAt: b.meta.finishedAt, verifiedAt: verifiedAt(b.dir) }));
+  const chosen = olderToVerify(backups, newest.id, count);
+  if (chosen.length === 0) return;
+  describe("older", () => {
+    for (const backup of chosen) {
+      const meta = { classname: `${service.name}.older`, service: service.name };
+      test(`${backup.id} restores and matches its baseline`, { meta, timeout: service.restore.timeout + service.verify.timeout }, async (ctx) => {
+        await labels(service.name);
+        await allure.label("check", "older");
+        await allure.parameter("backup", backup.id, { excluded: true });
+        await allure.description(
+          `An older retained backup (${backup.verifiedAt ? `last verified ${backup.verifiedAt}` : "never verified"}), restored on its own and compared with its own baseline: every check and the team's queries.`,
+        );
+        const watch = new RestoreWatch(service.name, ctx.task);
+        const r = await restoreService(service, { backup: backup.id, runStep: async (step, body) => allure.step(step, body), ...watch.restoreOptions() }).catch((error: unknown) => {
+          throw new CheckFailure(maskSecrets((error as Error).message));
+        });
+        try {
+          const v = await watch.phase(`verify ${backup.id}`, () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext));
+          const answered = await answerQueries(r.db, queries, r.manifest, r.serverContext.digestKey, backup.id).catch((error: unknown) => error as Error);
+          const findings = allFindings(v);
+          const red = findings.filter((f) => !f.finding.ok).map((f) => `  ${f.key}: ${(f.finding as { message: string }).message}`);
+          if (answered instanceof Error) red.push(`  queries: ${answered.message}`);
+          else for (const [name, verdict] of answered) if (!verdict.finding.ok) red.push(`  queries › ${name}: ${verdict.finding.message}`);
+          const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+          ctx.annotate(`${r.chain.map((l) => l.id).join(" + ")}: ${steps}, verify ${formatDuration(v.durationMs)}`, "older");
+          if (red.length > 0) throw new CheckFailure(maskSecrets(`backup ${backup.id} differs from its baseline after a restore (${red.length} of ${findings.length + (answered instanceof Error ? 1 : answered.size)} tests):\n${red.join("\n")}`));
+          const tests = findings.length + (answered instanceof Error ? 0 : answered.size) + 1;
+          markVerified(backup.dir, { tests, chain: r.chain.map((l) => l.id) });
+        } finally {
+          await r.destroy();
+        }
+      });
+    }
   });
 }
 
