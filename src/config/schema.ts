@@ -320,6 +320,8 @@ const ObjectivesSchema = z.strictObject({
   rpo: Duration.optional(),
   backupAge: Duration.optional(),
   catchUp: Duration.optional(),
+  /** The longest any retained backup may go without a green verification (verify.older proves the older ones). */
+  unprovenAge: Duration.optional(),
 });
 
 /** Settings a service may override; the `defaults` block holds the same keys. */

@@ -19,7 +19,7 @@ import { describeDelivered } from "../restore/into.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
 import { allFindings, captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { namedBackup } from "../restore/locate.ts";
-import { olderToVerify } from "../restore/older.ts";
+import { olderToVerify, unprovenOf } from "../restore/older.ts";
 import { answerQueries, serviceQueries, type QueryVerdict, type ServiceQuery } from "../queries/stage.ts";
 import { describeExpectation } from "../config/expectation.ts";
 import { configPath, requestedBackup } from "./paths.ts";
@@ -245,9 +245,10 @@ export function defineRestoreSuite(serviceName: string): void {
     if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
     if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
     if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
-    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+    // The older backups before the objectives: unproven age is measured after they are proven.
     const { older } = service.verify;
     if (older > 0 && !requestedBackup()) defineOlderTests(service, located.backup, older, queries);
+    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
   });
 }
 
@@ -367,6 +368,12 @@ function defineObjectiveTests(
   /** What was measured for one objective, or why nothing was. */
   const measure = async (key: ObjectiveKey, ctx: TestContext): Promise<number | { why: string }> => {
     if (key === "backupAge") return Math.max(0, Date.now() - Date.parse(backup.meta.finishedAt));
+    if (key === "unprovenAge") {
+      // After tonight's older backups (their tests run first); the newest counts as proven once this run is green.
+      const retained = listBackups(service.backup.store, service.name).complete.map((b) => ({ id: b.id, finishedAt: b.meta.finishedAt, verifiedAt: b.id === backup.id ? undefined : verifiedAt(b.dir) }));
+      const unproven = unprovenOf(retained.filter((b) => b.id !== backup.id), new Date());
+      return unproven ? unproven.longestMs : 0;
+    }
     if (key === "catchUp") {
       const caught = await run.rejoin?.catchUp().catch(() => undefined);
       return caught ? caught.durationMs : { why: "the replica did not catch up (see the rejoin tests)" };

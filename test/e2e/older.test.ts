@@ -61,6 +61,10 @@ describe("verify.older: 1", () => {
       config(["    verify:", "      older: 1"]);
       const { exitCode, cases, output } = await runSuite();
       expect(exitCode, output.slice(-3000)).toBe(1);
+      // Never verified: the metrics say how old it is.
+      const prom = readFileSync(join(store.path, "reports", "restoretest.prom"), "utf8");
+      expect(prom).toMatch(/^restoretest_never_verified_backup_age_seconds\{service="shop"\} \d+(\.\d+)?$/m);
+      expect(prom).toMatch(/^restoretest_unproven_seconds\{service="shop"\} \d+(\.\d+)?$/m);
       const failed = cases.filter((c) => c.failure);
       expect(failed.map((c) => [`${c.classname} › ${c.name}`, c.failure])).toEqual([
         [`shop.older › ${older} restores and matches its baseline`, expect.stringMatching(new RegExp(`^backup ${older} differs from its baseline after a restore \\(1 of \\d+ tests\\):$`))],
@@ -75,10 +79,15 @@ describe("verify.older: 1", () => {
   });
 
   it("green on a sound older backup, which is then marked verified with the date", async () => {
-    config(["    verify:", "      older: 1"]);
+    config(["    verify:", "      older: 1", "    objectives:", "      unprovenAge: 1h"]);
     const before = Date.now();
     const { exitCode, cases, output } = await runSuite();
     expect(exitCode, output.slice(-3000)).toBe(0);
+    expect(cases.find((c) => c.classname === "shop.objectives" && c.name === "unproven age")?.properties.objective).toMatch(/^unproven age .* is within the objective of 1h 00m/);
+    // Every retained backup proven: nothing never verified, and the longest unproven is since tonight's verifications.
+    const prom = readFileSync(join(store.path, "reports", "restoretest.prom"), "utf8");
+    expect(prom).not.toMatch(/^restoretest_never_verified_backup_age_seconds\{/m);
+    expect(Number(/^restoretest_unproven_seconds\{service="shop"\} (\S+)$/m.exec(prom)?.[1])).toBeLessThan((Date.now() - before) / 1000 + 1);
     const test = cases.find((c) => c.classname === "shop.older");
     expect(test?.name).toBe(`${older} restores and matches its baseline`);
     expect(test?.properties.older).toMatch(new RegExp(`^${older}: locate \\d+ms, provision .*, verify `));
