@@ -29,6 +29,11 @@ export function baselineQueries(service: Service): TeamQuery[] {
 export interface QueryVerdict {
   finding: Finding;
   durationMs: number | null;
+  /**
+   * The backup predates the query as services.yaml has it now (no answer recorded for it, its SQL changed since, or no
+   * placeholder values): red on the newest backup until the next one records it; an older backup is not judged by it.
+   */
+  newerThanBackup?: true;
 }
 
 /**
@@ -47,7 +52,11 @@ export async function answerQueries(db: Db, queries: readonly ServiceQuery[], ma
       const named = placeholdersIn(query.sql);
       if (named.length > 0 && !placeholders) {
         const list = named.map((n) => `{{${n}}}`).join(", ");
-        verdicts.set(query.name, { finding: { ok: false, message: `backup ${backupId} recorded no value for ${list} (it was taken before the service had queries): the next backup records them` }, durationMs: null });
+        verdicts.set(query.name, {
+          finding: { ok: false, message: `backup ${backupId} recorded no value for ${list} (it was taken before the service had queries): the next backup records them` },
+          durationMs: null,
+          newerThanBackup: true,
+        });
         continue;
       }
       if (query.expect.kind === "baseline" && !key) {
@@ -63,7 +72,9 @@ export async function answerQueries(db: Db, queries: readonly ServiceQuery[], ma
       // Nothing to compare with: not asked (a query the source could not answer in time would only time out again).
       const missing = query.expect.kind === "baseline" ? missingBaseline(baseline || undefined) : undefined;
       if (missing) {
-        verdicts.set(query.name, { finding: missing, durationMs: null });
+        const recorded = baseline ? baseline.recorded : undefined;
+        const newer = !recorded || (baseline && recorded.sql !== baseline.sqlDigest);
+        verdicts.set(query.name, { finding: missing, durationMs: null, ...(newer ? { newerThanBackup: true as const } : {}) });
         continue;
       }
       const asked = await ask(session, db, dialect, substitute(query.sql, placeholders ?? {}), query.timeoutMs);

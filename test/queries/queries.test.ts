@@ -206,6 +206,21 @@ describe.each(FLAVORS)("team queries on $name", ({ server: flavor }) => {
     expect(result["a slow baseline"]).toMatch(/^the source could not answer this query when backup b2 was taken, so there is no answer to compare with: did not answer within its timeout of 300ms/);
   });
 
+  it("tells a query newer than the backup (no answer recorded, or its SQL changed since) from a source that could not answer", async () => {
+    const added = query("added since", "SELECT COUNT(*) FROM shop.orders", "baseline");
+    const changed = query("the customers", "SELECT id FROM shop.customers", "baseline");
+    const answered = await answerQueries(db, [added, changed, ...QUERIES.slice(1, 2)], manifest, key, "b1");
+    expect([...answered].map(([name, v]) => [name, v.newerThanBackup ?? false, v.finding.ok])).toEqual([
+      ["added since", true, false],
+      ["the customers", true, false],
+      ["yesterday's orders and revenue", false, true],
+    ]);
+    const failed = { ...manifest, queries: { placeholders: manifest.queries?.placeholders ?? {}, answers: [{ name: "added since", sql: (manifest.queries?.answers[0]?.sql as string), error: "timed out" }] } };
+    const fromSource = await answerQueries(db, [{ ...added, sql: QUERIES[1]?.sql as string }], failed, key, "b1");
+    expect(fromSource.get("added since")?.newerThanBackup).toBeUndefined();
+    expect(fromSource.get("added since")?.finding).toMatchObject({ ok: false, message: expect.stringMatching(/^the source could not answer this query when backup b1 was taken/) });
+  });
+
   it("runs read-only: a query whose function writes is refused by the server, and nothing is written", async () => {
     const result = verdicts(await answerQueries(db, [query("bump", "SELECT shop.bump()", 1)], manifest, key, "b1"));
     expect(result.bump).toMatch(/^the query failed on the restored server: query failed on .*: Cannot execute statement in a READ ONLY transaction/);
