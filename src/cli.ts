@@ -31,7 +31,9 @@ commands:
                      check every stored file of the service's backups and binlog archive against the size and
                      SHA-256 it had when written (no key, no server needed); exits 1 naming each damaged,
                      missing or unlisted file
-  verify <service>   restore the newest backup and verify it (runs: vitest run --project <service>)
+  verify <service> [--backup <id>]
+                     restore the newest backup (or backup <id>) and verify it (runs: vitest run --project <service>,
+                     with RESTORETEST_BACKUP=<id>)
   restore <service> --table db.t [--table …] (--to <time|file:pos> | --before-destructive [--after <time>])
           (--dump FILE | --into <server> [--as [db.]name]) [--yes]
                      one table out of a restore to a point: --before-destructive finds in the binlog archive the first
@@ -56,6 +58,7 @@ interface Args {
   service?: string;
   config: string;
   to?: string;
+  backup?: string;
   keep: boolean;
   check: boolean;
   json: boolean;
@@ -72,6 +75,7 @@ function parseArgs(argv: string[]): Args {
   const rest: string[] = [];
   let config = configPath();
   let to: string | undefined;
+  let backup: string | undefined;
   let keep = false;
   let check = false;
   let json = false;
@@ -88,6 +92,8 @@ function parseArgs(argv: string[]): Args {
     else if (arg.startsWith("--config=")) config = resolve(arg.slice("--config=".length));
     else if (arg === "--to") to = argv[++i] ?? "";
     else if (arg.startsWith("--to=")) to = arg.slice("--to=".length);
+    else if (arg === "--backup") backup = argv[++i] ?? "";
+    else if (arg.startsWith("--backup=")) backup = arg.slice("--backup=".length);
     else if (arg === "--keep") keep = true;
     else if (arg === "--check") check = true;
     else if (arg === "--json") json = true;
@@ -100,7 +106,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--yes") yes = true;
     else rest.push(arg);
   }
-  return { command: rest[0], service: rest[1], config, to, keep, check, json, tables, beforeDestructive, after, dump, into, as, yes };
+  return { command: rest[0], service: rest[1], config, to, backup, keep, check, json, tables, beforeDestructive, after, dump, into, as, yes };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -215,9 +221,10 @@ async function main(argv: string[]): Promise<number> {
     case "verify": {
       if (!name) throw new Error("verify needs a service name");
       findService(services, name);
+      if (args.backup === "") throw new Error("--backup needs a backup id (bin/restoretest list shows them)");
       const run = spawnSync("npx", ["vitest", "run", "--project", name], {
         stdio: "inherit",
-        env: { ...process.env, RESTORETEST_CONFIG: config },
+        env: { ...process.env, RESTORETEST_CONFIG: config, ...(args.backup !== undefined ? { RESTORETEST_BACKUP: args.backup } : {}) },
       });
       return run.status ?? 1;
     }

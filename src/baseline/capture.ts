@@ -16,6 +16,8 @@ import {
   type BinlogPosition,
   type TableInfo,
 } from "../db/introspect.ts";
+import { dialectOf, type Dialect } from "../server/flavor.ts";
+import { beginReadOnly, captureAnswers, readPlaceholders, type TeamQuery } from "../queries/answer.ts";
 import { hiddenObjects, hiddenObjectsMessage, readDatadirObjects } from "./hidden.ts";
 import { MANIFEST_VERSION, type Manifest } from "../store/manifest.ts";
 
@@ -41,6 +43,11 @@ export interface BaselineOptions {
    * must all be in the catalog the source user sees, or the baseline is refused (hidden.ts).
    */
   datadir?: string;
+  /**
+   * The team's queries (services.yaml verify.queries): the placeholders' values are read at the baseline's position,
+   * and the `expect: baseline` ones in `list` are answered there, their answers kept as digests under `digestKey`.
+   */
+  queries?: { list: readonly TeamQuery[]; digestKey: Buffer };
 }
 
 /** Engines whose reads honour a consistent snapshot. */
@@ -125,11 +132,15 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
   let dbResults: Results;
   let serverResults: Record<string, Captured>;
   let nonTransactional: Manifest["nonTransactional"];
+  let queries: Manifest["queries"];
+  const teamQueries = options.queries && { ...options.queries, dialect: await dialectOf(db) };
   if (options.mode === "quiescent") {
     const before = await binlogPosition(db);
+    const placeholders = teamQueries && (await readPlaceholders(db));
     tableResults = await captureTableChecks(pool, plan.tasks, tChecks, options.options);
     dbResults = await captureDatabaseChecks(db, databases, dChecks);
     serverResults = await captureServerChecks(db, sChecks, serverContext);
+    if (teamQueries && placeholders) queries = { placeholders, answers: await answerReadOnly(db, teamQueries, placeholders) };
     position = await binlogPosition(db);
     if (JSON.stringify(before) !== JSON.stringify(position)) {
       throw new Error(
@@ -138,8 +149,8 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
       );
     }
   } else {
-    const snapshot = await captureInSnapshot(db, options.concurrency, databases, plan.tasks, { tChecks, dChecks, sChecks, serverContext }, options.options);
-    ({ position, tableResults, dbResults, serverResults } = snapshot);
+    const snapshot = await captureInSnapshot(db, options.concurrency, databases, plan.tasks, { tChecks, dChecks, sChecks, serverContext }, options.options, teamQueries);
+    ({ position, tableResults, dbResults, serverResults, queries } = snapshot);
     nonTransactional = snapshot.nonTransactional;
   }
 
@@ -153,6 +164,7 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
     consistency: options.mode,
     nonTransactional,
     checks: [...options.checks],
+    ...(queries ? { queries } : {}),
     ...(sChecks.length ? { serverChecks: values(serverResults, "the server") } : {}),
     databases: plan.databases.map((d) => ({
       name: d.name,
@@ -169,6 +181,21 @@ export async function captureBaseline(db: Db, options: BaselineOptions): Promise
   };
   manifest.durationMs = Math.round(performance.now() - started);
   return manifest;
+}
+
+type QueriesToAnswer = NonNullable<BaselineOptions["queries"]> & { dialect: Dialect };
+
+/** The `expect: baseline` queries answered on a session of their own, in a read-only transaction (nothing writes). */
+async function answerReadOnly(db: Db, queries: QueriesToAnswer, placeholders: Record<string, string>): Promise<NonNullable<Manifest["queries"]>["answers"]> {
+  const session = await db.session();
+  try {
+    await beginReadOnly(session);
+    const answers = await captureAnswers(session, db, queries.dialect, queries.list, placeholders, queries.digestKey);
+    await session.query("COMMIT");
+    return answers;
+  } finally {
+    session.release();
+  }
 }
 
 function values(row: Record<string, Captured>, where: string): Record<string, unknown> {
@@ -210,7 +237,15 @@ async function captureInSnapshot(
   tasks: CaptureTask[],
   checks: { tChecks: TableCheck[]; dChecks: DatabaseCheck[]; sChecks: ServerCheck[]; serverContext: ServerCaptureContext },
   options: CheckOptions,
-): Promise<{ position: BinlogPosition | null; tableResults: Results; dbResults: Results; serverResults: Record<string, Captured>; nonTransactional: Manifest["nonTransactional"] }> {
+  queries?: QueriesToAnswer,
+): Promise<{
+  position: BinlogPosition | null;
+  tableResults: Results;
+  dbResults: Results;
+  serverResults: Record<string, Captured>;
+  nonTransactional: Manifest["nonTransactional"];
+  queries: Manifest["queries"];
+}> {
   const { tChecks, dChecks, sChecks, serverContext } = checks;
   // Sessions that take several statements per round trip: a batch of small tables is read inside the lock or the
   // snapshot like any single statement (captureTableChecks never mixes a snapshot's checks with CHECK TABLE's).
@@ -226,12 +261,19 @@ async function captureInSnapshot(
   // transactional, and a definition changed after the snapshots opened fails their reads anyway).
   const catalog = new Catalog();
   const snapshotCount = Math.max(concurrency, Math.min(MAX_SNAPSHOTS, Math.ceil(transactional.length / TABLES_PER_SNAPSHOT)));
+  // The team's queries get a snapshot of their own, read-only, one statement at a time (a pooled connection).
+  let querySnapshot: Session | undefined;
+  let placeholders: Record<string, string> | undefined;
+  let answered: NonNullable<Manifest["queries"]>["answers"] = [];
   try {
     for (let i = 0; i < snapshotCount; i++) snapshots.push(await db.session({ manyStatements: true }));
+    if (queries) querySnapshot = await db.session();
     await lock.query("FLUSH TABLES WITH READ LOCK");
     try {
       for (const s of snapshots) await s.query("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+      if (querySnapshot) await beginReadOnly(querySnapshot, true);
       position = await binlogPosition(lock);
+      if (queries) placeholders = await readPlaceholders(lock);
       // Writes are blocked here: what is captured now is exactly the state at `position`.
       merge(tableResults, await captureTableChecks([lock], plain, tChecks, options, catalog));
       dbResults = await captureDatabaseChecks(lock, databases, dChecks);
@@ -244,19 +286,31 @@ async function captureInSnapshot(
     // its tables are still open: their baseline value is informative only.
     const afterwards = tChecks.filter((c) => c.implicitCommit);
     const groups = snapshotGroups(transactional, snapshots.length).map((group, i) => ({ group, snapshot: snapshots[i] as Session }));
-    await mapConcurrent(groups, concurrency, async ({ group, snapshot }) => {
-      merge(tableResults, await captureTableChecks([snapshot], group, inSnapshot, options, catalog));
-      await snapshot.query("COMMIT");
-      if (afterwards.length) merge(tableResults, await captureTableChecks([snapshot], group, afterwards, options, catalog));
-    });
+    // The queries read beside the table captures, in their own snapshot at the same position.
+    const answering = async () => {
+      if (!queries || !querySnapshot || !placeholders) return;
+      answered = await captureAnswers(querySnapshot, db, queries.dialect, queries.list, placeholders, queries.digestKey);
+      await querySnapshot.query("COMMIT");
+    };
+    // Both run to their end before the sessions are released, whichever fails.
+    const settled = await Promise.allSettled([
+      answering(),
+      mapConcurrent(groups, concurrency, async ({ group, snapshot }) => {
+        merge(tableResults, await captureTableChecks([snapshot], group, inSnapshot, options, catalog));
+        await snapshot.query("COMMIT");
+        if (afterwards.length) merge(tableResults, await captureTableChecks([snapshot], group, afterwards, options, catalog));
+      }),
+    ]);
+    for (const result of settled) if (result.status === "rejected") throw result.reason;
   } finally {
     for (const s of snapshots) s.release();
+    querySnapshot?.release();
     lock.release();
   }
   const nonTransactional = plain.length
     ? { tables: plain.map((t) => `${t.database}.${t.table}`), capturedUnder: "FLUSH TABLES WITH READ LOCK at the snapshot's position" }
     : undefined;
-  return { position, tableResults, dbResults, serverResults, nonTransactional };
+  return { position, tableResults, dbResults, serverResults, nonTransactional, queries: placeholders ? { placeholders, answers: answered } : undefined };
 }
 
 function describe(p: { file: string; position: number } | null): string {

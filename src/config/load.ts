@@ -1,5 +1,6 @@
 // Reading services.yaml into merged Service objects, and every message a user sees about that file.
 import { registerSecret } from "../base/secrets.ts";
+import { statementProblems } from "./querySql.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -183,7 +184,15 @@ export function parseFleet(text: string, file: string, env: Record<string, strin
   const raw: unknown = doc.toJS();
   const baseDir = path.dirname(path.resolve(file));
   const validation = validate(ctx, raw);
-  const problems = [...envProblems, ...validation.problems, ...fileSystemProblems(ctx, raw, baseDir), ...providerProblems(ctx, raw), ...storageProblems(ctx, raw), ...rejoinProblems(ctx, raw)];
+  const problems = [
+    ...envProblems,
+    ...validation.problems,
+    ...fileSystemProblems(ctx, raw, baseDir),
+    ...providerProblems(ctx, raw),
+    ...storageProblems(ctx, raw),
+    ...rejoinProblems(ctx, raw),
+    ...queryProblems(ctx, raw, baseDir),
+  ];
   const rawServices = valueAt(raw, ["services"]);
   const names = isRecord(rawServices) ? Object.keys(rawServices) : [];
   const inScope = (name: string) => secrets === "all" || secrets.includes(name);
@@ -727,6 +736,44 @@ function rejoinProblems(ctx: FileContext, raw: unknown): ConfigProblem[] {
   });
 }
 
+/**
+ * The team's queries (`verify.queries`, in a service or in defaults): each names itself once, has its SQL inline or in
+ * a file beside services.yaml (never both), and that SQL is one statement that only reads, naming known placeholders.
+ */
+function queryProblems(ctx: FileContext, raw: unknown, baseDir: string): ConfigProblem[] {
+  const services = valueAt(raw, ["services"]);
+  const lists: KeyPath[] = [["defaults", "verify", "queries"], ...(isRecord(services) ? Object.keys(services).map((n) => ["services", n, "verify", "queries"]) : [])];
+  return lists.flatMap((listPath) => {
+    const list = valueAt(raw, listPath);
+    if (!Array.isArray(list)) return [];
+    const firstLine = new Map<string, number | undefined>();
+    return list.flatMap((item, index): ConfigProblem[] => {
+      if (!isRecord(item)) return [];
+      const at = [...listPath, index];
+      const problems: ConfigProblem[] = [];
+      const problem = (key: string, message: string, line = valueLine(ctx, [...at, key])) => problems.push(problemAt(ctx, [...at, key], line, message));
+      if (typeof item.name === "string" && item.name.trim()) {
+        const name = item.name.trim();
+        if (firstLine.has(name)) problem("name", `duplicate query name ${JSON.stringify(name)} (first on line ${firstLine.get(name)}): each query is one test, named by it`);
+        else firstLine.set(name, valueLine(ctx, [...at, "name"]));
+      }
+      if (item.sql === undefined && item.file === undefined) {
+        problem("sql", "required key missing: sql (the query), or file (a file of SQL beside services.yaml)", keyLine(ctx, at));
+      } else if (item.sql !== undefined && item.file !== undefined) {
+        problem("file", "set either sql or file, not both");
+      } else if (typeof item.sql === "string" && !ctx.envProblemPaths.has(formatKeyPath([...at, "sql"]))) {
+        for (const message of statementProblems(item.sql)) problem("sql", message);
+      } else if (typeof item.file === "string" && item.file !== "" && !ctx.envProblemPaths.has(formatKeyPath([...at, "file"]))) {
+        const resolved = path.resolve(baseDir, item.file);
+        if (!existsSync(resolved)) problem("file", `file does not exist: ${resolved}`);
+        else if (statSync(resolved).isDirectory()) problem("file", `is a directory, expected a file of SQL: ${resolved}`);
+        else for (const message of statementProblems(readFileSync(resolved, "utf8"))) problem("file", `${item.file}: ${message}`);
+      }
+      return problems;
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Merging defaults
 
@@ -780,6 +827,8 @@ function resolvePaths(service: Service, baseDir: string): Service {
   if (service.backup.toolchain !== undefined) service.backup.toolchain = localPath(baseDir, service.backup.toolchain);
   if (service.restore.workDir !== undefined) service.restore.workDir = path.resolve(baseDir, service.restore.workDir);
   if (service.backup.encrypt) service.backup.encrypt = { keyFile: localPath(baseDir, service.backup.encrypt.keyFile) };
+  // A query's file is read once here: the backup job and the nightly run the SQL it held when services.yaml was read.
+  service.verify.queries = service.verify.queries.map((q) => (q.file === undefined ? q : { ...q, file: path.resolve(baseDir, q.file), sql: readFileSync(path.resolve(baseDir, q.file), "utf8").trim() }));
   // Blocks merged from `defaults` are shared between services: replaced, never changed in place.
   const ssh = service.restore.ssh;
   if (ssh) {

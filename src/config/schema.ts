@@ -1,6 +1,7 @@
 // The services.yaml schema: one definition gives validation, the TypeScript types and the error messages.
 import { z } from "zod";
 import { parseDuration } from "../base/duration.ts";
+import { parseExpectation } from "./expectation.ts";
 import { parseSize } from "../base/size.ts";
 
 /** A duration written like "90s", "30m", "1h30m" or "500ms", stored as milliseconds. */
@@ -208,6 +209,33 @@ const RestoreSchema = z.strictObject({
   optionsFile: z.string().startsWith("/", "must be an absolute path on the restore host").optional(),
 });
 
+/** What a team query must answer (src/config/expectation.ts has the grammar). */
+const ExpectationSchema = z.unknown().transform((raw, ctx) => {
+  if (raw === undefined) {
+    ctx.addIssue({ code: "custom", message: "required key missing: what the answer must be (a value, rows > N, or baseline)" });
+    return z.NEVER;
+  }
+  const parsed = parseExpectation(raw);
+  if ("problem" in parsed) {
+    ctx.addIssue({ code: "custom", message: parsed.problem });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/**
+ * One of the team's own tests: a read-only query run on the restored server as the verifier, whose answer must meet
+ * `expect` (`queries › <name>`). `sql` inline, or `file` (relative to services.yaml); the loader reads the file into `sql`.
+ */
+export const QuerySchema = z.strictObject({
+  name: z.string().trim().min(1),
+  sql: z.string().trim().min(1).optional(),
+  file: z.string().min(1).optional(),
+  expect: ExpectationSchema,
+  /** This query's limit, over verify.queryTimeout. */
+  timeout: Duration.optional(),
+});
+
 const VerifySchema = z.strictObject({
   checks: z.array(z.enum(CHECK_NAMES)).min(1).default([...CHECK_NAMES]),
   timeout: Duration.default(600_000),
@@ -228,6 +256,15 @@ const VerifySchema = z.strictObject({
    * each. They show as skipped tests, so a table that is never drilled is seen.
    */
   tableDrillMaxSize: Size.default(10 * 1024 ** 3),
+  /**
+   * Besides the newest backup, restore and verify this many older retained backups each night: those proven least
+   * recently (never verified first), each marked verified with the date when green (`older › <id> …`).
+   */
+  older: z.number().int().min(0).max(100).default(0),
+  /** The team's own tests: read-only queries and what they must answer (docs/config.md#the-teams-own-queries). */
+  queries: z.array(QuerySchema).default([]),
+  /** How long one query may run, on the restored server and (expect: baseline) on the source at backup time. */
+  queryTimeout: Duration.default(30_000),
 });
 
 /** Where the rebuilt replica connects: the replication source's address as the replica reaches it. */
@@ -283,6 +320,8 @@ const ObjectivesSchema = z.strictObject({
   rpo: Duration.optional(),
   backupAge: Duration.optional(),
   catchUp: Duration.optional(),
+  /** The longest any retained backup may go without a green verification (verify.older proves the older ones). */
+  unprovenAge: Duration.optional(),
 });
 
 /** Settings a service may override; the `defaults` block holds the same keys. */
@@ -336,6 +375,7 @@ export type CommandHooks = z.infer<typeof CommandHooksSchema>;
 export type RejoinSettings = z.infer<typeof RejoinSchema>;
 export type IntoServerConfig = z.infer<typeof IntoServerSchema>;
 export type MetricsSettings = z.infer<typeof MetricsSchema>;
+export type QueryConfig = z.infer<typeof QuerySchema>;
 
 /** A service after defaults are merged: what every other module receives. */
 export interface Service {

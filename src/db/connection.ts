@@ -41,8 +41,27 @@ export interface Queryable {
   readonly unbatched?: Queryable;
 }
 
+/** A statement's answer as the server sent it: the column names (a name may repeat) and the rows as arrays. */
+export interface Answer {
+  columns: string[];
+  rows: unknown[][];
+}
+
+/** A statement the server refused or stopped, with its error number (the message never holds the statement's rows). */
+export class ServerError extends Error {
+  override name = "ServerError";
+  constructor(
+    message: string,
+    readonly errno: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** One dedicated connection, held until released (transactions, locks, snapshots). */
 export interface Session extends Queryable {
+  /** One statement's answer, columns and rows as sent (a team query's: src/queries/answer.ts). */
+  answer(sql: string): Promise<Answer>;
   release(): void;
 }
 
@@ -133,6 +152,15 @@ export class Db implements Queryable {
           return rows as R[];
         } catch (error) {
           throw new Error(`query failed on ${description}: ${errorMessage(error)}\n  SQL: ${maskSecrets(sql)}`);
+        }
+      },
+      async answer(sql: string): Promise<Answer> {
+        try {
+          const [rows, fields] = await on.query({ sql, rowsAsArray: true });
+          if (!Array.isArray(rows) || !Array.isArray(fields)) throw new Error("the statement returned no result set");
+          return { columns: fields.map((f) => f.name), rows: rows as unknown[][] };
+        } catch (error) {
+          throw new ServerError(`query failed on ${description}: ${errorMessage(error)}`, (error as { errno?: number }).errno);
         }
       },
       ...(options.manyStatements ? { queryMany: (statements: readonly Statement[]) => runMany(on, statements, description) } : {}),

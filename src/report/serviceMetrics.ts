@@ -72,8 +72,18 @@ export const METRICS: readonly MetricDefinition[] = [
     samples: (s) => one(s, s.rejoin?.catchUpMs == null ? null : seconds(s.rejoin.catchUpMs)),
   },
   {
+    name: "restoretest_unproven_seconds",
+    help: "The longest any retained backup has gone without a green verification (since its last one, or since it finished).",
+    samples: (s) => one(s, s.unproven ? seconds(s.unproven.longestMs) : null),
+  },
+  {
+    name: "restoretest_never_verified_backup_age_seconds",
+    help: "Age of the oldest retained backup never verified (absent when every retained backup was).",
+    samples: (s) => one(s, s.unproven?.neverVerified ? seconds(s.unproven.neverVerified.ageMs) : null),
+  },
+  {
     name: "restoretest_objective_limit_seconds",
-    help: "An objective set in services.yaml (objectives: rto, rpo, backupAge, catchUp), by objective.",
+    help: "An objective set in services.yaml (objectives: rto, rpo, backupAge, catchUp, unprovenAge), by objective.",
     samples: (s) => s.objectives.map((o) => ({ labels: { service: s.service, objective: o.objective }, value: seconds(o.limitMs) })),
   },
   {

@@ -3,6 +3,7 @@
 import { resolveChain } from "../store/chain.ts";
 import type { BackupListing } from "../store/layout.ts";
 import { formatDuration } from "../base/duration.ts";
+import { unprovenOf, type Unproven } from "../restore/older.ts";
 
 /** What the store says about one service (a BackupListing, plus when each green verification happened). */
 export interface StoreFacts {
@@ -47,6 +48,8 @@ export interface ServiceStatus {
   rpoMs: number | null;
   /** Names of the objectives breached; null when the summary carries no objectives for the service. */
   breaches: string[] | null;
+  /** How long the retained backups have gone unproven (verify.older proves them); null without a backup. */
+  unproven: Unproven | null;
 }
 
 export interface FleetStatus {
@@ -92,6 +95,10 @@ export function serviceStatus(service: string, store: StoreFacts, summary: Summa
     rpoMs: summary?.rpoMs ?? null,
     // "-" where the service sets no objectives (or the summary predates them); "none" where all were met.
     breaches: Array.isArray(summary?.objectives) && summary.objectives.length > 0 ? objectiveBreaches(summary.objectives) : null,
+    unproven: unprovenOf(
+      store.complete.map((b) => ({ id: b.id, finishedAt: b.meta.finishedAt, ...(b.verified && b.verifiedAt ? { verifiedAt: b.verifiedAt } : {}) })),
+      now,
+    ),
   };
 }
 
@@ -112,7 +119,7 @@ export function formatAge(ms: number): string {
   return `${Math.floor(h / 24)}d ${String(h % 24).padStart(2, "0")}h`;
 }
 
-const HEADERS = ["SERVICE", "NEWEST BACKUP", "AGE", "CHAIN", "LAST VERIFIED", "VERDICT", "RTO", "RPO", "BREACHES"] as const;
+const HEADERS = ["SERVICE", "NEWEST BACKUP", "AGE", "CHAIN", "LAST VERIFIED", "VERDICT", "RTO", "RPO", "BREACHES", "UNPROVEN"] as const;
 
 /** `2026-11-25 03:40Z`: minutes are enough to tell nights apart, and UTC is the same on every agent. */
 function shortTime(iso: string): string {
@@ -137,6 +144,8 @@ export function formatStatus(status: FleetStatus): string {
       s.rtoMs === null ? "-" : formatDuration(s.rtoMs),
       s.rpoMs === null ? "-" : formatAge(s.rpoMs),
       s.breaches === null ? "-" : s.breaches.length === 0 ? "none" : s.breaches.join(", "),
+      // The longest any retained backup has gone without a green verification.
+      s.unproven ? formatAge(s.unproven.longestMs) : "-",
     ];
   });
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -150,6 +159,10 @@ export function formatStatus(status: FleetStatus): string {
     if (v?.verdict === "fail" && v.failed.length > 0) notes.push(`${s.service}: failed: ${v.failed.slice(0, 3).join("; ")}${v.failed.length > 3 ? ` (+${v.failed.length - 3} more)` : ""}`);
     if (s.newestBackup && v?.backupId && v.backupId !== s.newestBackup.id) {
       notes.push(`${s.service}: the newest backup ${s.newestBackup.id} has not been verified yet (last verified: ${v.backupId})`);
+    }
+    const never = s.unproven?.neverVerified;
+    if (never && never.id !== s.newestBackup?.id) {
+      notes.push(`${s.service}: backup ${never.id} is the oldest retained backup never verified (${formatAge(never.ageMs)} old): verify.older restores it`);
     }
     if (!v && s.newestBackup) notes.push(`${s.service}: no verification on record: not in the last summary and no backup verified green in the store`);
   }

@@ -2,7 +2,7 @@
 import * as allure from "allure-js-commons";
 import { afterAll, describe, test, type TestContext } from "vitest";
 import { readManifest, type Manifest } from "../store/manifest.ts";
-import { markVerified, newestBackup, type StoredBackup } from "../store/layout.ts";
+import { listBackups, markVerified, newestBackup, verifiedAt, type StoredBackup } from "../store/layout.ts";
 import { check } from "../checks/index.ts";
 import { checkOptions } from "../checks/options.ts";
 import type { Finding } from "../checks/types.ts";
@@ -17,8 +17,12 @@ import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
 import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../restore/drill.ts";
 import { describeDelivered } from "../restore/into.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
-import { captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
-import { configPath } from "./paths.ts";
+import { allFindings, captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
+import { namedBackup } from "../restore/locate.ts";
+import { olderToVerify, unprovenOf } from "../restore/older.ts";
+import { answerQueries, serviceQueries, type QueryVerdict, type ServiceQuery } from "../queries/stage.ts";
+import { describeExpectation } from "../config/expectation.ts";
+import { configPath, requestedBackup } from "./paths.ts";
 import { RestoreWatch } from "./restoreWatch.ts";
 import { configuredObjectives, judgeObjective, OBJECTIVE_MEANING, OBJECTIVE_NAMES, type ObjectiveKey } from "./objectives.ts";
 import type { ArchiveRecord, RejoinRecord } from "./meta.ts";
@@ -37,7 +41,8 @@ export class RejoinFailure extends CheckFailure {
 /** The manifest the tests are generated from, read at collection time; its absence is reported by the restore test. */
 function locate(service: Service): { backup: StoredBackup; manifest: Manifest } | { error: Error } {
   try {
-    const backup = newestBackup(service.backup.store, service.name);
+    const requested = requestedBackup();
+    const backup = requested ? namedBackup(listBackups(service.backup.store, service.name), service.name, requested) : newestBackup(service.backup.store, service.name);
     return { backup, manifest: readManifest(backup.manifestPath) };
   } catch (error) {
     return { error: error as Error };
@@ -60,6 +65,7 @@ async function report(finding: Finding): Promise<void> {
 
 interface TaskTree {
   type: string;
+  name?: string;
   result?: { state?: string };
   meta?: { configuredSkip?: boolean };
   tasks?: readonly TaskTree[];
@@ -115,23 +121,30 @@ export function defineRestoreSuite(serviceName: string): void {
   const service = own.service;
   const located = locate(service);
   let restored: Promise<Restored> | undefined;
-  let verification: Promise<Verification> | undefined;
+  let verification: Promise<Verified> | undefined;
   /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
   let watch: RestoreWatch | undefined;
 
   const restoreOnce = (ctx: TestContext): Promise<Restored> =>
     (restored ??= restoreService(service, {
+      backup: requestedBackup(),
       runStep: async (step, body) => allure.step(step, body),
       ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
     }));
-  const verifyOnce = (ctx: TestContext): Promise<Verification> =>
+  const queries = serviceQueries(service);
+  const verifyOnce = (ctx: TestContext): Promise<Verified> =>
     (verification ??= restoreOnce(ctx).then((r) =>
       allure.step("capture restored state", () =>
-        (watch as RestoreWatch).phase("verify", () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext)),
+        (watch as RestoreWatch).phase("verify", async () => {
+          const captured = await captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext);
+          // The team's queries at P too, before any later stage rolls the restore forward (they all wait for this).
+          const answered = await answerQueries(r.db, queries, r.manifest, r.serverContext.digestKey, r.backup.id).catch((error: unknown) => error as Error);
+          return { ...captured, queries: answered };
+        }),
       ),
     ));
   /** The verification, or a skip when the restore failed (the restore test carries the reason). */
-  const verified = async (ctx: TestContext): Promise<Verification> => {
+  const verified = async (ctx: TestContext): Promise<Verified> => {
     try {
       return await verifyOnce(ctx);
     } catch {
@@ -160,7 +173,8 @@ export function defineRestoreSuite(serviceName: string): void {
         await rejoin?.close();
         await drill?.close();
         // Retention never deletes the newest chain that verified green: only a run where every test passed marks it.
-        const passed = passedTests(suite);
+        // The older backups' tests prove those backups, not this one.
+        const passed = passedTests({ ...suite, tasks: suite.tasks.filter((t) => t.name !== "older") });
         if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
       } finally {
         await r?.destroy();
@@ -226,11 +240,85 @@ export function defineRestoreSuite(serviceName: string): void {
     const rolledForward = async (ctx: TestContext): Promise<void> => {
       if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
     };
+    if (queries.length > 0) defineQueryTests(service, queries, verified);
     // The drill compares with the baseline too: before the archive stage rolls the restore forward.
     if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
     if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
     if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
+    // The older backups before the objectives: unproven age is measured after they are proven.
+    const { older } = service.verify;
+    if (older > 0 && !requestedBackup()) defineOlderTests(service, located.backup, older, queries);
     defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+  });
+}
+
+/**
+ * `older › <id> restores and matches its baseline`: after every test of the newest backup, `verify.older` retained
+ * backups proven least recently, each restored on its own (its chain), compared with its own baseline (every check and
+ * the team's queries), marked verified with the date when green, and destroyed before the next.
+ */
+function defineOlderTests(service: Service, newest: StoredBackup, count: number, queries: readonly ServiceQuery[]): void {
+  const backups = listBackups(service.backup.store, service.name).complete.map((b) => ({ ...b, finishedAt: b.meta.finishedAt, verifiedAt: verifiedAt(b.dir) }));
+  const chosen = olderToVerify(backups, newest.id, count);
+  if (chosen.length === 0) return;
+  describe("older", () => {
+    for (const backup of chosen) {
+      const meta = { classname: `${service.name}.older`, service: service.name };
+      test(`${backup.id} restores and matches its baseline`, { meta, timeout: service.restore.timeout + service.verify.timeout }, async (ctx) => {
+        await labels(service.name);
+        await allure.label("check", "older");
+        await allure.parameter("backup", backup.id, { excluded: true });
+        await allure.description(
+          `An older retained backup (${backup.verifiedAt ? `last verified ${backup.verifiedAt}` : "never verified"}), restored on its own and compared with its own baseline: every check and the team's queries.`,
+        );
+        const watch = new RestoreWatch(service.name, ctx.task);
+        const r = await restoreService(service, { backup: backup.id, runStep: async (step, body) => allure.step(step, body), ...watch.restoreOptions() }).catch((error: unknown) => {
+          throw new CheckFailure(maskSecrets((error as Error).message));
+        });
+        try {
+          const v = await watch.phase(`verify ${backup.id}`, () => captureRestored(r.db, r.manifest, service.verify.checks, checkOptions(service), service.verify.concurrency, r.serverContext));
+          const answered = await answerQueries(r.db, queries, r.manifest, r.serverContext.digestKey, backup.id).catch((error: unknown) => error as Error);
+          const findings = allFindings(v);
+          const red = findings.filter((f) => !f.finding.ok).map((f) => `  ${f.key}: ${(f.finding as { message: string }).message}`);
+          // A query added or changed since this backup was taken has nothing here to be compared with: not this backup's fault.
+          const newer = answered instanceof Error ? [] : [...answered].filter(([, verdict]) => verdict.newerThanBackup).map(([name]) => name);
+          if (answered instanceof Error) red.push(`  queries: ${answered.message}`);
+          else for (const [name, verdict] of answered) if (!verdict.finding.ok && !verdict.newerThanBackup) red.push(`  queries › ${name}: ${verdict.finding.message}`);
+          const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+          const notCompared = newer.length > 0 ? `; not compared (newer than this backup): ${newer.join(", ")}` : "";
+          ctx.annotate(`${r.chain.map((l) => l.id).join(" + ")}: ${steps}, verify ${formatDuration(v.durationMs)}${notCompared}`, "older");
+          if (red.length > 0) throw new CheckFailure(maskSecrets(`backup ${backup.id} differs from its baseline after a restore (${red.length} of ${findings.length + (answered instanceof Error ? 1 : answered.size)} tests):\n${red.join("\n")}`));
+          const tests = findings.length + (answered instanceof Error ? 0 : answered.size - newer.length) + 1;
+          markVerified(backup.dir, { tests, chain: r.chain.map((l) => l.id) });
+        } finally {
+          await r.destroy();
+        }
+      });
+    }
+  });
+}
+
+/** The verification and the team's queries' verdicts (or why they could not be asked at all). */
+type Verified = Verification & { queries: Map<string, QueryVerdict> | Error };
+
+/**
+ * `queries › <name>`: the team's own tests, each query asked read-only on the restored server as its verifier, at the
+ * backup's position, and judged against its expectation. No message or attachment holds a value of the answer.
+ */
+function defineQueryTests(service: Service, queries: readonly ServiceQuery[], verified: (ctx: TestContext) => Promise<Verified>): void {
+  describe("queries", () => {
+    for (const query of queries) {
+      test(query.name, { meta: { classname: `${service.name}.queries`, service: service.name } }, async (ctx) => {
+        await labels(service.name, undefined, undefined, "queries");
+        await allure.description(`Expected: ${describeExpectation(query.expect)}. Asked read-only on the restored server, within ${formatDuration(query.timeoutMs)}:\n\n    ${query.sql.replace(/\n/g, "\n    ")}`);
+        const v = await verified(ctx);
+        if (v.queries instanceof Error) throw new CheckFailure(maskSecrets(`the queries could not be asked: ${v.queries.message}`));
+        const verdict = v.queries.get(query.name);
+        if (!verdict) throw new CheckFailure(`query ${JSON.stringify(query.name)} was not asked`);
+        if (verdict.finding.ok) ctx.annotate(`${verdict.finding.summary}${verdict.durationMs === null ? "" : `, in ${formatDuration(verdict.durationMs)}`}`, "query");
+        await report(verdict.finding);
+      });
+    }
   });
 }
 
@@ -283,6 +371,12 @@ function defineObjectiveTests(
   /** What was measured for one objective, or why nothing was. */
   const measure = async (key: ObjectiveKey, ctx: TestContext): Promise<number | { why: string }> => {
     if (key === "backupAge") return Math.max(0, Date.now() - Date.parse(backup.meta.finishedAt));
+    if (key === "unprovenAge") {
+      // After tonight's older backups (their tests run first); the newest counts as proven once this run is green.
+      const retained = listBackups(service.backup.store, service.name).complete.map((b) => ({ id: b.id, finishedAt: b.meta.finishedAt, verifiedAt: b.id === backup.id ? undefined : verifiedAt(b.dir) }));
+      const unproven = unprovenOf(retained.filter((b) => b.id !== backup.id), new Date());
+      return unproven ? unproven.longestMs : 0;
+    }
     if (key === "catchUp") {
       const caught = await run.rejoin?.catchUp().catch(() => undefined);
       return caught ? caught.durationMs : { why: "the replica did not catch up (see the rejoin tests)" };

@@ -4,6 +4,10 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
 import { TOOL_PROJECT } from "./projects.ts";
+import { configPath } from "./paths.ts";
+import { listBackups, verifiedAt } from "../store/layout.ts";
+import { loadFleet } from "../config/load.ts";
+import { unprovenOf } from "../restore/older.ts";
 import type { ObjectiveResult } from "./objectives.ts";
 import type { ArchiveRecord, RejoinRecord, RestoreRecord } from "./meta.ts";
 
@@ -79,10 +83,22 @@ export const ServiceSummarySchema = z.strictObject({
   rejoin: RejoinSchema.nullable(),
   /** The roll-forward through the binlog archive: null when the service has no archive (or summaries from before it). */
   archive: ArchiveSchema.nullable().default(null),
+  /**
+   * How long the retained backups have gone unproven, read from the store when the run ended (after tonight's older
+   * backups and the newest were marked verified): null without a backup, or in summaries from before it.
+   */
+  unproven: z
+    .strictObject({
+      longestMs: z.number().int().nonnegative(),
+      backupId: z.string(),
+      neverVerified: z.strictObject({ id: z.string(), ageMs: z.number().int().nonnegative() }).nullable(),
+    })
+    .nullable()
+    .default(null),
   /** Each objective set in services.yaml (`objectives`) against what was measured; empty when none is set. */
   objectives: z.array(
     z.strictObject({
-      objective: z.enum(["rto", "rpo", "backupAge", "catchUp"]),
+      objective: z.enum(["rto", "rpo", "backupAge", "catchUp", "unprovenAge"]),
       name: z.string(),
       limitMs: z.number().int().nonnegative(),
       measuredMs: z.number().nonnegative().nullable(),
@@ -137,6 +153,7 @@ export function summarizeService(
     failed,
     rejoin: rejoin ?? null,
     archive: archive ?? null,
+    unproven: null,
     objectives: objectives.map((o) => ({ ...o, measuredMs: o.measuredMs === null ? null : Math.round(o.measuredMs) })),
   };
 }
@@ -184,8 +201,26 @@ const runSummaries = new WeakMap<ReadonlyArray<TestModule>, Summary>();
  */
 export function runSummary(modules: ReadonlyArray<TestModule>): Summary {
   let summary = runSummaries.get(modules);
-  if (!summary) runSummaries.set(modules, (summary = SummarySchema.parse(buildSummary(modules))));
+  if (!summary) {
+    const built = buildSummary(modules);
+    const now = new Date(built.generatedAt);
+    built.services = built.services.map((s) => ({ ...s, unproven: storeUnproven(s.service, now) }));
+    runSummaries.set(modules, (summary = SummarySchema.parse(built)));
+  }
   return summary;
+}
+
+/** A service's unproven time from its store (services.yaml read for its path); null when either cannot be read. */
+function storeUnproven(service: string, now: Date): ServiceSummary["unproven"] {
+  try {
+    const found = loadFleet(configPath(), process.env, []).services.find((s) => s.name === service);
+    if (!found) return null;
+    const backups = listBackups(found.backup.store, service).complete.map((b) => ({ id: b.id, finishedAt: b.meta.finishedAt, verifiedAt: verifiedAt(b.dir) }));
+    const unproven = unprovenOf(backups, now);
+    return unproven && { ...unproven, longestMs: Math.round(unproven.longestMs), neverVerified: unproven.neverVerified && { ...unproven.neverVerified, ageMs: Math.round(unproven.neverVerified.ageMs) } };
+  } catch {
+    return null;
+  }
 }
 
 /** vitest reporter writing `outputFile` (atomically: a dashboard polling it never reads half a file). */

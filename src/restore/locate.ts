@@ -66,6 +66,16 @@ export function chooseBackup<T extends Candidate>(backups: readonly T[], point: 
   );
 }
 
+/** The complete backup `id` (`--backup`, RESTORETEST_BACKUP), or an error naming what the store holds. */
+export function namedBackup(listing: ReturnType<typeof listBackups>, service: string, id: string): StoredBackup {
+  const found = listing.complete.find((b) => b.id === id);
+  if (found) return found;
+  const incomplete = listing.incomplete.find((b) => b.id === id);
+  if (incomplete) throw new Error(`backup ${id} of service "${service}" is not complete: ${incomplete.reason}`);
+  const kept = listing.complete.map((b) => b.id);
+  throw new Error(`no backup ${id} of service "${service}"${kept.length ? ` (kept: ${kept.join(", ")})` : ": the store holds no complete backup"}`);
+}
+
 export interface LocatedRestore {
   /** Full first; the last link is the one restored to. */
   chain: StoredBackup[];
@@ -82,16 +92,18 @@ export interface LocatedRestore {
  * Locate what to restore, before anything is copied: the chain (refused, naming the link, when a link is missing or its
  * LSNs do not join), the replay plan to the baseline's position P (or to `to`), and the newest restorable point.
  */
-export async function locateRestore(service: Service, to?: RestorePoint): Promise<LocatedRestore> {
+export async function locateRestore(service: Service, to?: RestorePoint, backupId?: string): Promise<LocatedRestore> {
   const store = resolve(service.backup.store);
   const listing = listBackups(store, service.name);
   const newest = newestBackup(store, service.name);
-  const backup = to ? chooseBackup(listing.complete, to) : newest;
+  if (backupId !== undefined && to) throw new Error("a restore names either a backup or a point in time to restore to, not both");
+  const backup = backupId !== undefined ? namedBackup(listing, service.name, backupId) : to ? chooseBackup(listing.complete, to) : newest;
   const chain = resolveChain(listing.complete, backup.id, listing.incomplete);
   checkStoredChain(chain, backupTool(backup.meta.tool));
   const manifest = readManifest(backup.manifestPath);
   if (manifest.service !== service.name) throw new Error(`${backup.manifestPath} belongs to service "${manifest.service}", not "${service.name}"`);
-  const backupPoint = { at: new Date(newest.meta.finishedAt), source: "backup" as const };
+  // A named older backup brings back its own data: its RPO is its own age, not the newest backup's.
+  const backupPoint = { at: new Date((backupId !== undefined ? backup : newest).meta.finishedAt), source: "backup" as const };
   if (!to) {
     // Planned before any copying: a baseline the backup cannot reach fails here, in seconds, as what it is.
     const replay = manifest.position && backup.meta.position ? planReplay(backup.meta.position, manifest.position, backup.meta.binlogs) : null;

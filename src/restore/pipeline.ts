@@ -124,6 +124,8 @@ export interface RestoreOptions {
   poolSize?: number;
   /** Restore to a point in time: the newest chain before it, then binlogs up to it (archive first, else the backup's own). */
   to?: RestorePoint;
+  /** Restore this backup (its chain) instead of the newest: `--backup`, RESTORETEST_BACKUP, verify.older. */
+  backup?: string;
   /** Appended to the restored server's command line (the fault catalog starts one that differs from the source). */
   serverArgs?: readonly string[];
   /**
@@ -214,7 +216,7 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
   }
 
   try {
-    const located = await step("locate", () => locateRestore(service, options.to));
+    const located = await step("locate", () => locateRestore(service, options.to, options.backup));
     const { chain, backup, manifest, replay } = located;
     // Tables alone: refused before anything is copied where the files cannot be picked.
     const refused = only && partialRefusal(chain, only);

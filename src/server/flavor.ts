@@ -89,6 +89,12 @@ export interface Dialect {
    * CREATE EVENT refuses while the scheduler is off); MySQL keeps them in its data dictionary: information_schema.EVENTS.
    */
   eventsQuery: string;
+  /**
+   * The statement that limits how long each of this session's statements may run, in ms (0: no limit), and the error
+   * numbers of a statement stopped by it. MariaDB: max_statement_time (seconds, every statement); MySQL:
+   * max_execution_time (ms, SELECT only).
+   */
+  statementTimeout: { set(ms: number): string; errnos: readonly number[] };
 }
 
 /** The programs of a flavour: the server a backup is restored into, and what replays binlogs, loads SQL and dumps. */
@@ -199,6 +205,8 @@ const MARIADB_DIALECT: Dialect = {
   eventsQuery: `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
             status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
        FROM mysql.event WHERE db = ? ORDER BY name`,
+  // ER_STATEMENT_TIMEOUT
+  statementTimeout: { set: (ms) => `SET SESSION max_statement_time = ${(Math.max(0, Math.round(ms)) / 1000).toFixed(3)}`, errnos: [1969] },
 };
 
 const MYSQL_DIALECT: Dialect = {
@@ -211,6 +219,8 @@ const MYSQL_DIALECT: Dialect = {
                 TIME_ZONE AS time_zone, CHARACTER_SET_CLIENT AS character_set_client,
                 COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS db_collation
            FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`,
+  // ER_QUERY_TIMEOUT
+  statementTimeout: { set: (ms) => `SET SESSION max_execution_time = ${Math.max(0, Math.round(ms))}`, errnos: [3024] },
 };
 
 /** A flavour's programs, in `toolchain` (a directory) when given. */

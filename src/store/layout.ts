@@ -195,6 +195,12 @@ export function markVerified(backupDir: string, summary: VerifiedSummary): void 
   writeJsonAtomic(join(backupDir, VERIFIED_FILE), { version: 1, verifiedAt: new Date().toISOString(), ...summary });
 }
 
+/** When the backup last verified green (verified.json), or undefined when it never did. */
+export function verifiedAt(backupDir: string): string | undefined {
+  const at = (safeJson(join(backupDir, VERIFIED_FILE)) as { verifiedAt?: unknown } | undefined)?.verifiedAt;
+  return typeof at === "string" ? at : undefined;
+}
+
 function safeJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, "utf8"));

@@ -5,8 +5,11 @@ import { PositionSchema, type Position } from "../binlog/position.ts";
 
 export { PositionSchema, type Position };
 
-/** 2: the system schemas (`system: true`) and server-wide checks (`serverChecks`); version 1 manifests still read. */
-export const MANIFEST_VERSION = 2;
+/**
+ * 2: the system schemas (`system: true`) and server-wide checks (`serverChecks`); 3: the team's queries (`queries`).
+ * Older versions still read.
+ */
+export const MANIFEST_VERSION = 3;
 
 
 const ObjectSchema = z.strictObject({
@@ -17,6 +20,25 @@ const ObjectSchema = z.strictObject({
   sizeBytes: z.number().nonnegative(),
   /** Per check name, the value that check captured (validated by the check's own schema on use). */
   checks: z.record(z.string(), z.unknown()),
+});
+
+/** What is kept of one `expect: baseline` query's answer at the snapshot: keyed digests and a row count, never a row. */
+const BaselineAnswerSchema = z.strictObject({
+  name: z.string(),
+  /** HMAC of the query's SQL under the backup's digest key: a query changed since is named, not compared. */
+  sql: z.string(),
+  rows: z.number().int().nonnegative().optional(),
+  /** HMAC of the answer (columns, row count, rows as a multiset) under the backup's digest key. */
+  digest: z.string().optional(),
+  /** Why the source gave no answer at backup time. */
+  error: z.string().optional(),
+});
+
+/** The team's queries (services.yaml verify.queries), as the backup's snapshot saw them. */
+const QueriesSchema = z.strictObject({
+  /** The {{placeholders}}' values at the snapshot (src/config/querySql.ts): dates and times only. */
+  placeholders: z.record(z.string(), z.string().regex(/^\d{4}-\d\d-\d\d( \d\d:\d\d:\d\d)?$/)),
+  answers: z.array(BaselineAnswerSchema),
 });
 
 export const ManifestSchema = z.strictObject({
@@ -38,6 +60,7 @@ export const ManifestSchema = z.strictObject({
   checks: z.array(z.string()),
   /** Server-wide checks (accounts, server settings) by name; absent in manifests from before they existed. */
   serverChecks: z.record(z.string(), z.unknown()).optional(),
+  queries: QueriesSchema.optional(),
   databases: z.array(
     z.strictObject({
       name: z.string(),
@@ -52,6 +75,7 @@ export const ManifestSchema = z.strictObject({
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestTable = z.infer<typeof ObjectSchema>;
+export type ManifestQueries = z.infer<typeof QueriesSchema>;
 
 /** Parse and validate a manifest; errors say which file and what is wrong, and refuse newer versions by name. */
 export function parseManifest(text: string, path: string): Manifest {

@@ -40,7 +40,7 @@ describe("parseFleet", () => {
     expect(fleet.broken.map((b) => [b.name, b.error.message])).toEqual([
       ["shop", "services.yaml:8 services.shop.source.password: environment variable SHOP_PASSWORD is not set"],
       ["blog", "services.yaml:14 services.blog.source.password: environment variable BLOG_PASSWORD is not set"],
-      ["wiki", 'services.yaml:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, tableDrill, tableDrillMaxSize, timeout)'],
+      ["wiki", 'services.yaml:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, older, queries, queryTimeout, tableDrill, tableDrillMaxSize, timeout)'],
     ]);
     expect(fleet.services).toEqual([]);
   });

@@ -385,13 +385,13 @@ services:
       source: { host: "127.0.0.1", port: 3306, user: "backup" },
       backup: { tool: "mariabackup", policy: "full", fullEvery: 7, keepChains: 2, consistency: "snapshot", store: "/var/backups/mysql", timeout: 3_600_000, format: "directory", compress: "none", compressLevel: 3, compressThreads: 0 },
       restore: { provider: "local", timeout: 7_200_000, workDir: "/etc/restoretest/scratch" },
-      verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false, tableDrill: 0, tableDrillMaxSize: 10_737_418_240 },
+      verify: { checks: ["checksum", "rowCount"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false, tableDrill: 0, tableDrillMaxSize: 10_737_418_240, older: 0, queries: [], queryTimeout: 30_000 },
       objectives: {},
     });
     expect(shop.databases).toEqual(["shop"]);
     expect(shop.restore.timeout).toBe(2_700_000);
     // A service's checks list replaces the default list rather than adding to it.
-    expect(shop.verify).toEqual({ checks: ["integrity"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false, tableDrill: 0, tableDrillMaxSize: 10_737_418_240 });
+    expect(shop.verify).toEqual({ checks: ["integrity"], timeout: 600_000, concurrency: 4, chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false, tableDrill: 0, tableDrillMaxSize: 10_737_418_240, older: 0, queries: [], queryTimeout: 30_000 });
   });
 
   it("uses schema defaults when there is no defaults block", () => {
@@ -414,7 +414,7 @@ services:
       checks: ["tables", "views", "triggers", "routines", "events", "database", "checksum", "definition", "rowCount", "integrity", "indexes", "autoIncrement", "accounts", "server"],
       timeout: 600_000,
       concurrency: 2,
-      chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false, tableDrill: 0, tableDrillMaxSize: 10_737_418_240,
+      chunkMinSize: 268_435_456, chunkRows: 100_000, extendedCheck: false, tableDrill: 0, tableDrillMaxSize: 10_737_418_240, older: 0, queries: [], queryTimeout: 30_000,
     });
   });
 

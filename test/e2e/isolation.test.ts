@@ -60,7 +60,7 @@ describe("one service's trouble stays its own", () => {
     const failed = run.cases.filter((c) => c.failure);
     expect(failed.map((c) => `${c.classname} › ${c.name}: ${c.failure}`).sort()).toEqual([
       `crm › config: ${config}:14 services.crm.source.password: environment variable CRM_BACKUP_PASSWORD is not set`,
-      `wiki › config: ${config}:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, tableDrill, tableDrillMaxSize, timeout)`,
+      `wiki › config: ${config}:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, older, queries, queryTimeout, tableDrill, tableDrillMaxSize, timeout)`,
     ]);
     // No stack trace in the report: the message is what Jenkins shows.
     for (const c of failed) expect(c.failureBody).not.toMatch(/\n\s+at /);
@@ -80,7 +80,7 @@ describe("one service's trouble stays its own", () => {
     expect(run.exitCode).toBe(1);
     // Every problem of the file at once, one line each.
     expect(String(run.all)).toContain(
-      `restoretest: ${broken}:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, tableDrill, tableDrillMaxSize, timeout)\n` +
+      `restoretest: ${broken}:17 services.wiki.verify.timout: unknown key "timout", did you mean "timeout"? (known keys: checks, chunkMinSize, chunkRows, concurrency, extendedCheck, older, queries, queryTimeout, tableDrill, tableDrillMaxSize, timeout)\n` +
         `restoretest: ${broken}:18 defaults.restore.timeout: expected a duration like "30m", got "soon"`,
     );
     expect(String(run.all)).not.toMatch(/\n\s+at /);

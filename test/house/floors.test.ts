@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 
 const SRC = resolve(import.meta.dirname, "../../src");
 /** Lowest first: a folder may import from itself and from the folders before it. */
-const FLOORS = ["base", "config", "server", "db", "binlog", "store", "checks", "baseline", "hosts", "backup", "verify", "restore", "rejoin", "report", "cli.ts"];
+const FLOORS = ["base", "server", "config", "db", "binlog", "store", "checks", "queries", "baseline", "hosts", "backup", "verify", "restore", "rejoin", "report", "cli.ts"];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));

@@ -134,7 +134,9 @@ describe("a service's gauges", () => {
 
 describe("promtool check metrics", () => {
   it("accepts the file of a fleet run: green with rejoin, failed prepare, incremental chain, no backup at all", async () => {
-    const text = textfileContent([BLOG, SHOP, incrementalRun(), noBackup()], "", new Set());
+    // blog's oldest retained backup was never verified: every metric has a sample.
+    const unproven = { longestMs: 86_400_000, backupId: "2026-11-24T01-00-00Z", neverVerified: { id: "2026-11-24T01-00-00Z", ageMs: 86_400_000 } };
+    const text = textfileContent([{ ...BLOG, unproven }, SHOP, incrementalRun(), noBackup()], "", new Set());
     expect(text.match(/^# TYPE /gm)).toHaveLength(METRICS.length);
     expect(await promtoolCheckMetrics(text)).toEqual({ exitCode: 0, output: "" });
   });
@@ -193,5 +195,18 @@ describe("docs/metrics.md", () => {
   it("lists every metric in its table", () => {
     const listed = [...doc.matchAll(/^\| `(restoretest_[a-z_]+)` \|/gm)].map((m) => m[1]);
     expect(listed).toEqual(METRICS.map((m) => m.name));
+  });
+});
+
+describe("unproven backups", () => {
+  it("gauge the longest any retained backup went unproven, and the oldest never verified, only when the summary knows them", () => {
+    const s = { service: "blog" };
+    const unproven = { longestMs: 3 * 86_400_000, backupId: "2026-11-22T01-00-00Z", neverVerified: { id: "2026-11-22T01-00-00Z", ageMs: 3 * 86_400_000 } };
+    const samples = samplesOf({ ...BLOG, unproven });
+    expect(samples[`restoretest_unproven_seconds${JSON.stringify(s)}`]).toBe(259_200);
+    expect(samples[`restoretest_never_verified_backup_age_seconds${JSON.stringify(s)}`]).toBe(259_200);
+    const proven = samplesOf({ ...BLOG, unproven: { ...unproven, longestMs: 60_000, neverVerified: null } });
+    expect(proven[`restoretest_unproven_seconds${JSON.stringify(s)}`]).toBe(60);
+    expect(Object.keys(proven).some((k) => k.startsWith("restoretest_never_verified_backup_age_seconds"))).toBe(false);
   });
 });

@@ -38,3 +38,13 @@ describe("configuredObjectives", () => {
     expect(configuredObjectives({})).toEqual([]);
   });
 });
+
+describe("unprovenAge", () => {
+  it("is an objective like the others: `objectives › unproven age`, red past its limit", () => {
+    expect(configuredObjectives({ unprovenAge: 8 * 86_400_000, rto: 1 })).toEqual([
+      ["rto", 1],
+      ["unprovenAge", 8 * 86_400_000],
+    ]);
+    expect(judgeObjective("unprovenAge", 8 * 86_400_000, 9 * 86_400_000)).toMatchObject({ name: "unproven age", breached: true, message: "unproven age 216h 00m exceeds the objective of 192h 00m (by 24h 00m)" });
+  });
+});

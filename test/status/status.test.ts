@@ -44,12 +44,30 @@ describe("status rows (pure)", () => {
       rtoMs: 1_117,
       rpoMs: 6_000_000,
       breaches: null,
+      // None of the chain was verified: the oldest has gone unproven since it finished, two days ago.
+      unproven: { longestMs: 50 * 3_600_000, backupId: "2026-11-24T01-00-00Z", neverVerified: { id: "2026-11-24T01-00-00Z", ageMs: 50 * 3_600_000 } },
     });
+  });
+
+  it("unproven: the longest since a retained backup's last green verification (or its finish), and the oldest never verified", () => {
+    const mixed = [
+      link("2026-11-23T01-00-00Z", "full", null, "2026-11-23T02:00:00.000Z"),
+      link("2026-11-24T01-00-00Z", "full", null),
+      link("2026-11-25T01-00-00Z", "full", null, "2026-11-25T02:00:00.000Z"),
+      link("2026-11-26T01-00-00Z", "full", null, "2026-11-26T02:00:00.000Z"),
+    ];
+    expect(serviceStatus("shop", { complete: mixed, incomplete: [] }, undefined, now).unproven).toEqual({
+      longestMs: 73 * 3_600_000,
+      backupId: "2026-11-23T01-00-00Z",
+      neverVerified: { id: "2026-11-24T01-00-00Z", ageMs: 50 * 3_600_000 },
+    });
+    const proven = mixed.map((l) => ({ ...l, verified: true, verifiedAt: "2026-11-26T02:30:00.000Z" }));
+    expect(serviceStatus("shop", { complete: proven, incomplete: [] }, undefined, now).unproven).toEqual({ longestMs: 30 * 60_000, backupId: "2026-11-23T01-00-00Z", neverVerified: null });
   });
 
   it("no backup and no summary: said as such, never as zeros", () => {
     const row = serviceStatus("crm", { complete: [], incomplete: [{ id: "2026-11-26T01-00-00Z", reason: "no backup.json (backup unfinished or interrupted)" }] }, undefined, now);
-    expect(row).toMatchObject({ newestBackup: null, chain: null, lastVerified: null, rtoMs: null, rpoMs: null, breaches: null, incompleteBackups: 1 });
+    expect(row).toMatchObject({ newestBackup: null, chain: null, lastVerified: null, rtoMs: null, rpoMs: null, breaches: null, incompleteBackups: 1, unproven: null });
   });
 
   it("a chain whose middle link is gone is BROKEN, with the chain's own message", () => {
@@ -91,15 +109,17 @@ describe("status rows (pure)", () => {
       ],
     });
     expect(text.split("\n")).toEqual([
-      "SERVICE  NEWEST BACKUP                       AGE     CHAIN  LAST VERIFIED                    VERDICT          RTO   RPO     BREACHES",
-      "blog     2026-11-26T01-00-00Z (incremental)  2h 00m  3      2026-11-26 02:40Z (20m 00s ago)  pass             1.1s  1h 40m  RPO",
-      "crm      none                                -       -      -                                never verified   -     -       -",
-      "shop     2026-11-26T01-00-00Z (incremental)  2h 00m  3      2026-11-26 02:40Z (20m 00s ago)  FAIL at prepare  -     -       -",
+      "SERVICE  NEWEST BACKUP                       AGE     CHAIN  LAST VERIFIED                    VERDICT          RTO   RPO     BREACHES  UNPROVEN",
+      "blog     2026-11-26T01-00-00Z (incremental)  2h 00m  3      2026-11-26 02:40Z (20m 00s ago)  pass             1.1s  1h 40m  RPO       2d 02h",
+      "crm      none                                -       -      -                                never verified   -     -       -         -",
+      "shop     2026-11-26T01-00-00Z (incremental)  2h 00m  3      2026-11-26 02:40Z (20m 00s ago)  FAIL at prepare  -     -       -         2d 02h",
       "",
       "summary: /srv/reports/summary.json (written 2026-11-26 02:41Z)",
+      "blog: backup 2026-11-24T01-00-00Z is the oldest retained backup never verified (2d 02h old): verify.older restores it",
       "crm: no complete backup in the store: take one with restoretest backup crm",
       "shop: failed: shop › restore",
       "shop: the newest backup 2026-11-26T01-00-00Z has not been verified yet (last verified: 2026-11-25T01-00-00Z)",
+      "shop: backup 2026-11-24T01-00-00Z is the oldest retained backup never verified (2d 02h old): verify.older restores it",
     ]);
   });
 });
@@ -150,7 +170,7 @@ describe("restoretest status (the real CLI, a real backup of the small seed)", (
     const shop = written.services.find((s) => s.service === "shop");
     if (!shop) throw new Error("no shop in summary.json");
     const [header, shopRow, crmRow, blank, source, ...notes] = String(run.stdout).split("\n");
-    expect(header).toMatch(/^SERVICE +NEWEST BACKUP +AGE +CHAIN +LAST VERIFIED +VERDICT +RTO +RPO +BREACHES$/);
+    expect(header).toMatch(/^SERVICE +NEWEST BACKUP +AGE +CHAIN +LAST VERIFIED +VERDICT +RTO +RPO +BREACHES +UNPROVEN$/);
     const cells = (shopRow as string).split(/ {2,}/);
     expect(cells).toEqual([
       "shop",
@@ -162,8 +182,9 @@ describe("restoretest status (the real CLI, a real backup of the small seed)", (
       shop.rtoMs === null ? "-" : formatDuration(shop.rtoMs),
       shop.rpoMs === null ? "-" : formatAge(shop.rpoMs),
       "-",
+      expect.stringMatching(/^\d+s$|^\d+m \d\ds$/),
     ]);
-    expect((crmRow as string).split(/ {2,}/)).toEqual(["crm", "none", "-", "-", "-", "never verified", "-", "-", "-"]);
+    expect((crmRow as string).split(/ {2,}/)).toEqual(["crm", "none", "-", "-", "-", "never verified", "-", "-", "-", "-"]);
     expect(blank).toBe("");
     expect(source).toMatch(new RegExp(`^summary: ${join(reports(), "summary.json")} \\(written \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ\\)$`));
     expect(notes).toContain("crm: no complete backup in the store: take one with restoretest backup crm");
@@ -192,6 +213,6 @@ describe("restoretest status (the real CLI, a real backup of the small seed)", (
     mkdirSync(reports(), { recursive: true });
     writeFileSync(path, JSON.stringify(written));
     const run = await status();
-    expect(String(run.stdout).split("\n")[1]).toMatch(/ RPO$/);
+    expect(String(run.stdout).split("\n")[1]?.split(/ {2,}/)[8]).toBe("RPO");
   });
 });
