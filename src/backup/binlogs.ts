@@ -12,6 +12,7 @@ import { maskSecrets } from "../lifecycle/secrets.ts";
 import { describeCommand, tail } from "../process/command.ts";
 import { binlogSequence } from "../restore/replay.ts";
 import { acquireLock } from "./lock.ts";
+import { isPartialName } from "../lifecycle/partialFile.ts";
 import { keepsSandbox, openSource, sourceTool } from "./source.ts";
 import { backupLockPath, binlogArchiveDir, binlogLockPath, listBackups } from "./store.ts";
 import type { BackupTool } from "./tool.ts";
@@ -27,7 +28,7 @@ export function binlogFiles(names: readonly string[]): string[] {
 /** The archive's binlog files by their plain names, sealed (compressed, encrypted) or not. */
 export function listArchive(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return binlogFiles([...new Set(readdirSync(dir).filter((n) => !n.endsWith(".partial")).map((n) => parseStoredName(n).name))]);
+  return binlogFiles([...new Set(readdirSync(dir).filter((n) => !n.endsWith(".partial") && !isPartialName(n)).map((n) => parseStoredName(n).name))]);
 }
 
 /**

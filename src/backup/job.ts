@@ -8,6 +8,7 @@ import { checkOptions } from "../checks/options.ts";
 import type { Manifest } from "../baseline/manifest.ts";
 import { planReplay } from "../restore/replay.ts";
 import { sweepBeforeRun } from "../lifecycle/sweep.ts";
+import { OWNER_FILE, recordOwner } from "../lifecycle/owner.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
@@ -171,15 +172,26 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
     const id = await freshBackupId(store, service.name, listing);
     const dir = join(serviceDir(store, service.name), id);
     const dataDir = join(dir, DATA_DIR);
-    const source = await openSource(service, log);
+    // Made and owned before anything else happens: a job killed at any point (baseline, copy, stream encoding) leaves a
+    // directory whose owner record tells the next job's sweep, and `restoretest sweep`, that it is dead.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    recordOwner(dir);
+    let finished = false;
+    let source: Awaited<ReturnType<typeof openSource>>;
+    try {
+      source = await openSource(service, log);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
     let tool: BackupTool;
     try {
       tool = await sourceTool(service, source.db);
     } catch (error) {
       await source.close();
+      rmSync(dir, { recursive: true, force: true });
       throw error;
     }
-    let finished = false;
     let replication: Manifest["replication"];
     let decision = nextBackupKind(
       chain.map((l) => l.meta),
@@ -323,6 +335,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       // backup.json last: its presence is what marks the backup complete.
       writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
       finished = true;
+      // Complete: the sweep never judges a directory holding backup.json, and the store keeps no trace of the job.
+      rmSync(join(dir, OWNER_FILE), { force: true });
       const stored = meta.storedBytes !== undefined ? ` (${(meta.storedBytes / 1e6).toFixed(1)} MB stored, ${describeEncoding(meta)})` : "";
       log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB${stored} in ${(meta.durationMs / 1000).toFixed(1)} s`);
       const retention = applyRetention(store, service.name, service.backup.keepChains, log);

@@ -1,9 +1,10 @@
 // checksums.json: every file a backup (or the binlog archive) stores, with its size and SHA-256 as written, so that
 // `restoretest verify-store` checks the whole store without reading a byte through a server, and a restore checks
 // what it reads.
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { z } from "zod";
+import { writeFileAtomic } from "../lifecycle/partialFile.ts";
 import { checkStoredFile, StoredFileError, type StoredFile } from "./stored.ts";
 
 export const CHECKSUMS_FILE = "checksums.json";
@@ -24,10 +25,7 @@ export type Checksums = z.infer<typeof ChecksumsSchema>;
 
 export function writeChecksums(dir: string, files: readonly StoredFile[]): void {
   const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
-  const path = join(dir, CHECKSUMS_FILE);
-  const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, `${JSON.stringify({ version: 1, algorithm: "sha256", files: sorted }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(temp, path);
+  writeFileAtomic(join(dir, CHECKSUMS_FILE), `${JSON.stringify({ version: 1, algorithm: "sha256", files: sorted }, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** The directory's checksums; undefined when it has none (a backup from before they were written). Throws when unreadable. */
