@@ -66,9 +66,10 @@ export interface DirectoryCheck {
 
 /**
  * Check `dir` against its checksums: every listed file is there with its size and SHA-256, and every file there is
- * listed (but `unlisted`, the files that change after a backup is written, and whatever `ignore` accepts).
+ * listed (but `unlisted`, the files that change after a backup is written, and whatever `ignore` accepts). Files in
+ * `hashedElsewhere` (a stream the restore hashes as it reads it) are only looked for here.
  */
-export async function checkDirectory(dir: string, checksums: Checksums, ignore: (path: string) => boolean): Promise<DirectoryCheck> {
+export async function checkDirectory(dir: string, checksums: Checksums, ignore: (path: string) => boolean, hashedElsewhere: ReadonlySet<string> = new Set()): Promise<DirectoryCheck> {
   const problems: string[] = [];
   const listed = new Map(checksums.files.map((f) => [f.path, f]));
   const present = filesBelow(dir).filter((f) => f !== CHECKSUMS_FILE && !ignore(f));
@@ -81,6 +82,7 @@ export async function checkDirectory(dir: string, checksums: Checksums, ignore: 
       problems.push(`${path} is listed in ${CHECKSUMS_FILE} (${entry.bytes} bytes) but is not in the store: it was deleted or never finished`);
       continue;
     }
+    if (hashedElsewhere.has(entry.path)) continue;
     try {
       await checkStoredFile(path, entry);
       bytes += entry.bytes;

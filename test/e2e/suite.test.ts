@@ -30,6 +30,7 @@ function systemTests(dir: string): string[] {
 function expectedTests(dir: string): string[] {
   return [
     "shop › restore",
+    "shop.store › every stored file as written",
     "shop.accounts › accounts",
     "shop.server › server",
     ...DB_CHECKS.map((c) => `shop.shop › ${c}`),
@@ -118,6 +119,17 @@ describe("vitest --project <service>", () => {
     expect(restoreResult?.steps.map((s) => s.name)).toEqual(["locate", "provision", "transfer", "prepare", "start", "replay", "capture restored state"]);
     expect(restoreDirs()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);
+  });
+
+  it("turns exactly the store test red when a stored file the restore survives is gone, naming it", async () => {
+    // xtrabackup_info: what the tool says about the backup; prepare and start never read it, so every other test is green.
+    const v = variant("store-damaged", (dir) => rmSync(join(dir, "data", "xtrabackup_info")));
+    const { exitCode, cases, output } = await runSuite(v);
+    expect(exitCode, output).toBe(1);
+    const failed = cases.filter((c) => c.failure);
+    expect(failed.map((c) => `${c.classname} › ${c.name}`)).toEqual(["shop.store › every stored file as written"]);
+    expect(failed[0]?.failure).toMatch(/^\/\S+\/store\/shop\/copy\/data\/xtrabackup_info is listed in checksums.json \(\d+ bytes\) but is not in the store/);
+    expect(cases.find((c) => c.name === "restore")?.failure).toBeUndefined();
   });
 
   it("turns exactly the checksum test red when the data differs from the baseline, with a message a DBA can act on", async () => {
