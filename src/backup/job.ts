@@ -9,6 +9,7 @@ import type { Manifest } from "../baseline/manifest.ts";
 import { planReplay } from "../restore/replay.ts";
 import { sweepBeforeRun } from "../lifecycle/sweep.ts";
 import { OWNER_FILE, recordOwner } from "../lifecycle/owner.ts";
+import { freeBytesHere, NoRoomError } from "../hosts/room.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
@@ -152,6 +153,22 @@ async function freshBackupId(store: string, service: string, listing: BackupList
 }
 
 /**
+ * The room the next backup needs in the store, estimated from the newest complete backup of the same kind and format
+ * (what it took in the store), against the free space there. Without such a backup (a service's first) it is not
+ * checked, and the job says so: the datadir's size counts its redo logs and binlogs, far more than a backup takes.
+ */
+function checkStoreRoom(listing: BackupListing, kind: "full" | "incremental", format: string, dir: string, service: string, log: Log): void {
+  const previous = [...listing.complete].reverse().find((b) => b.meta.kind === kind && b.meta.format === format);
+  if (!previous) {
+    log(`room in the store not checked: no earlier ${kind} ${format} backup of ${service} to estimate from`);
+    return;
+  }
+  const needed = previous.meta.storedBytes ?? previous.meta.bytes;
+  const free = freeBytesHere(dir);
+  if (needed > free) throw new NoRoomError(needed, free, dir, "backup.store", `a ${kind} backup of ${service} (estimated: the previous ${kind}, ${previous.id}, took as much)`);
+}
+
+/**
  * Baseline + backup of one service, consistent by the service's `backup.consistency`:
  * - quiescent: baseline then backup; their binlog positions must be equal, or the job fails;
  * - snapshot: backup (position B), then the baseline inside a consistent snapshot (position P ≥ B), and the binlogs
@@ -265,6 +282,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       return { startedAt, finishedAt: new Date(), position: tool.readPosition(dataDir) };
     };
     try {
+      // Before the baseline and the copy: a backup that cannot fit fails now, not when the disk fills.
+      checkStoreRoom(listing, decision.kind, format, serviceDir(store, service.name), service.name, log);
       let manifest: Manifest;
       let taken: Awaited<ReturnType<typeof backup>>;
       let binlogs: string[] = [];

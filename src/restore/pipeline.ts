@@ -23,6 +23,7 @@ import { replayScript } from "./replay.ts";
 import { definitionsNaming, filterBinlogs, type TableReplay } from "./tableReplay.ts";
 import { transferLink } from "./transfer.ts";
 import type { StoreCheck } from "../storage/storeCheck.ts";
+import { freeBytesOn, NoRoomError } from "../hosts/room.ts";
 import { tableLabel, type TableName } from "../archive/destructive.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
@@ -244,6 +245,8 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
       const physical = tool.kind === "physical" ? tool : undefined;
       const links = [{ link: chain[0] ?? backup, dir: into }, ...incrementals];
       let done = { bytes: 0, storedBytes: 0 };
+      // Before a byte is copied: the whole chain unpacked must fit (tables alone take a fraction of it: not checked).
+      if (!only) await checkRoom(service, t, chain);
       // A stream is hashed by its transfer as it is read; everything else of the chain alongside the copy.
       const check = only ? undefined : options.storeCheck;
       const checking = check?.alongside(chain, (link) => (link.meta.format === "stream" && link.meta.dataFile ? [link.meta.dataFile] : []));
@@ -396,6 +399,22 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
     await target?.destroy();
     throw error;
   }
+}
+
+/** The setting that chose where a restore lands, by provider: what the room check's message tells the DBA to change. */
+const WORKDIR_SETTING = { local: "restore.workDir", ssh: "restore.ssh.workDir", command: "the workDir the restore.command.create hook prints" } as const;
+
+/**
+ * The chain's unpacked size (backup.json `bytes`: a directory backup's data, a stream's plain size) against the free
+ * space of the target's workDir, before anything is copied.
+ */
+async function checkRoom(service: Service, t: Target, chain: readonly StoredBackup[]): Promise<void> {
+  const needed = chain.reduce((n, link) => n + link.meta.bytes, 0);
+  const free = await freeBytesOn(t);
+  if (needed <= free) return;
+  const parent = t.workDir.replace(/\/[^/]+\/?$/, "") || "/";
+  const what = `the restore of ${chain.map((l) => l.id).join(" + ")} (its unpacked size, from backup.json)`;
+  throw new NoRoomError(needed, free, t.thisHost ? parent : `${parent} on ${t.description}`, WORKDIR_SETTING[service.restore.provider], what);
 }
 
 /**
