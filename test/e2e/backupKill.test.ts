@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { listBackups } from "../../src/backup/store.ts";
 import { OWNER_FILE, processStat, readOwner } from "../../src/lifecycle/owner.ts";
 import { isPartialName } from "../../src/lifecycle/partialFile.ts";
+import { mysqlServiceYaml } from "../support/mysql.ts";
 import { testServiceYaml, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -33,11 +34,11 @@ afterAll(() => {
   }
 });
 
-function setUp(extra = ""): { store: string; config: string } {
+function setUp(extra = "", yaml: (store: string) => string = (store) => testServiceYaml(store, extra)): { store: string; config: string } {
   const s = testStore();
   stores.push(s);
   const config = join(s.path, "services.yaml");
-  writeFileSync(config, testServiceYaml(s.path, extra));
+  writeFileSync(config, yaml(s.path));
   return { store: s.path, config };
 }
 
@@ -141,4 +142,19 @@ describe("a backup job killed with its whole process group (stream backups)", ()
     expect(existsSync(left.dir)).toBe(false);
     await clean(store, config);
   }, 180_000);
+});
+
+describe("a backup job killed with its whole process group (MySQL 9.7, clone)", () => {
+  it("at the clone: leaves an unfinished backup; the next job removes it and list shows none", async () => {
+    // The clone is written by the source server itself (CLONE LOCAL DATA DIRECTORY), not by a child of the job.
+    const { store, config } = setUp("", (path) => mysqlServiceYaml(path));
+    const killed = await backupJob(config, /backing up with clone into/);
+    expect(killed.signalled, killed.output).toBe(true);
+    const left = leftOver(store, killed.output);
+    const next = await backupJob(config);
+    expect(next.exitCode, next.output).toBe(0);
+    expect(next.output).toMatch(sweptLine(left));
+    expect(existsSync(left.dir)).toBe(false);
+    await clean(store, config);
+  }, 240_000);
 });
