@@ -12,6 +12,7 @@ import { parseServices } from "../../src/config/load.ts";
 import type { Service } from "../../src/config/schema.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { StoreCheck, type StoreCheckResult } from "../../src/storage/storeCheck.ts";
+import { mysqlService } from "../support/mysql.ts";
 import { testServiceYaml, testStore } from "../support/services.ts";
 import { startSshd, type TestSshd } from "../support/sshd.ts";
 
@@ -151,4 +152,15 @@ describe("store › every stored file as written: a restore over ssh", () => {
     expect(restored, error).toBe(true);
     expect(check?.problems).toEqual([expect.stringMatching(new RegExp(`^stored file ${join(directory.backup.dir, "data/xtrabackup_info")} .*SHA-256`))]);
   }, 180_000);
+});
+
+describe("store › every stored file as written: a MySQL 9.7 clone backup", () => {
+  it("an undo tablespace removed: the restore stays green, the store check names the file", async () => {
+    const service = mysqlService(join(store.path, "mysql"));
+    await runBackupJob(service);
+    const backup = listBackups(service.backup.store, "shop").complete[0] as StoredBackup;
+    const { restored, error, check } = await damaged(backup, { "data/undo_002": "remove" }, () => restoreChecked(service));
+    expect(restored, error).toBe(true);
+    expect(check?.problems).toEqual([expect.stringMatching(new RegExp(`^${join(backup.dir, "data/undo_002")} is listed in checksums.json \\(\\d+ bytes\\) but is not in the store`))]);
+  }, 240_000);
 });
