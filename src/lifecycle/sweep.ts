@@ -140,7 +140,8 @@ export async function sweepStaleRuns(roots: readonly string[], options: SweepOpt
       }
       result.push(await sweepDir(path, kind, decision.ownerPid, decision.reason, options.stopTimeoutMs ?? 30_000));
     }
-    for (const file of listPartialFiles(root)) {
+    // Partial files live in the store; the OS temp dir's other directories (anyone's) are not read through for them.
+    for (const file of resolve(root) === resolve(tmpdir()) ? [] : listPartialFiles(root)) {
       const decision = decideSweep(file.facts, here, processStat, now, options.ownerlessAgeMs);
       // A live writer's file is not counted among kept directories: it is renamed into place in a moment.
       if (!decision.sweep) continue;
