@@ -5,6 +5,8 @@
 //      npm run bench -- --only stream  (stream + zstd [+ age] backups and restores against the same pipes by hand, and
 //                                       against the directory format, on the blog demo data and on (a); not in the default run)
 //      npm run bench -- --only table   (one small table of (a) restored alone against the whole restore; not in the default run)
+//      npm run bench -- --only store   (the transfer of (a) with every stored file hashed alongside against the transfer
+//                                       alone: the cost of the nightly's store test; not in the default run)
 //      npm run bench -- --only report  (npm run report over (b)'s 40,000 tests with history: time and peak memory; also in b)
 //      npm run bench -- --only restore-b (the restore of (b), prepare + start against by hand, alone; also in b)
 import { cpus } from "node:os";
@@ -31,6 +33,7 @@ import { manySmallTables, mixedTables, oneBigTable, type Dataset } from "./datas
 import { tableBench } from "./table.ts";
 import { reportBench } from "./report.ts";
 import { restoreOfB } from "./restoreB.ts";
+import { storeBench } from "./store.ts";
 import { ArchiveStage } from "../src/restore/rollForward.ts";
 import { readBinlogEvents, startBinlogCopy } from "../src/backup/binlogs.ts";
 import { listArchive } from "../src/store/archive.ts";
@@ -660,7 +663,7 @@ async function main(): Promise<void> {
         await blog.destroy();
       }
     }
-    if (only.has("a") || only.has("restore") || only.has("stream")) {
+    if (only.has("a") || only.has("restore") || only.has("stream") || only.has("store")) {
       log("generating (a)…");
       const a = await mixedTables(db, "bench_a", 1e9 * scale, log);
       if (only.has("a")) await verifyBench(env, a, "(a) mixed tables", 3, a.tables.length, { floor: 1.15, shell: 3 });
@@ -668,6 +671,12 @@ async function main(): Promise<void> {
         const store = join(work.path, "store");
         mkdirSync(store);
         await restoreBench(env, store);
+      }
+      if (only.has("store")) {
+        const store = join(work.path, "store-check");
+        mkdirSync(store);
+        await checkpoint(db);
+        await storeBench(server, store, 5, 1.1, log);
       }
       if (only.has("stream")) await streamBench({ label: `(a) mixed tables (~${((1e9 * scale) / 1e6).toFixed(0)} MB of rows)`, server, optionFile, db, database: "bench_a" }, STREAM_RUNS);
     }

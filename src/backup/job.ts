@@ -8,6 +8,8 @@ import { checkOptions } from "../checks/options.ts";
 import type { Manifest } from "../store/manifest.ts";
 import { planReplay } from "../binlog/replay.ts";
 import { sweepBeforeRun } from "../base/sweep.ts";
+import { OWNER_FILE, recordOwner } from "../base/owner.ts";
+import { freeBytesHere, NoRoomError } from "../hosts/room.ts";
 import type { Service } from "../config/schema.ts";
 import type { Db } from "../db/connection.ts";
 import { listDatabases } from "../db/introspect.ts";
@@ -152,6 +154,22 @@ async function freshBackupId(store: string, service: string, listing: BackupList
 }
 
 /**
+ * The room the next backup needs in the store, estimated from the newest complete backup of the same kind and format
+ * (what it took in the store), against the free space there. Without such a backup (a service's first) it is not
+ * checked, and the job says so: the datadir's size counts its redo logs and binlogs, far more than a backup takes.
+ */
+function checkStoreRoom(listing: BackupListing, kind: "full" | "incremental", format: string, dir: string, service: string, log: Log): void {
+  const previous = [...listing.complete].reverse().find((b) => b.meta.kind === kind && b.meta.format === format);
+  if (!previous) {
+    log(`room in the store not checked: no earlier ${kind} ${format} backup of ${service} to estimate from`);
+    return;
+  }
+  const needed = previous.meta.storedBytes ?? previous.meta.bytes;
+  const free = freeBytesHere(dir);
+  if (needed > free) throw new NoRoomError(needed, free, dir, "backup.store", `a ${kind} backup of ${service} (estimated: the previous ${kind}, ${previous.id}, took as much)`);
+}
+
+/**
  * Baseline + backup of one service, consistent by the service's `backup.consistency`:
  * - quiescent: baseline then backup; their binlog positions must be equal, or the job fails;
  * - snapshot: backup (position B), then the baseline inside a consistent snapshot (position P ≥ B), and the binlogs
@@ -172,15 +190,26 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
     const id = await freshBackupId(store, service.name, listing);
     const dir = join(serviceDir(store, service.name), id);
     const dataDir = join(dir, DATA_DIR);
-    const source = await openSource(service, log);
+    // Made and owned before anything else happens: a job killed at any point (baseline, copy, stream encoding) leaves a
+    // directory whose owner record tells the next job's sweep, and `restoretest sweep`, that it is dead.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    recordOwner(dir);
+    let finished = false;
+    let source: Awaited<ReturnType<typeof openSource>>;
+    try {
+      source = await openSource(service, log);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
     let tool: BackupTool;
     try {
       tool = await sourceTool(service, source.db);
     } catch (error) {
       await source.close();
+      rmSync(dir, { recursive: true, force: true });
       throw error;
     }
-    let finished = false;
     let replication: Manifest["replication"];
     let decision = nextBackupKind(
       chain.map((l) => l.meta),
@@ -255,6 +284,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       return { startedAt, finishedAt: new Date(), position: tool.readPosition(dataDir) };
     };
     try {
+      // Before the baseline and the copy: a backup that cannot fit fails now, not when the disk fills.
+      checkStoreRoom(listing, decision.kind, format, serviceDir(store, service.name), service.name, log);
       let manifest: Manifest;
       let taken: Awaited<ReturnType<typeof backup>>;
       let binlogs: string[] = [];
@@ -327,6 +358,8 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       // backup.json last: its presence is what marks the backup complete.
       writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
       finished = true;
+      // Complete: the sweep never judges a directory holding backup.json, and the store keeps no trace of the job.
+      rmSync(join(dir, OWNER_FILE), { force: true });
       const stored = meta.storedBytes !== undefined ? ` (${(meta.storedBytes / 1e6).toFixed(1)} MB stored, ${describeEncoding(meta)})` : "";
       log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB${stored} in ${(meta.durationMs / 1000).toFixed(1)} s`);
       const retention = applyRetention(store, service.name, service.backup.keepChains, log);

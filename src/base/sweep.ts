@@ -1,9 +1,10 @@
 // The stale-run sweep: run directories whose owning run is gone (killed with its whole process tree, reapers included,
 // or its machine rebooted) have their servers stopped and are removed by the next run; a live run's are never touched.
-import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { judgeOwner, processStat, readOwner, thisMachine, type Machine, type ProcessStat } from "./owner.ts";
+import { judgeOwner, OWNER_FILE, processStat, readOwner, thisMachine, type Machine, type Owner, type ProcessStat } from "./owner.ts";
+import { parsePartialName } from "./partialFile.ts";
 
 /** Names the tool gives run directories: `restoretest-<purpose>-XXXXXX` (temp dir, restore.workDir) and `.replay-XXXXXX` (store). */
 const RUN_DIR = /^(restoretest-|\.replay-)/;
@@ -11,6 +12,17 @@ const RUN_DIR = /^(restoretest-|\.replay-)/;
 const OWNERLESS_RUN_DIR = /^(restoretest-(restore|source|backup)-[\w-]+|\.replay)-[A-Za-z0-9]{6}$/;
 /** An ownerless directory untouched this long belongs to no run still going (a restore's timeout is 30 minutes by default). */
 export const OWNERLESS_AGE_MS = 24 * 3_600_000;
+/**
+ * A directory or partial file another host (or container) owns, whose process cannot be checked from here, is swept
+ * only once nothing in it changed for this long: a live backup or restore writes all along (a copy, a server's error
+ * log), and none runs a day in silence. Shorter would risk a live job on a stalled shared filesystem.
+ */
+export const ELSEWHERE_AGE_MS = 24 * 3_600_000;
+/**
+ * A backup directory holding this file is complete (src/store/layout.ts BACKUP_META_FILE): never swept, whatever its
+ * owner record says (a job killed after writing it, before removing its owner record).
+ */
+const FINISHED_BACKUP_FILE = "backup.json";
 
 /** What a sweep needs to know about one directory. */
 export interface RunDirFacts {
@@ -20,6 +32,8 @@ export interface RunDirFacts {
   touchedMs: number;
   /** Is a server of this directory running (its command line names the directory)? Asked only of ownerless ones. */
   serverRunning: () => boolean;
+  /** Newest mtime anywhere below it (a file a copy is still writing, deep in `data/`): asked only of another host's. */
+  treeTouchedMs?: () => number;
 }
 
 export type SweepDecision =
@@ -41,6 +55,10 @@ export function decideSweep(
   if ("owner" in dir.owner) {
     const verdict = judgeOwner(dir.owner.owner, here, stat);
     if (verdict.state === "gone") return { sweep: true, reason: verdict.reason, ownerPid: dir.owner.owner.pid };
+    if (verdict.state === "elsewhere") {
+      const silentMs = now - (dir.treeTouchedMs?.() ?? dir.touchedMs);
+      if (silentMs >= ELSEWHERE_AGE_MS) return { sweep: true, reason: `${verdict.reason}, nothing in it changed for ${Math.floor(silentMs / 3_600_000)} h`, ownerPid: dir.owner.owner.pid };
+    }
     return { sweep: false, reason: verdict.state === "alive" ? `its run (pid ${dir.owner.owner.pid}) is alive` : verdict.reason, live: true };
   }
   const why = "missing" in dir.owner ? "no owner record" : `owner record unreadable (${dir.owner.unreadable})`;
@@ -73,6 +91,8 @@ export function sweepRoots(
 
 export interface SweptDir {
   path: string;
+  /** A run directory (temp dir, workDir, replay links), a backup directory its job left unfinished, a file being written. */
+  kind: "run directory" | "unfinished backup" | "partial file";
   /** The dead owner's pid; undefined for an ownerless directory. */
   ownerPid: number | undefined;
   reason: string;
@@ -98,24 +118,37 @@ export interface SweepOptions {
   stopTimeoutMs?: number;
 }
 
-/** Sweep every root: stop the servers of directories whose run is gone, then remove those directories. */
+/**
+ * Sweep every root: stop the servers of directories whose run is gone, then remove those directories. Found by their
+ * owner records: run directories (by the tool's names), backup directories a killed job left without backup.json, and
+ * files being written (`<file>.partial~<writer>`) in a root or one level below it (a backup, the binlog archive).
+ */
 export async function sweepStaleRuns(roots: readonly string[], options: SweepOptions = {}): Promise<SweepResult> {
   const here = thisMachine();
-  const result: SweepResult = { roots: [...roots], swept: [], kept: 0 };
+  const now = options.now ?? Date.now();
+  const result: SweptDir[] = [];
+  let kept = 0;
   for (const root of roots) {
-    for (const name of listRunDirs(root)) {
+    for (const { name, kind } of listRunDirs(root)) {
       const path = join(root, name);
       const facts = readFacts(path, name);
       if (!facts) continue;
-      const decision = decideSweep(facts, here, processStat, options.now ?? Date.now(), options.ownerlessAgeMs);
+      const decision = decideSweep(facts, here, processStat, now, options.ownerlessAgeMs);
       if (!decision.sweep) {
-        if (decision.live) result.kept++;
+        if (decision.live) kept++;
         continue;
       }
-      result.swept.push(await sweepDir(path, decision.ownerPid, decision.reason, options.stopTimeoutMs ?? 30_000));
+      result.push(await sweepDir(path, kind, decision.ownerPid, decision.reason, options.stopTimeoutMs ?? 30_000));
+    }
+    // Partial files live in the store; the OS temp dir's other directories (anyone's) are not read through for them.
+    for (const file of resolve(root) === resolve(tmpdir()) ? [] : listPartialFiles(root)) {
+      const decision = decideSweep(file.facts, here, processStat, now, options.ownerlessAgeMs);
+      // A live writer's file is not counted among kept directories: it is renamed into place in a moment.
+      if (!decision.sweep) continue;
+      result.push(removePartialFile(file.path, decision.ownerPid, decision.reason));
     }
   }
-  return result;
+  return { roots: [...roots], swept: result, kept };
 }
 
 /** One line per swept directory, then the total: what `restoretest sweep` prints and a run logs. */
@@ -124,15 +157,24 @@ export function describeSweep(result: SweepResult): string[] {
     const owner = d.ownerPid === undefined ? "no owner" : `owner pid ${d.ownerPid}`;
     const stopped = d.stopped.length > 0 ? `; stopped ${d.stopped.join(", ")}` : "";
     const outcome = d.error ? `NOT removed: ${d.error}` : `freed ${megabytes(d.bytes)}`;
-    return `swept ${d.path} (${owner}: ${d.reason})${stopped}; ${outcome}`;
+    return `swept ${d.kind === "run directory" ? "" : `${d.kind} `}${d.path} (${owner}: ${d.reason})${stopped}; ${outcome}`;
   });
   const removed = result.swept.filter((d) => !d.error);
   const failed = result.swept.length - removed.length;
   const kept = result.kept === 0 ? "" : `; ${result.kept} director${result.kept === 1 ? "y of a live run" : "ies of live runs"} kept`;
+  const count = (kind: SweptDir["kind"], one: string, many: string) => {
+    const n = removed.filter((d) => d.kind === kind).length;
+    return n === 0 ? [] : [`${n} ${n === 1 ? one : many}`];
+  };
+  const what = [
+    ...count("run directory", "stale run directory", "stale run directories"),
+    ...count("unfinished backup", "unfinished backup", "unfinished backups"),
+    ...count("partial file", "partial file", "partial files"),
+  ];
   const total =
     result.swept.length === 0
       ? `sweep: nothing to sweep in ${result.roots.join(", ")}${kept}`
-      : `sweep: ${removed.length} stale run director${removed.length === 1 ? "y" : "ies"} removed, ` +
+      : `sweep: ${what.length ? what.join(", ") : "nothing"} removed, ` +
         `${megabytes(removed.reduce((n, d) => n + d.bytes, 0))} freed${failed > 0 ? `; ${failed} could not be removed` : ""}${kept}`;
   return [...lines, total];
 }
@@ -157,16 +199,70 @@ function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-function listRunDirs(root: string): string[] {
+/**
+ * The directories under `root` a sweep judges: run directories by the tool's names, and backup directories (of a store)
+ * that carry an owner record and no backup.json: a job that died before finishing its backup.
+ */
+function listRunDirs(root: string): { name: string; kind: SweptDir["kind"] }[] {
   try {
     return readdirSync(root, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && RUN_DIR.test(e.name))
-      .map((e) => e.name)
-      .sort();
+      .filter((e) => e.isDirectory())
+      .flatMap((e): { name: string; kind: SweptDir["kind"] }[] => {
+        if (RUN_DIR.test(e.name)) return [{ name: e.name, kind: "run directory" }];
+        const dir = join(root, e.name);
+        if (!e.name.startsWith(".") && existsSync(join(dir, OWNER_FILE)) && !existsSync(join(dir, FINISHED_BACKUP_FILE))) return [{ name: e.name, kind: "unfinished backup" }];
+        return [];
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
   } catch {
     // A root that does not exist (yet) holds nothing to sweep.
     return [];
   }
+}
+
+/** Files being written (`<file>.partial~<writer>`) in `root` and in its direct subdirectories (a backup, the binlog archive). */
+function listPartialFiles(root: string): { path: string; facts: RunDirFacts }[] {
+  const out: { path: string; facts: RunDirFacts }[] = [];
+  const look = (dir: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const parsed = e.isFile() ? parsePartialName(e.name) : undefined;
+      if (!parsed) continue;
+      const path = join(dir, e.name);
+      try {
+        const stat = statSync(path);
+        const uid = process.getuid?.();
+        if (uid !== undefined && uid !== 0 && stat.uid !== uid) continue;
+        const owner: Owner = { ...parsed.owner, createdAt: new Date(stat.birthtimeMs || stat.mtimeMs).toISOString() };
+        out.push({ path, facts: { name: e.name, owner: { owner }, touchedMs: stat.mtimeMs, serverRunning: () => false } });
+      } catch {
+        // Renamed into place or removed meanwhile.
+      }
+    }
+  };
+  look(root);
+  try {
+    for (const e of readdirSync(root, { withFileTypes: true })) if (e.isDirectory() && !RUN_DIR.test(e.name)) look(join(root, e.name));
+  } catch {
+    // No root: nothing being written there.
+  }
+  return out;
+}
+
+function removePartialFile(path: string, ownerPid: number | undefined, reason: string): SweptDir {
+  const swept: SweptDir = { path, kind: "partial file", ownerPid, reason, bytes: 0, stopped: [] };
+  try {
+    swept.bytes = lstatSync(path).blocks * 512;
+    rmSync(path, { force: true });
+  } catch (error) {
+    swept.error = (error as Error).message;
+  }
+  return swept;
 }
 
 function readFacts(path: string, name: string): RunDirFacts | undefined {
@@ -179,7 +275,7 @@ function readFacts(path: string, name: string): RunDirFacts | undefined {
     for (const entry of readdirSync(path)) {
       touchedMs = Math.max(touchedMs, lstatSync(join(path, entry)).mtimeMs);
     }
-    return { name, owner: readOwner(path), touchedMs, serverRunning: () => serverPids(path).length > 0 };
+    return { name, owner: readOwner(path), touchedMs, serverRunning: () => serverPids(path).length > 0, treeTouchedMs: () => newestMtime(path) };
   } catch {
     // Removed meanwhile (another run's sweep, a reaper): nothing left to decide.
     return undefined;
@@ -252,8 +348,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-async function sweepDir(path: string, ownerPid: number | undefined, reason: string, stopTimeoutMs: number): Promise<SweptDir> {
-  const swept: SweptDir = { path, ownerPid, reason, bytes: 0, stopped: [] };
+async function sweepDir(path: string, kind: SweptDir["kind"], ownerPid: number | undefined, reason: string, stopTimeoutMs: number): Promise<SweptDir> {
+  const swept: SweptDir = { path, kind, ownerPid, reason, bytes: 0, stopped: [] };
   try {
     for (const server of serverPids(path)) {
       await stopProcess(server.pid, stopTimeoutMs);
@@ -286,4 +382,21 @@ function allocatedBytes(path: string): number {
     for (const entry of entries) stack.push(join(current, entry));
   }
   return total;
+}
+
+/** The newest mtime of anything in a tree (a file still being written deep below it counts). */
+function newestMtime(path: string): number {
+  let newest = 0;
+  const stack = [path];
+  while (stack.length > 0) {
+    const current = stack.pop() as string;
+    try {
+      const stat = lstatSync(current);
+      newest = Math.max(newest, stat.mtimeMs);
+      if (stat.isDirectory()) for (const entry of readdirSync(current)) stack.push(join(current, entry));
+    } catch {
+      // Removed meanwhile.
+    }
+  }
+  return newest;
 }

@@ -17,6 +17,7 @@ import { describeStart, lagCsv, lagSvg } from "../rejoin/replica.ts";
 import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../restore/drill.ts";
 import { describeDelivered } from "../restore/into.ts";
 import { restoreService, type Restored } from "../restore/pipeline.ts";
+import { describeStoreProblems, StoreCheck } from "../store/storeCheck.ts";
 import { allFindings, captureRestored, databaseFinding, planTests, serverFinding, tableFinding, type Verification } from "../verify/verify.ts";
 import { namedBackup } from "../restore/locate.ts";
 import { olderToVerify, unprovenOf } from "../restore/older.ts";
@@ -124,11 +125,14 @@ export function defineRestoreSuite(serviceName: string): void {
   let verification: Promise<Verified> | undefined;
   /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
   let watch: RestoreWatch | undefined;
+  /** Every stored file of the restored chain, hashed while the restore's transfer reads them. */
+  const storeCheck = new StoreCheck();
 
   const restoreOnce = (ctx: TestContext): Promise<Restored> =>
     (restored ??= restoreService(service, {
       backup: requestedBackup(),
       runStep: async (step, body) => allure.step(step, body),
+      storeCheck,
       ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
     }));
   const queries = serviceQueries(service);
@@ -202,6 +206,24 @@ export function defineRestoreSuite(serviceName: string): void {
     });
 
     if ("error" in located) return;
+    describe("store", () => {
+      test("every stored file as written", { meta: { classname: `${service.name}.store`, service: service.name }, timeout: service.restore.timeout }, async (ctx) => {
+        await labels(service.name);
+        await allure.label("check", "store");
+        await allure.description(
+          "Every stored file of the restored chain has the size and SHA-256 its checksums.json recorded when the backup was written, hashed while the restore's transfer read the store; a missing, cut or changed file, and a file the list does not name, is red by its path, also where the restore itself survived it.",
+        );
+        await restoreOnce(ctx).catch(() => undefined);
+        const result = await storeCheck.result();
+        if (!result) {
+          ctx.skip("the restore failed before it read the store: see the restore test");
+          return;
+        }
+        const notes = result.notes.length ? `; ${result.notes.join("; ")}` : "";
+        ctx.annotate(`${result.files} stored file(s), ${formatSize(result.bytes)}, checked while the transfer read them (${formatDuration(result.durationMs)})${notes}`, "store");
+        if (result.problems.length > 0) throw new CheckFailure(maskSecrets(describeStoreProblems(result)));
+      });
+    });
     // What is tested follows from the manifest (every object the catalog reported, with the checks coverage.ts gave it).
     const plan = planTests(located.manifest, service.verify.checks);
     const classname = (...parts: string[]) => ({ classname: [service.name, ...parts].join("."), service: service.name });

@@ -23,6 +23,8 @@ import { partialRefusal, PartialRestoreRefused, scratchBeside, selectFiles, tabl
 import { replayScript } from "../binlog/replay.ts";
 import { definitionsNaming, filterBinlogs, type TableReplay } from "./tableReplay.ts";
 import { transferLink } from "./transfer.ts";
+import type { StoreCheck } from "../store/storeCheck.ts";
+import { freeBytesOn, NoRoomError } from "../hosts/room.ts";
 import { tableLabel, type TableName } from "../binlog/destructive.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
@@ -134,6 +136,11 @@ export interface RestoreOptions {
    * the whole chain is restored instead, with one log line saying why.
    */
   only?: readonly TableName[];
+  /**
+   * Check every stored file of the chain against its checksums.json while the transfer reads the store (the nightly's
+   * `store` test); not for tables alone, which read a few of them.
+   */
+  storeCheck?: StoreCheck;
 }
 
 export function providerFor(service: Service): HostProvider {
@@ -241,46 +248,60 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
       const physical = tool.kind === "physical" ? tool : undefined;
       const links = [{ link: chain[0] ?? backup, dir: into }, ...incrementals];
       let done = { bytes: 0, storedBytes: 0 };
-      // Tables alone: their binlog events first, so that a range that cannot be replayed on them alone is refused
-      // before the data is copied.
-      if (replay && only && definitions) {
-        const files = await replayFilesDir(located, keyFile);
-        const filtered = scratchBeside(files.dir);
-        try {
-          tableReplay = filterBinlogs({ files: replay.files.map((name) => ({ name, path: `${files.dir}/${name}` })), plan: replay, tables: only, ...definitions }, filtered.dir);
-          log(`${service.name}: binlog events for ${only.map(tableLabel).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
-          done.bytes += await t.putDirectory(filtered.dir, binlogDir);
-        } finally {
-          await filtered.remove();
-          await files.remove();
+      // Before a byte is copied: the whole chain unpacked must fit (tables alone take a fraction of it: not checked).
+      if (!only) await checkRoom(service, t, chain);
+      // A stream is hashed by its transfer as it is read; everything else of the chain alongside the copy.
+      const check = only ? undefined : options.storeCheck;
+      const checking = check?.alongside(chain, (link) => (link.meta.format === "stream" && link.meta.dataFile ? [link.meta.dataFile] : []));
+      try {
+        // Tables alone: their binlog events first, so that a range that cannot be replayed on them alone is refused
+        // before the data is copied.
+        if (replay && only && definitions) {
+          const files = await replayFilesDir(located, keyFile);
+          const filtered = scratchBeside(files.dir);
+          try {
+            tableReplay = filterBinlogs({ files: replay.files.map((name) => ({ name, path: `${files.dir}/${name}` })), plan: replay, tables: only, ...definitions }, filtered.dir);
+            log(`${service.name}: binlog events for ${only.map(tableLabel).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
+            done.bytes += await t.putDirectory(filtered.dir, binlogDir);
+          } finally {
+            await filtered.remove();
+            await files.remove();
+          }
         }
-      }
-      for (const { link, dir } of links) {
-        // Tables alone: the files they and the server need, hard-linked into a directory copied as the whole one is.
-        const selection = only ? selectFiles(link, tableFiles(link.dataDir, only)) : undefined;
-        try {
-          const moved = await transferLink(t, selection ? { ...link, dataDir: selection.dir } : link, dir, physical, {
-            keyFile,
-            timeoutMs: service.restore.timeout,
-            onProgress: (p) => {
-              record.bytes = done.bytes + p.bytes;
-              if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
-            },
-          });
-          done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
-        } finally {
-          await selection?.remove();
+        for (const { link, dir } of links) {
+          // Tables alone: the files they and the server need, hard-linked into a directory copied as the whole one is.
+          const selection = only ? selectFiles(link, tableFiles(link.dataDir, only)) : undefined;
+          try {
+            const moved = await transferLink(t, selection ? { ...link, dataDir: selection.dir } : link, dir, physical, {
+              keyFile,
+              timeoutMs: service.restore.timeout,
+              onProgress: (p) => {
+                record.bytes = done.bytes + p.bytes;
+                if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
+              },
+            }).catch((error: unknown) => {
+              if (link.meta.format === "stream") check?.transferred({ error });
+              throw error;
+            });
+            if (link.meta.format === "stream") check?.transferred({ bytes: moved.storedBytes ?? 0 });
+            done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
+          } finally {
+            await selection?.remove();
+          }
+          record.bytes = done.bytes;
+          if (done.storedBytes > 0) record.storedBytes = done.storedBytes;
         }
-        record.bytes = done.bytes;
-        if (done.storedBytes > 0) record.storedBytes = done.storedBytes;
-      }
-      if (replay && !only) {
-        const files = await replayFilesDir(located, keyFile);
-        try {
-          record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
-        } finally {
-          await files.remove();
+        if (replay && !only) {
+          const files = await replayFilesDir(located, keyFile);
+          try {
+            record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
+          } finally {
+            await files.remove();
+          }
         }
+      } finally {
+        // Part of the transfer's time: what the store check costs is measured, not hidden in a later step.
+        await checking;
       }
     });
     await releaseChain();
@@ -381,6 +402,22 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
     await target?.destroy();
     throw error;
   }
+}
+
+/** The setting that chose where a restore lands, by provider: what the room check's message tells the DBA to change. */
+const WORKDIR_SETTING = { local: "restore.workDir", ssh: "restore.ssh.workDir", command: "the workDir the restore.command.create hook prints" } as const;
+
+/**
+ * The chain's unpacked size (backup.json `bytes`: a directory backup's data, a stream's plain size) against the free
+ * space of the target's workDir, before anything is copied.
+ */
+async function checkRoom(service: Service, t: Target, chain: readonly StoredBackup[]): Promise<void> {
+  const needed = chain.reduce((n, link) => n + link.meta.bytes, 0);
+  const free = await freeBytesOn(t);
+  if (needed <= free) return;
+  const parent = t.workDir.replace(/\/[^/]+\/?$/, "") || "/";
+  const what = `the restore of ${chain.map((l) => l.id).join(" + ")} (its unpacked size, from backup.json)`;
+  throw new NoRoomError(needed, free, t.thisHost ? parent : `${parent} on ${t.description}`, WORKDIR_SETTING[service.restore.provider], what);
 }
 
 /**

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { binlogSequence } from "../binlog/replay.ts";
 import { parseStoredName } from "./encoding.ts";
+import { isPartialName } from "../base/partialFile.ts";
 
 /** Binlog file names (`mysql-bin.000042`) in `names`, in sequence order. */
 export function binlogFiles(names: readonly string[]): string[] {
@@ -11,6 +12,6 @@ export function binlogFiles(names: readonly string[]): string[] {
 /** The archive's binlog files by their plain names, sealed (compressed, encrypted) or not. */
 export function listArchive(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return binlogFiles([...new Set(readdirSync(dir).filter((n) => !n.endsWith(".partial")).map((n) => parseStoredName(n).name))]);
+  return binlogFiles([...new Set(readdirSync(dir).filter((n) => !n.endsWith(".partial") && !isPartialName(n)).map((n) => parseStoredName(n).name))]);
 }
 

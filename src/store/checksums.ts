@@ -1,9 +1,10 @@
 // checksums.json: every file a backup (or the binlog archive) stores, with its size and SHA-256 as written, so that
 // `restoretest verify-store` checks the whole store without reading a byte through a server, and a restore checks
 // what it reads.
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { z } from "zod";
+import { writeFileAtomic } from "../base/partialFile.ts";
 import { checkStoredFile, StoredFileError, type StoredFile } from "./stored.ts";
 
 export const CHECKSUMS_FILE = "checksums.json";
@@ -24,10 +25,7 @@ export type Checksums = z.infer<typeof ChecksumsSchema>;
 
 export function writeChecksums(dir: string, files: readonly StoredFile[]): void {
   const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
-  const path = join(dir, CHECKSUMS_FILE);
-  const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, `${JSON.stringify({ version: 1, algorithm: "sha256", files: sorted }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(temp, path);
+  writeFileAtomic(join(dir, CHECKSUMS_FILE), `${JSON.stringify({ version: 1, algorithm: "sha256", files: sorted }, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** The directory's checksums; undefined when it has none (a backup from before they were written). Throws when unreadable. */
@@ -68,9 +66,10 @@ export interface DirectoryCheck {
 
 /**
  * Check `dir` against its checksums: every listed file is there with its size and SHA-256, and every file there is
- * listed (but `unlisted`, the files that change after a backup is written, and whatever `ignore` accepts).
+ * listed (but `unlisted`, the files that change after a backup is written, and whatever `ignore` accepts). Files in
+ * `hashedElsewhere` (a stream the restore hashes as it reads it) are only looked for here.
  */
-export async function checkDirectory(dir: string, checksums: Checksums, ignore: (path: string) => boolean): Promise<DirectoryCheck> {
+export async function checkDirectory(dir: string, checksums: Checksums, ignore: (path: string) => boolean, hashedElsewhere: ReadonlySet<string> = new Set()): Promise<DirectoryCheck> {
   const problems: string[] = [];
   const listed = new Map(checksums.files.map((f) => [f.path, f]));
   const present = filesBelow(dir).filter((f) => f !== CHECKSUMS_FILE && !ignore(f));
@@ -83,6 +82,7 @@ export async function checkDirectory(dir: string, checksums: Checksums, ignore: 
       problems.push(`${path} is listed in ${CHECKSUMS_FILE} (${entry.bytes} bytes) but is not in the store: it was deleted or never finished`);
       continue;
     }
+    if (hashedElsewhere.has(entry.path)) continue;
     try {
       await checkStoredFile(path, entry);
       bytes += entry.bytes;

@@ -1,8 +1,9 @@
 // The backup store's layout: `<store>/<service>/<backup id>/` holding `data/`, `manifest.json`, last `backup.json`, and
 // `verified.json` once a restore of it verified green; `<store>/<service>/binlogs/` is the continuous binlog archive.
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { writeFileAtomic } from "../base/partialFile.ts";
 
 export const BACKUP_META_FILE = "backup.json";
 export const MANIFEST_FILE = "manifest.json";
@@ -118,11 +119,9 @@ export function readDigestKey(backupDir: string): Buffer | undefined {
   return existsSync(path) ? Buffer.from(readFileSync(path, "utf8").trim(), "base64") : undefined;
 }
 
-/** Write JSON atomically (temp file + rename) so readers never see half a file. */
+/** Write JSON atomically (writeFileAtomic: a partial file naming its writer, then rename) so readers never see half a file. */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(temp, path);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
 }
 
 export interface BackupListing {

@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
+import { partialPath } from "../base/partialFile.ts";
 import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { maskSecrets } from "../base/secrets.ts";
@@ -97,7 +98,7 @@ export interface WriteStoredOptions {
   input?: Readable;
   /** Shell stages that encode the plain stream (encodeScript); null stores it as it is. */
   encode: string | null;
-  /** The stored file; written as `<path>.partial` and renamed when complete. */
+  /** The stored file; written under its partial name (partialPath: naming this process) and renamed when complete. */
   path: string;
   timeoutMs?: number;
   /** Bytes stored so far, and plain bytes where they pass through this process. */
@@ -114,7 +115,7 @@ const PRODUCER_EXIT = "restoretest-producer-exit:";
  */
 async function writeProduced(options: WriteStoredOptions & { producer: { file: string; args: string[] }; encode: string }) {
   const startedAt = performance.now();
-  const partial = `${options.path}.partial`;
+  const partial = partialPath(options.path);
   const producerLine = [options.producer.file, ...options.producer.args].map(shellQuote).join(" ");
   const script = `set -o pipefail; { ${producerLine}; echo "${PRODUCER_EXIT}$?" >&2; } | ${options.encode}`;
   // Not detached: a session of its own would be a scheduling group of its own (autogroup), sharing the cores with
@@ -171,7 +172,7 @@ async function writeProduced(options: WriteStoredOptions & { producer: { file: s
 export async function writeStored(options: WriteStoredOptions): Promise<{ bytes: number; sha256: string; rawBytes?: number; durationMs: number }> {
   if (options.producer && options.encode) return writeProduced({ ...options, producer: options.producer, encode: options.encode });
   const startedAt = performance.now();
-  const partial = `${options.path}.partial`;
+  const partial = partialPath(options.path);
   const producer = options.producer ? started(options.producer.file, options.producer.args, "ignore") : undefined;
   const source = producer ? (producer.child.stdout as Readable) : options.input;
   if (!source) throw new Error("writeStored needs a producer or an input stream");

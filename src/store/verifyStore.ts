@@ -8,6 +8,7 @@ import type { Service } from "../config/schema.ts";
 import { CHECKSUMS_FILE, checkDirectory, readChecksums } from "./checksums.ts";
 import { parseStoredName } from "./encoding.ts";
 import { hashFile } from "./stored.ts";
+import { isPartialName } from "../base/partialFile.ts";
 import { binlogSequence } from "../binlog/replay.ts";
 
 export interface StoreEntryReport {
@@ -29,7 +30,7 @@ export interface StoreReport {
 
 /** Files a backup's checksums.json does not list because they are written after it, or change. */
 function afterTheFact(path: string): boolean {
-  return path === BACKUP_META_FILE || path === VERIFIED_FILE || path.startsWith(".");
+  return path === BACKUP_META_FILE || path === VERIFIED_FILE || path.startsWith(".") || isPartialName(path);
 }
 
 async function verifyBackups(service: Service, store: string): Promise<StoreEntryReport[]> {
@@ -85,7 +86,7 @@ async function verifyArchive(dir: string, oldestKept: string | undefined): Promi
     const pruned = listed.files.filter((f) => isPruned(f.path)).map((f) => f.path);
     if (pruned.length > 0) entry.notes.push(`${pruned.join(", ")} in ${CHECKSUMS_FILE} ${pruned.length === 1 ? "was" : "were"} pruned by retention (before ${oldestKept}, the oldest kept backup's file)`);
     const checksums = { ...listed, files: listed.files.filter((f) => !pruned.includes(f.path)) };
-    const checked = await checkDirectory(dir, checksums, (p) => /\.\d+$/.test(p) || p.endsWith(".partial") || p.startsWith("."));
+    const checked = await checkDirectory(dir, checksums, (p) => /\.\d+$/.test(p) || p.endsWith(".partial") || isPartialName(p) || p.startsWith("."));
     Object.assign(entry, { files: checked.files, bytes: checked.bytes });
     entry.problems.push(...checked.problems);
     for (const f of checksums.files) if (!/\.\d+$/.test(parseStoredName(f.path).name)) entry.problems.push(`${join(dir, f.path)} in ${CHECKSUMS_FILE} is not a binlog file's name`);

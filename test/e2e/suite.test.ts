@@ -30,6 +30,7 @@ function systemTests(dir: string): string[] {
 function expectedTests(dir: string): string[] {
   return [
     "shop › restore",
+    "shop.store › every stored file as written",
     "shop.accounts › accounts",
     "shop.server › server",
     ...DB_CHECKS.map((c) => `shop.shop › ${c}`),
@@ -120,6 +121,17 @@ describe("vitest --project <service>", () => {
     expect(await sandboxServers()).toEqual([]);
   });
 
+  it("turns exactly the store test red when a stored file the restore survives is gone, naming it", async () => {
+    // xtrabackup_info: what the tool says about the backup; prepare and start never read it, so every other test is green.
+    const v = variant("store-damaged", (dir) => rmSync(join(dir, "data", "xtrabackup_info")));
+    const { exitCode, cases, output } = await runSuite(v);
+    expect(exitCode, output).toBe(1);
+    const failed = cases.filter((c) => c.failure);
+    expect(failed.map((c) => `${c.classname} › ${c.name}`)).toEqual(["shop.store › every stored file as written"]);
+    expect(failed[0]?.failure).toMatch(/^\/\S+\/store\/shop\/copy\/data\/xtrabackup_info is listed in checksums.json \(\d+ bytes\) but is not in the store/);
+    expect(cases.find((c) => c.name === "restore")?.failure).toBeUndefined();
+  });
+
   it("turns exactly the checksum test red when the data differs from the baseline, with a message a DBA can act on", async () => {
     // The baseline records a different checksum: what a restore that lost or changed rows looks like to the suite.
     const v = variant("checksum-differs", (dir) => {
@@ -133,7 +145,10 @@ describe("vitest --project <service>", () => {
     const { exitCode, cases } = await runSuite(v);
     expect(exitCode).toBe(1);
     const failed = cases.filter((c) => c.failure);
-    expect(failed.map((c) => `${c.classname} › ${c.name}`)).toEqual(["shop.shop.customers › checksum"]);
+    // The manifest edited after the backup was written is not as written either: the store test names it.
+    expect(failed.map((c) => `${c.classname} › ${c.name}`)).toEqual(["shop.store › every stored file as written", "shop.shop.customers › checksum"]);
+    expect(failed[0]?.failure).toMatch(/^stored file \S+\/manifest\.json (is \d+ bytes, but \d+ were written|does not match its SHA-256)/);
+    failed.shift();
     expect(failed[0]?.failure).toMatch(/^table data differs from the baseline: CHECKSUM TABLE shop.customers is \d+, baseline 12345$/);
     expect(cases.find((c) => c.classname === "shop.shop.customers" && c.name === "rowCount")?.failure).toBeUndefined();
   });
@@ -148,9 +163,12 @@ describe("vitest --project <service>", () => {
     const restore = cases.find((c) => c.name === "restore");
     expect(restore?.failure, output).toMatch(/^restore of shop failed at step "(prepare|start)" after \d+\.\ds$/);
     expect(restore?.failureBody).toMatch(/command: mariadb-backup --prepare --target-dir=\S+\nexit code: \d+\nstderr \(last lines\):\n/);
-    // The table tests are skipped with a pointer to the restore test, not failed 20 times over.
-    const others = cases.filter((c) => c.name !== "restore");
-    expect(others.length).toBe(expectedTests(backupDir).length - 1);
+    // The table tests are skipped with a pointer to the restore test, not failed 20 times over; the store test names
+    // the stored file that is not as written.
+    const store = cases.find((c) => c.classname === "shop.store");
+    expect(store?.failure).toMatch(/^stored file \S+\/data\/ib_logfile0 is 1000 bytes, but \d+ were written/);
+    const others = cases.filter((c) => c.name !== "restore" && c !== store);
+    expect(others.length).toBe(expectedTests(backupDir).length - 2);
     expect(others.every((c) => c.skipped && !c.failure)).toBe(true);
     expect(restoreDirs()).toEqual([]);
     expect(await sandboxServers()).toEqual([]);

@@ -115,7 +115,18 @@ describe("what the sweep decides", () => {
     expect(decideSweep(dir({ owner: { owner } }), here, procs({}), now)).toEqual({ sweep: true, reason: "process 4242 no longer exists", ownerPid: 4242 });
     // Touched a moment ago by its live run: kept.
     expect(decideSweep(dir({ owner: { owner }, touchedMs: now }), here, alive, now)).toMatchObject({ sweep: false, live: true });
-    expect(decideSweep(dir({ owner: { owner: { ...owner, host: "db2", bootId: "boot-b" } } }), here, procs({}), now)).toMatchObject({ sweep: false, live: true });
+    expect(decideSweep(dir({ owner: { owner: { ...owner, host: "db2", bootId: "boot-b" } }, touchedMs: now - 23 * 3_600_000 }), here, procs({}), now)).toMatchObject({ sweep: false, live: true });
+  });
+
+  it("sweeps another host's directory only once nothing anywhere in it changed for 24 h (a shared store)", () => {
+    const theirs = { owner: { ...owner, host: "db2", bootId: "boot-b" } };
+    // Its top level is old, but a file deep in data/ is being written: a live copy on db2.
+    expect(decideSweep(dir({ owner: theirs, treeTouchedMs: () => now - 60_000 }), here, procs({}), now)).toMatchObject({ sweep: false, live: true });
+    expect(decideSweep(dir({ owner: theirs, treeTouchedMs: () => now - 25 * 3_600_000 }), here, procs({}), now)).toEqual({
+      sweep: true,
+      reason: "made on host db2, nothing in it changed for 25 h",
+      ownerPid: 4242,
+    });
   });
 
   it("sweeps an ownerless directory only by a tool's name, untouched for 24 h, with no server running", () => {
@@ -157,8 +168,8 @@ describe("what the sweep decides", () => {
       roots: ["/tmp"],
       kept: 1,
       swept: [
-        { path: "/tmp/restoretest-restore-shop-AbC123", ownerPid: 4242, reason: "process 4242 no longer exists", bytes: 241_300_000, stopped: ["mariadbd pid 4250"] },
-        { path: "/tmp/restoretest-backup-shop-XyZ789", ownerPid: undefined, reason: "no owner record, unchanged for 30 h", bytes: 8192, stopped: [] },
+        { path: "/tmp/restoretest-restore-shop-AbC123", kind: "run directory", ownerPid: 4242, reason: "process 4242 no longer exists", bytes: 241_300_000, stopped: ["mariadbd pid 4250"] },
+        { path: "/tmp/restoretest-backup-shop-XyZ789", kind: "run directory", ownerPid: undefined, reason: "no owner record, unchanged for 30 h", bytes: 8192, stopped: [] },
       ],
     });
     expect(lines).toEqual([
@@ -167,5 +178,21 @@ describe("what the sweep decides", () => {
       "sweep: 2 stale run directories removed, 241.3 MB freed; 1 directory of a live run kept",
     ]);
     expect(describeSweep({ roots: ["/tmp", "/srv/b/shop"], kept: 0, swept: [] })).toEqual(["sweep: nothing to sweep in /tmp, /srv/b/shop"]);
+  });
+
+  it("names an unfinished backup and a partial file of the store as such, with their sizes", () => {
+    const lines = describeSweep({
+      roots: ["/srv/b/shop"],
+      kept: 0,
+      swept: [
+        { path: "/srv/b/shop/2026-11-26T03-00-00Z", kind: "unfinished backup", ownerPid: 4242, reason: "process 4242 no longer exists", bytes: 74_000_000, stopped: [] },
+        { path: "/srv/b/shop/binlogs/mysql-bin.000003.zst.partial~db1~b~1~4243~5", kind: "partial file", ownerPid: 4243, reason: "process 4243 no longer exists", bytes: 4096, stopped: [] },
+      ],
+    });
+    expect(lines).toEqual([
+      "swept unfinished backup /srv/b/shop/2026-11-26T03-00-00Z (owner pid 4242: process 4242 no longer exists); freed 74.0 MB",
+      "swept partial file /srv/b/shop/binlogs/mysql-bin.000003.zst.partial~db1~b~1~4243~5 (owner pid 4243: process 4243 no longer exists); freed 0.0 MB",
+      "sweep: 1 unfinished backup, 1 partial file removed, 74.0 MB freed",
+    ]);
   });
 });

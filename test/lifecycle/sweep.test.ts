@@ -1,13 +1,14 @@
 // The sweep on real directories and processes: live owners' directories are never touched, dead ones' servers are
 // stopped and their directories removed, and a pid in a pid file that is not the directory's server is never signalled.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createWorkDir, installDatadir, serverArgs, serverFiles } from "../../src/hosts/sandbox.ts";
 import { OWNER_FILE, currentOwner, processStat, type Owner } from "../../src/base/owner.ts";
 import { describeSweep, sweepStaleRuns } from "../../src/base/sweep.ts";
+import { isPartialName, parsePartialName, partialPath, writeFileAtomic } from "../../src/base/partialFile.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sweeptest-"));
 const children: ChildProcess[] = [];
@@ -122,5 +123,59 @@ describe("stale-run sweep", () => {
     expect(existsSync(fresh) && existsSync(notOurs)).toBe(true);
     rmSync(fresh, { recursive: true });
     rmSync(notOurs, { recursive: true });
+  });
+
+  it("in a store: sweeps a dead job's unfinished backup and a dead writer's partial file, keeps a live job's, a complete backup, and a live writer's file", async () => {
+    const service = mkdtempSync(join(base, "store-shop-"));
+    const owned = (id: string, pid: number, complete = false) => {
+      const dir = join(service, id);
+      mkdirSync(join(dir, "data"), { recursive: true });
+      const owner: Owner = { ...currentOwner(), pid, startTicks: processStat(pid)?.startTicks as number };
+      writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner));
+      writeFileSync(join(dir, "data", "ibdata1"), Buffer.alloc(2 << 20, 7));
+      if (complete) writeFileSync(join(dir, "backup.json"), "{}");
+      return dir;
+    };
+    const deadJob = sleeper();
+    const liveJob = sleeper();
+    const unfinished = owned("2026-11-26T03-00-00Z", deadJob.pid as number);
+    const live = owned("2026-11-26T04-00-00Z", liveJob.pid as number);
+    // Killed after backup.json, before its owner record was removed: complete, never swept.
+    const complete = owned("2026-11-26T02-00-00Z", deadJob.pid as number, true);
+    mkdirSync(join(service, "binlogs"));
+    // A dead copier's seal of a binlog, named by its writer as partialPath names this process's.
+    const deadName = [...partialPath(join(service, "binlogs", "mysql-bin.000003.zst")).split("~").slice(0, -2), deadJob.pid, processStat(deadJob.pid as number)?.startTicks].join("~");
+    expect(parsePartialName(basename(deadName))?.owner.pid).toBe(deadJob.pid);
+    writeFileSync(deadName, Buffer.alloc(100_000, 1));
+    const liveName = partialPath(join(service, "binlogs", "mysql-bin.000004.zst"));
+    writeFileSync(liveName, "being written");
+    await kill(deadJob);
+
+    const result = await sweepStaleRuns([service]);
+    expect(result.swept.map((d) => [d.kind, d.path, d.ownerPid])).toEqual([
+      ["unfinished backup", unfinished, deadJob.pid],
+      ["partial file", deadName, deadJob.pid],
+    ]);
+    expect(result.kept).toBe(1);
+    expect(result.swept[0]?.bytes).toBeGreaterThan(2_000_000);
+    const lines = describeSweep(result);
+    expect(lines[0]).toBe(`swept unfinished backup ${unfinished} (owner pid ${deadJob.pid}: process ${deadJob.pid} no longer exists); freed ${((result.swept[0]?.bytes ?? 0) / 1e6).toFixed(1)} MB`);
+    expect(lines.at(-1)).toMatch(/^sweep: 1 unfinished backup, 1 partial file removed, 2\.\d MB freed; 1 directory of a live run kept$/);
+    expect([existsSync(unfinished), existsSync(deadName)]).toEqual([false, false]);
+    expect([existsSync(live), existsSync(complete), existsSync(liveName)]).toEqual([true, true, true]);
+  });
+
+  it("replaces a file atomically: the new content whole, no partial file left, and a failed write leaves the old file", () => {
+    const dir = mkdtempSync(join(base, "atomic-"));
+    const path = join(dir, "verified.json");
+    writeFileAtomic(path, "old\n");
+    writeFileAtomic(path, "new\n", { mode: 0o600 });
+    expect(readFileSync(path, "utf8")).toBe("new\n");
+    expect(readdirSync(dir)).toEqual(["verified.json"]);
+    // The temp name cannot be opened (a directory is there): the old file stays, nothing partial is left.
+    mkdirSync(partialPath(path));
+    expect(() => writeFileAtomic(path, "newer\n")).toThrow();
+    expect(readFileSync(path, "utf8")).toBe("new\n");
+    expect(readdirSync(dir).filter((n) => isPartialName(n) && !statSync(join(dir, n)).isDirectory())).toEqual([]);
   });
 });

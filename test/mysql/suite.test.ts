@@ -64,7 +64,7 @@ describe("vitest run --project <a MySQL 9.7 service>", () => {
     expect(existsSync(join(backupDir, "verified.json"))).toBe(true);
     expect(exitCode, output.slice(-3000)).toBe(0);
     const names = cases.map((c) => `${c.classname} › ${c.name}`);
-    for (const test of ["shop-mysql › restore", "shop-mysql.accounts › accounts", "shop-mysql.server › server", "shop-mysql.shop.customers › checksum", "shop-mysql.shop.events_log › indexes", "shop-mysql.shop › events"]) {
+    for (const test of ["shop-mysql › restore", "shop-mysql.store › every stored file as written", "shop-mysql.accounts › accounts", "shop-mysql.server › server", "shop-mysql.shop.customers › checksum", "shop-mysql.shop.events_log › indexes", "shop-mysql.shop › events"]) {
       expect(names).toContain(test);
     }
     // The nightly drill on MySQL: a plain table, one with a functional index and a CHECK, an empty one and a

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { CommandError } from "../../src/base/command.ts";
+import { isPartialName } from "../../src/base/partialFile.ts";
 import { encodeScript, requireKeyFile } from "../../src/store/encoding.ts";
 import { hashFile, openStored, StoredFileError, writeStored, type OpenedStored } from "../../src/store/stored.ts";
 import { rejection } from "../support/rejection.ts";
@@ -92,7 +93,7 @@ describe("writing a stored file", () => {
     expect(error.message).toMatch(/^command exited with code 3: bash -c .*exit 3/);
     expect(error.message).toContain("disk on fire");
     expect(existsSync(path)).toBe(false);
-    expect(existsSync(`${path}.partial`)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith("failed.zst.age") && isPartialName(n))).toEqual([]);
   });
 });
 
