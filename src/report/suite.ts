@@ -125,7 +125,7 @@ export function defineRestoreSuite(serviceName: string): void {
   let verification: Promise<Verified> | undefined;
   /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
   let watch: RestoreWatch | undefined;
-  /** Every stored file of the restored chain, hashed while the restore's transfer reads them. */
+  /** Every stored file of the restored chain, hashed beside the restore from its transfer on. */
   const storeCheck = new StoreCheck();
 
   const restoreOnce = (ctx: TestContext): Promise<Restored> =>
@@ -211,7 +211,7 @@ export function defineRestoreSuite(serviceName: string): void {
         await labels(service.name);
         await allure.label("check", "store");
         await allure.description(
-          "Every stored file of the restored chain has the size and SHA-256 its checksums.json recorded when the backup was written, hashed while the restore's transfer read the store; a missing, cut or changed file, and a file the list does not name, is red by its path, also where the restore itself survived it.",
+          "Every stored file of the restored chain has the size and SHA-256 its checksums.json recorded when the backup was written, hashed beside the restore from its transfer on (a stream as the transfer reads it); a missing, cut or changed file, and a file the list does not name, is red by its path, also where the restore itself survived it.",
         );
         await restoreOnce(ctx).catch(() => undefined);
         const result = await storeCheck.result();
@@ -220,7 +220,7 @@ export function defineRestoreSuite(serviceName: string): void {
           return;
         }
         const notes = result.notes.length ? `; ${result.notes.join("; ")}` : "";
-        ctx.annotate(`${result.files} stored file(s), ${formatSize(result.bytes)}, checked while the transfer read them (${formatDuration(result.durationMs)})${notes}`, "store");
+        ctx.annotate(`${result.files} stored file(s), ${formatSize(result.bytes)}, hashed beside the restore in ${formatDuration(result.durationMs)}${notes}`, "store");
         if (result.problems.length > 0) throw new CheckFailure(maskSecrets(describeStoreProblems(result)));
       });
     });

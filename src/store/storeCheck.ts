@@ -1,5 +1,5 @@
 // The nightly's `store › every stored file as written`: every stored file of the restored chain against the size and
-// SHA-256 its checksums.json recorded, hashed while the restore's transfer reads the store, so a file the restore
+// SHA-256 its checksums.json recorded, hashed beside the restore from its transfer on, so a file the restore
 // survives (an undo tablespace, a tool's info file) is named even when every other test is green.
 import { join } from "node:path";
 import { BACKUP_META_FILE, VERIFIED_FILE, type StoredBackup } from "./layout.ts";
