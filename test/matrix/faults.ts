@@ -19,6 +19,18 @@ export interface MatrixFault {
 
 const key = (t: { database: string; name: string }, check: string) => `${t.database}.${t.name}:${check}`;
 
+/**
+ * Whether a routine grant to `user` in `where` (a database, or `db.routine`) means anything once the grant tables are
+ * read from disk. MariaDB 10.11 writes mysql.procs_priv's Db and User double-encoded when they go beyond ASCII ("dé"
+ * as 64 C383 C2A9, where mysql.db, mysql.tables_priv and mysql.proc hold 64 C3A9): after any restart (any restore)
+ * such a grant matches no routine, DROP leaves it and REVOKE says "There is no such grant". Found by this matrix
+ * (MariaDB seeds 1, 3, 4): a server bug, not restoretest's (the grant tables are compared as stored, and equal).
+ */
+function routineGrantLoads(s: Schema, user: string, where: string): boolean {
+  const ascii = (x: string) => /^[\x20-\x7e]*$/.test(x);
+  return s.flavor === "mysql" || (ascii(user) && ascii(where));
+}
+
 /** Every fault the schema offers, one or more per kind of object, in a stable order. */
 export function faultsOf(s: Schema): MatrixFault[] {
   const mysql = s.flavor === "mysql";
@@ -58,11 +70,7 @@ export function faultsOf(s: Schema): MatrixFault[] {
   for (const tr of s.triggers) out.push({ kind: "trigger dropped", object: label(tr), named: tr.name, sql: [`DROP TRIGGER ${qualifiedName(tr.database, tr.name)}`], red: [`${tr.database}:triggers`] });
   for (const r of s.routines) {
     // A routine's grants go with it (automatic_sp_privileges); on MariaDB it is a row of mysql.proc, compared too.
-    // MariaDB 10.11 writes mysql.procs_priv.Db double-encoded for a database name beyond ASCII ("dé" as 64 C383 C2A9,
-    // where mysql.db and mysql.proc hold 64 C3A9): once the grant tables are loaded from disk (any restart, any restore)
-    // that grant matches no routine and DROP leaves it. Found by this matrix (seed 1); a server bug, not restoretest's.
-    const revokedWithIt = mysql || /^[\x20-\x7e]*$/.test(r.database);
-    const granted = revokedWithIt && s.accounts.some((a) => a.grants.some((g) => g.level === "routine" && g.on === `${r.database}.${r.name}`));
+    const granted = s.accounts.some((a) => a.grants.some((g) => g.level === "routine" && g.on === `${r.database}.${r.name}` && routineGrantLoads(s, a.user, r.database)));
     const proc = mysql ? [] : ["mysql.proc:checksum"];
     out.push({
       kind: "routine dropped",
@@ -82,7 +90,10 @@ export function faultsOf(s: Schema): MatrixFault[] {
   }
   for (const a of s.accounts) {
     const who = a.role && !mysql ? literal(a.user) : `${literal(a.user)}@${literal(a.host)}`;
-    for (const g of a.grants) out.push({ kind: `${g.level} grant revoked`, object: `${a.user} on ${g.on}`, named: a.user, sql: [g.revoke], red: ["accounts"] });
+    for (const g of a.grants) {
+      if (g.level === "routine" && !routineGrantLoads(s, a.user, g.on)) continue;
+      out.push({ kind: `${g.level} grant revoked`, object: `${a.user} on ${g.on}`, named: a.user, sql: [g.revoke], red: ["accounts"] });
+    }
     if (!a.role) {
       out.push({ kind: "account dropped", object: `'${a.user}'@'${a.host}'`, named: a.user, sql: [`DROP USER ${who}`], red: ["accounts"] });
       out.push({ kind: "password changed", object: `'${a.user}'@'${a.host}'`, named: a.user, sql: [`ALTER USER ${who} IDENTIFIED BY ${literal(`${a.password}!`)}`], red: ["accounts"] });

@@ -62,8 +62,10 @@ export interface SchemaRun {
 }
 
 export interface RunOptions {
-  /** At most this many faults (the test slice's budget); default: one per kind the schema offers. */
-  maxFaults?: number;
+  /** At most this many fault restores (the test slice's budget); default: as many as one fault per kind needs. */
+  faultRestores?: number;
+  /** How many tables go through `restore --table --into` (default 2). */
+  tableRestores?: number;
   log?: (line: string) => void;
 }
 
@@ -176,7 +178,10 @@ export async function runSchema(server: MatrixServer, seed: number, options: Run
     tests.push({ stage, object, ok, message });
     if (!ok) log(`FALSE RED ${server.label} seed ${seed}: ${stage} ${object}: ${message}`);
   };
-  const source = await startSourceSandbox(`matrix-${server.label}`, undefined, 1, serverFlavor(server));
+  const flavor = serverFlavor(server);
+  // MySQL creates a DATA DIRECTORY table only in a directory innodb_directories names.
+  const external = server.flavor === "mysql" && server.capabilities.dataDirectory ? [`--innodb-directories=${dataDir}`] : [];
+  const source = await startSourceSandbox(`matrix-${server.label}`, undefined, 1, { ...flavor, server: { ...flavor.server, sourceArgs: [...flavor.server.sourceArgs, ...external] } });
   let db: Db | undefined;
   let writes = 0;
   const faults: FaultOutcome[] = [];
@@ -219,17 +224,15 @@ export async function runSchema(server: MatrixServer, seed: number, options: Run
       const final = new Map<Table, string>();
       for (const t of schema.tables) final.set(t, await content(db, t));
       const appliedTo = await cleanStages(service, schema, final, test);
-      await tableRestore(server, service, schema, final, appliedTo, test, seed);
+      await tableRestore(server, service, schema, final, appliedTo, test, seed, options.tableRestores ?? 2);
       const rng = fc.sample(fc.infiniteStream(fc.nat()), { seed, numRuns: 1 })[0] as fc.Stream<number>;
       const iterator = rng[Symbol.iterator]();
       const batches = faultBatches(faultsOf(schema), (n) => (iterator.next().value as number) % n);
-      let budget = options.maxFaults ?? Infinity;
-      for (const batch of batches) {
-        const taken = batch.slice(0, Math.max(0, budget));
-        if (taken.length === 0) break;
-        budget -= taken.length;
+      for (const taken of batches.slice(0, options.faultRestores ?? batches.length)) {
         log(`${server.label} seed ${seed}: faults ${taken.map((f) => `${f.kind} (${f.object})`).join("; ")}`);
-        const result = await runFault(service, backupDir, { name: taken.map((f) => f.kind).join(", "), restored: taken.flatMap((f) => f.sql) });
+        const result = await runFault(service, backupDir, { name: taken.map((f) => f.kind).join(", "), restored: taken.flatMap((f) => f.sql) }).catch(
+          (error: unknown) => ({ restoreError: `the faults could not be injected: ${(error as Error).message}`, red: new Map<string, string>() }),
+        );
         log(`  red: ${result.restoreError ? `restore failed: ${result.restoreError}` : [...result.red.keys()].join(", ")}`);
         for (const f of taken) faults.push(judgeFault(f, result));
         const expected = new Set(taken.flatMap((f) => f.red));
@@ -311,11 +314,12 @@ async function tableRestore(
   appliedTo: Awaited<ReturnType<typeof cleanStages>>,
   test: (stage: Outcome["stage"], object: string, ok: boolean, message?: string) => void,
   seed: number,
+  count: number,
 ): Promise<void> {
   if (!appliedTo) return;
   // The written tables (their rows moved after the backup), a partitioned one first where there is one.
   const candidates = schema.tables.filter((t) => t.writable).sort((a, b) => Number(Boolean(b.partition)) - Number(Boolean(a.partition)));
-  const chosen = candidates.slice(0, 2);
+  const chosen = candidates.slice(0, count);
   const flavor = serverFlavor(server).server;
   const work = createWorkDir(`matrix-into-${seed}`);
   try {

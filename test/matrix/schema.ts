@@ -567,7 +567,10 @@ function genAccounts(g: Gen, caps: Capabilities, tables: Table[], routines: Rout
     if (!a.role && roles.length && g(fc.boolean)) {
       const r = g(() => fc.constantFrom(...roles));
       const granted = mysql ? `${literal(r)}@'%'` : role(r);
-      a.grants.push({ level: "role", sql: `GRANT ${granted} TO ${to}`, revoke: `REVOKE ${granted} FROM ${to}`, on: r });
+      // A restored server's verifier may not REVOKE a role it was not granted WITH ADMIN OPTION: on MariaDB the grant's
+      // row goes, as a lost restore would lose it.
+      const revoke = mysql ? `REVOKE ${granted} FROM ${to}` : `DELETE FROM mysql.roles_mapping WHERE User = ${literal(a.user)} AND Host = ${literal(a.host)} AND Role = ${literal(r)}`;
+      a.grants.push({ level: "role", sql: `GRANT ${granted} TO ${to}`, revoke, on: r });
       if (g(fc.boolean)) a.defaultRole = r;
     }
   }
