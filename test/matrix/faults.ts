@@ -113,7 +113,8 @@ export function faultBatches(faults: readonly MatrixFault[], pick: (n: number) =
   // The accounts test is one per restore: two account faults a schema (of the kinds it offers, the seed's pick), not one per kind.
   const accounts = each.filter((f) => f.red[0] === "accounts");
   const keep = new Set<MatrixFault>();
-  while (keep.size < Math.min(2, accounts.length)) keep.add(accounts[pick(accounts.length)] as MatrixFault);
+  const left = [...accounts];
+  while (keep.size < 2 && left.length > 0) keep.add(left.splice(pick(left.length), 1)[0] as MatrixFault);
   const chosen = each.filter((f) => f.red[0] !== "accounts" || keep.has(f));
   const batches: { faults: MatrixFault[]; keys: Set<string>; tables: Set<string> }[] = [];
   for (const f of chosen) {
