@@ -299,6 +299,22 @@ function cloneTool(toolchain?: string): PhysicalBackupTool {
           );
         }
       }
+      // CLONE LOCAL writes a tablespace that lives outside the data directory (DATA DIRECTORY, a general tablespace's
+      // ADD DATAFILE '/…') back to its own absolute path, which on the source's host is the source's file: the clone
+      // stops with ERROR 1086 "File … already exists" (found by the generated-schema matrix). The whole instance is
+      // cloned, so any database's count.
+      const outside = await db.query<{ name: string; path: string }>(
+        `SELECT t.NAME AS name, d.PATH AS path FROM information_schema.INNODB_DATAFILES d
+           JOIN information_schema.INNODB_TABLESPACES t ON t.SPACE = d.SPACE
+          WHERE d.PATH LIKE '/%' ORDER BY t.NAME`,
+      );
+      if (outside.length > 0) {
+        const named = outside.slice(0, 20).map((r) => `${r.name.replace("/", ".")} (${r.path})`);
+        throw new Error(
+          `clone cannot copy ${outside.length} tablespace(s) outside the data directory on the source's own host (CLONE LOCAL writes them back to their own path, which exists): ${named.join(", ")}${outside.length > 20 ? ", …" : ""}. ` +
+            "Recreate them without DATA DIRECTORY (a rebuild keeps it), or back this service up with xtrabackup or dump",
+        );
+      }
       if (databases.length === 0) return;
       const rows = await db.query<{ db: string; name: string; engine: string }>(
         `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES

@@ -255,8 +255,12 @@ async function captureInSnapshot(
   let dbResults: Results;
   let serverResults: Record<string, Captured>;
   let position: BinlogPosition | null;
-  const plain = tasks.filter((t) => !TRANSACTIONAL.has(t.engine ?? ""));
-  const transactional = tasks.filter((t) => TRANSACTIONAL.has(t.engine ?? ""));
+  // A sequence is InnoDB underneath, but SELECT and CHECKSUM TABLE of one read its current state, not the snapshot's:
+  // read in use during the backup, it was past the position and red on every sound restore. Under the lock, where
+  // NEXTVAL cannot write its table, it is exactly the position's.
+  const snapshotted = (t: CaptureTask) => TRANSACTIONAL.has(t.engine ?? "") && t.type !== "SEQUENCE";
+  const plain = tasks.filter((t) => !snapshotted(t));
+  const transactional = tasks.filter(snapshotted);
   // The catalog is read once for all of them: the lock's tables and every snapshot's (information_schema is not
   // transactional, and a definition changed after the snapshots opened fails their reads anyway).
   const catalog = new Catalog();

@@ -9,7 +9,7 @@ import { runBackupJob } from "../../src/backup/job.ts";
 import { readManifest } from "../../src/store/manifest.ts";
 import { restoreService } from "../../src/restore/pipeline.ts";
 import { missed, redFindings, runFault } from "../faults/catalog.ts";
-import { mysqlService } from "../support/mysql.ts";
+import { mysqlService, mysqlToolchain } from "../support/mysql.ts";
 import { sandboxServers, testStore } from "../support/services.ts";
 import { MYSQL_FAULTS } from "./faults.ts";
 
@@ -105,6 +105,42 @@ describe("the clone tool refuses what it cannot copy whole", () => {
       }
     } finally {
       rmSync(refusedStore, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  // CLONE LOCAL writes a tablespace outside the data directory back to its own path: on the source's host, the source's
+  // own file. The backup stopped with "ERROR 1086 … File '…/group.ibd' already exists" (found by the generated-schema
+  // matrix, MySQL 9.7 with DATA DIRECTORY tables); the preflight names every such tablespace and what to do instead.
+  it("names the tablespaces outside the data directory, which CLONE LOCAL cannot write back", async () => {
+    const external = mkdtempSync(join(tmpdir(), "restoretest-external-"));
+    try {
+      const { startSourceSandbox } = await import("../../src/hosts/sourceSandbox.ts");
+      const { flavor } = await import("../../src/server/flavor.ts");
+      const f = flavor("mysql", mysqlToolchain());
+      const source = await startSourceSandbox("external", undefined, 1, { ...f, server: { ...f.server, sourceArgs: [...f.server.sourceArgs, `--innodb-directories=${external}`] } });
+      try {
+        const db = await source.server.connect();
+        try {
+          await db.query("CREATE DATABASE shop");
+          await db.query("CREATE TABLE shop.inside (id INT PRIMARY KEY)");
+          await db.query(`CREATE TABLE shop.\`far-away\` (id INT PRIMARY KEY) DATA DIRECTORY = '${external}'`);
+          const { backupTool } = await import("../../src/backup/tool.ts");
+          const tool = backupTool("clone", mysqlToolchain());
+          const path = `${external}/shop/far@002daway.ibd`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+          await expect(tool.preflight?.(db, ["shop"], "snapshot")).rejects.toThrow(
+            new RegExp(`^clone cannot copy 1 tablespace\\(s\\) outside the data directory on the source's own host \\(CLONE LOCAL writes them back to their own path, which exists\\): shop\\.far-away \\(${path}\\)\\. Recreate them without DATA DIRECTORY`),
+          );
+          // Without it, the same source passes.
+          await db.query("DROP TABLE shop.`far-away`");
+          await expect(tool.preflight?.(db, ["shop"], "snapshot")).resolves.toBeUndefined();
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await source.destroy();
+      }
+    } finally {
+      rmSync(external, { recursive: true, force: true });
     }
   }, 120_000);
 });
