@@ -283,6 +283,8 @@ const ObjectivesSchema = z.strictObject({
   rpo: Duration.optional(),
   backupAge: Duration.optional(),
   catchUp: Duration.optional(),
+  /** The restored backup's hold on its source (replica SQL thread stopped, or snapshots open) while the baseline was read. */
+  baselineHold: Duration.optional(),
 });
 
 /** Settings a service may override; the `defaults` block holds the same keys. */

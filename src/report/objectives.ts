@@ -5,7 +5,7 @@ import type { Objectives } from "../config/schema.ts";
 export type ObjectiveKey = keyof Objectives;
 
 /** The test name of each objective (`objectives › RTO`), in the order the suite runs them. */
-export const OBJECTIVE_NAMES: Record<ObjectiveKey, string> = { rto: "RTO", rpo: "RPO", backupAge: "backup age", catchUp: "catch-up" };
+export const OBJECTIVE_NAMES: Record<ObjectiveKey, string> = { rto: "RTO", rpo: "RPO", backupAge: "backup age", catchUp: "catch-up", baselineHold: "baseline hold" };
 
 /** What each measures, for the test's description. */
 export const OBJECTIVE_MEANING: Record<ObjectiveKey, string> = {
@@ -13,6 +13,7 @@ export const OBJECTIVE_MEANING: Record<ObjectiveKey, string> = {
   rpo: "the age, when the restore started, of the newest point it could bring back (the backup's finish, or the newest archived binlog event)",
   backupAge: "the age of the newest complete backup when the restore started",
   catchUp: "the rebuilt replica's time to execute everything the source had written when catch-up began",
+  baselineHold: "how long the restored backup held its source while the baseline was read: the replica's SQL thread stopped (pausedReplica) or the baseline's snapshots open (snapshot)",
 };
 
 /** One objective's verdict, as summary.json and the metrics record it. */

@@ -283,6 +283,7 @@ function defineObjectiveTests(
   /** What was measured for one objective, or why nothing was. */
   const measure = async (key: ObjectiveKey, ctx: TestContext): Promise<number | { why: string }> => {
     if (key === "backupAge") return Math.max(0, Date.now() - Date.parse(backup.meta.finishedAt));
+    if (key === "baselineHold") return backup.meta.replicaHold?.heldMs ?? { why: `backup ${backup.id} did not record its hold on the source (taken before restoretest recorded it)` };
     if (key === "catchUp") {
       const caught = await run.rejoin?.catchUp().catch(() => undefined);
       return caught ? caught.durationMs : { why: "the replica did not catch up (see the rejoin tests)" };
