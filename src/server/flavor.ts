@@ -89,6 +89,11 @@ export interface Dialect {
    * CREATE EVENT refuses while the scheduler is off); MySQL keeps them in its data dictionary: information_schema.EVENTS.
    */
   eventsQuery: string;
+  /**
+   * InnoDB's history list length as `n`, and whether its counter is on as `enabled` (1/0): the same INNODB_METRICS
+   * counter on both, whose on/off column differs (MariaDB `ENABLED` 1/0, MySQL `STATUS` 'enabled'/'disabled').
+   */
+  historyListQuery: string;
 }
 
 /** The programs of a flavour: the server a backup is restored into, and what replays binlogs, loads SQL and dumps. */
@@ -194,6 +199,7 @@ const MARIADB_DIALECT: Dialect = {
   eventsQuery: `SELECT name, definer, CAST(body_utf8 AS CHAR) AS body, execute_at, interval_value, interval_field, starts, ends,
             status, on_completion, sql_mode, comment, time_zone, character_set_client, collation_connection, db_collation
        FROM mysql.event WHERE db = ? ORDER BY name`,
+  historyListQuery: "SELECT `COUNT` AS n, `ENABLED` = 1 AS enabled FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'",
 };
 
 const MYSQL_DIALECT: Dialect = {
@@ -206,6 +212,7 @@ const MYSQL_DIALECT: Dialect = {
                 TIME_ZONE AS time_zone, CHARACTER_SET_CLIENT AS character_set_client,
                 COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS db_collation
            FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`,
+  historyListQuery: "SELECT `COUNT` AS n, `STATUS` = 'enabled' AS enabled FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'",
 };
 
 /** A flavour's programs, in `toolchain` (a directory) when given. */
