@@ -12,6 +12,7 @@ import { runCommand } from "../src/base/command.ts";
 import { restoreService } from "../src/restore/pipeline.ts";
 import { serverServiceYaml } from "../test/support/services.ts";
 import type { Dataset } from "./datasets.ts";
+import type { LineInput } from "./results.ts";
 
 /** The cheapest check set the coverage rule accepts: the restore is timed, not the checks. */
 const CHECKS = "[tables, triggers, routines, events, database, definition, accounts, server]";
@@ -25,7 +26,6 @@ interface Round {
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-const verdict = (ok: boolean) => (ok ? "within target" : "OUTSIDE TARGET");
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Until the server on `socket` sends its greeting to a new connection (what "accepts connections" means to a client). */
@@ -104,7 +104,7 @@ async function checkpointRedo(server: StartedServer): Promise<number> {
  * stored backup (`mariadb-backup --prepare`, then `mariadbd` with the restored server's options less the tool's
  * --init-file, until it accepts connections).
  */
-export async function restoreOfB(server: StartedServer, ds: Dataset, runs: number, target: number, log: (s: string) => void): Promise<void> {
+export async function restoreOfB(server: StartedServer, ds: Dataset, runs: number, target: number, log: (s: string) => void, record: (line: LineInput) => void): Promise<void> {
   const work = createWorkDir("bench-restore-b");
   try {
     const store = join(work.path, "store");
@@ -176,8 +176,17 @@ export async function restoreOfB(server: StartedServer, ds: Dataset, runs: numbe
     const transfer = median(tool.map((r) => r.other.transfer ?? 0));
     const copy = median(hand.map((r) => r.other.copy ?? 0));
     log(`    prepare ${ratio(t.prepare, h.prepare)}, start ${ratio(t.start, h.start)}; transfer / cp -a ${ratio(transfer, copy)} (informational)`);
-    const perRound = tool.map((r, i) => ratio(sum(r), sum(hand[i] as Round))).join(", ");
-    log(`  restoretest / by hand, prepare + start   ${ratio(t.both, h.both)}   (target ≤ ${target}×: ${verdict(t.both <= h.both * target)}; per round: ${perRound})`);
+    record({
+      id: "b.restore",
+      set: "restore-b",
+      measured: "restore of (b), prepare + start",
+      tool: { ok: true, ms: tool.map(sum) },
+      reference: { label: "by hand", outcome: { ok: true, ms: hand.map(sum) } },
+      ratioName: "restoretest / by hand, prepare + start",
+      target: { op: "≤", value: target },
+      paired: true,
+      readme: true,
+    });
   } finally {
     await work.remove();
   }

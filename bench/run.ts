@@ -26,7 +26,10 @@ import { createWorkDir, installDatadir, startServer, writeClientOptionFile, type
 import { disposeAll } from "../src/base/disposers.ts";
 import { runCommand } from "../src/base/command.ts";
 import { restoreService } from "../src/restore/pipeline.ts";
-import { captureRestored } from "../src/verify/verify.ts";
+import { allFindings, captureRestored, type Verification } from "../src/verify/verify.ts";
+import { fmtMs, formatSpread, measure, spreadOf, type Outcome } from "./stats.ts";
+import { lineOf, lineText, mergeResults, readResults, writeResults, type BenchLine, type LineInput } from "./results.ts";
+import { writePerfDocs } from "../scripts/perf-docs.ts";
 import { renderJUnit, type JUnitCase } from "../src/report/junitReporter.ts";
 import { serverServiceYaml } from "../test/support/services.ts";
 import { manySmallTables, mixedTables, oneBigTable, type Dataset } from "./datasets.ts";
@@ -63,22 +66,32 @@ function middleOf<T>(xs: readonly T[], by: (x: T) => number): T {
 const mid = (xs: readonly number[]) => middleOf(xs, (x) => x);
 const middle = <T extends { ms: number }>(xs: readonly T[]): T => middleOf(xs, (x) => x.ms);
 
-async function median(runs: number, fn: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) times.push(await time(fn));
-  return mid(times);
-}
-
-const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const fmt = fmtMs;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const verdict = (ok: boolean) => (ok ? "within target" : "OUTSIDE TARGET");
 
-/** The way the source talk checks a restore: mysqlcheck, then one client process per table and question, serially. */
+/** Every line this run measured: printed as it is recorded, written to bench/results.json at the end. */
+const recorded: BenchLine[] = [];
+const RUN = { at: new Date().toISOString(), cores: CONCURRENCY, args: args.filter((a) => a !== "--write-docs").join(" ") };
+function record(input: LineInput): void {
+  const line = lineOf(input, RUN);
+  recorded.push(line);
+  log(`  ${lineText(line)}`);
+}
+
+/**
+ * The way the source talk checks a restore, in its two parts: mysqlcheck over the whole database once, then one
+ * client process per table and question, serially. They are timed apart: only the per-table part may be scaled from a
+ * sample of the tables to all of them.
+ */
+function shellCheckScript(optionFile: string, database: string): string {
+  return ["set -e", `mariadb-check --defaults-extra-file=${optionFile} --databases ${database} > /dev/null`].join("\n");
+}
+
 function shellLoopScript(optionFile: string, database: string, tables: string[]): string {
   const client = `mariadb --defaults-extra-file=${optionFile} -N -e`;
   return [
     "set -e",
-    `mariadb-check --defaults-extra-file=${optionFile} --databases ${database} > /dev/null`,
     `for t in ${tables.join(" ")}; do`,
     `  ${client} "CHECKSUM TABLE \\\`${database}\\\`.\\\`$t\\\`" > /dev/null`,
     `  ${client} "SHOW CREATE TABLE \\\`${database}\\\`.\\\`$t\\\`" > /dev/null`,
@@ -149,61 +162,78 @@ interface VerifyTargets {
 /** Rounds of each baseline mode: a capture of (b) takes a few seconds, and one round of it varies by ±30% here. */
 const BASELINE_RUNS = 3;
 
-async function verifyBench(env: Env, ds: Dataset, label: string, runs: number, shellSample: number, targets: VerifyTargets): Promise<void> {
+/** The first failing planned test of a verification, as `key: message`; undefined when every one passes. */
+function firstFailure(v: Verification): string | undefined {
+  for (const f of allFindings(v)) if (!f.finding.ok) return `${f.key}: ${f.finding.message}`;
+  return undefined;
+}
+
+async function verifyBench(env: Env, ds: Dataset, set: string, label: string, runs: number, shellSample: number, targets: VerifyTargets): Promise<void> {
   const baselineOf = (mode: "quiescent" | "snapshot") =>
     captureBaseline(env.db, { service: "bench", databases: [ds.database], checks: CHECKS, options: DEFAULT_CHECK_OPTIONS, concurrency: CONCURRENCY, mode });
   const manifest = await baselineOf("quiescent");
-  const shellTarget = targets.shell;
   const sample = ds.tables.slice(0, shellSample);
-  const script = join(env.dir, "shell-loop.sh");
-  writeFileSync(script, shellLoopScript(env.optionFile, ds.database, sample));
-  const shellRaw = await median(1, () => runCommand("bash", [script], { timeoutMs: 3_600_000 }));
-  const shell = shellRaw * (ds.tables.length / sample.length);
-  const floor = await median(runs, () => rawPrimitives(env.db, ds));
-  const floorNoCount = await median(runs, () => rawWithoutCount(env.db, ds));
+  const checkScript = join(env.dir, "shell-check.sh");
+  const loopScript = join(env.dir, "shell-loop.sh");
+  writeFileSync(checkScript, shellCheckScript(env.optionFile, ds.database));
+  writeFileSync(loopScript, shellLoopScript(env.optionFile, ds.database, sample));
+  // mysqlcheck reads every table whatever the sample; only the per-table loop ran on `sample` tables and is scaled.
+  const scale = ds.tables.length / sample.length;
+  const shellCheck = await measure(runs, () => runCommand("bash", [checkScript], { timeoutMs: 3_600_000 }));
+  const shellLoop = await measure(runs, () => runCommand("bash", [loopScript], { timeoutMs: 3_600_000 }));
+  const shell: Outcome = !shellCheck.ok ? shellCheck : !shellLoop.ok ? shellLoop : { ok: true, ms: shellCheck.ms.map((c, i) => c + (shellLoop.ms[i] as number) * scale) };
+  const floor = await measure(runs, () => rawPrimitives(env.db, ds));
+  const floorNoCount = await measure(runs, () => rawWithoutCount(env.db, ds));
   // Per check: the sum over tables of each check's own time, from the median run (where the time goes).
-  const runsOf: { ms: number; perCheck: Record<string, number> }[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    const v = await captureRestored(env.db, manifest, CHECKS, DEFAULT_CHECK_OPTIONS, CONCURRENCY);
-    const ms = performance.now() - started;
-    const perCheck: Record<string, number> = Object.fromEntries(CHECKS.map((c) => [c, 0]));
-    for (const row of v.tables.values()) for (const [c, r] of Object.entries(row)) perCheck[c] = (perCheck[c] ?? 0) + r.durationMs;
-    runsOf.push({ ms, perCheck });
-  }
-  const middleRun = middle(runsOf);
-  const tool = middleRun.ms;
-  const batchedByHand = ds.tables.length >= 1000 ? await median(runs, () => rawBatched(env.db, ds)) : undefined;
-  // At backup time, on the source (here the same server): the baseline the backup job captures, in both of its modes.
+  const perCheckOf: Record<string, number>[] = [];
+  const tool = await measure(
+    runs,
+    () => captureRestored(env.db, manifest, CHECKS, DEFAULT_CHECK_OPTIONS, CONCURRENCY),
+    (v) => {
+      const perCheck: Record<string, number> = Object.fromEntries(CHECKS.map((c) => [c, 0]));
+      for (const row of v.tables.values()) for (const [c, r] of Object.entries(row)) perCheck[c] = (perCheck[c] ?? 0) + r.durationMs;
+      perCheckOf.push(perCheck);
+      return firstFailure(v);
+    },
+  );
+  const batchedByHand = ds.tables.length >= 1000 ? await measure(runs, () => rawBatched(env.db, ds)) : undefined;
+  // At backup time, on the source (here the same server): the baseline the backup job captures, in both of its modes, alternately.
   const baselineRuns = { snapshot: [] as number[], quiescent: [] as number[] };
+  let baselineFailure: string | undefined;
   if (targets.baseline !== undefined) {
-    for (let i = 0; i < BASELINE_RUNS; i++) {
-      baselineRuns.snapshot.push(await time(() => baselineOf("snapshot")));
-      baselineRuns.quiescent.push(await time(() => baselineOf("quiescent")));
+    for (let i = 0; i < BASELINE_RUNS && baselineFailure === undefined; i++) {
+      for (const mode of ["snapshot", "quiescent"] as const) {
+        const o = await measure(1, () => baselineOf(mode));
+        if (o.ok) baselineRuns[mode].push(o.ms[0] as number);
+        else baselineFailure = o.message;
+      }
     }
   }
-  log(`\n${label}: ${ds.tables.length} tables, ~${(ds.bytes / 1e6).toFixed(0)} MB, concurrency ${CONCURRENCY}, median of ${runs}`);
-  log(`  shell loop (mysqlcheck + 3 client processes per table)  ${fmt(shell)}${sample.length < ds.tables.length ? `  (measured on ${sample.length} tables: ${fmt(shellRaw)}, scaled)` : ""}`);
-  log(`  raw primitives through mysql2 (the floor)               ${fmt(floor)}   CHECK + CHECKSUM + SHOW CREATE + COUNT(*) per table`);
-  log(`  raw primitives without COUNT(*)                         ${fmt(floorNoCount)}   no COUNT(*) for tables ≥ 1 MiB, as restoretest (their count comes from the checksum's scan); restoretest also reads MyISAM by a row sum, not CHECKSUM TABLE`);
-  log(`  restoretest verify                                      ${fmt(tool)}`);
-  log(`    per check, summed over tables (${CONCURRENCY} sessions): ${Object.entries(middleRun.perCheck).map(([c, ms]) => `${c} ${fmt(ms)}`).join(", ")}`);
-  if (batchedByHand !== undefined) log(`  the floor's statements batched by hand                   ${fmt(batchedByHand)}   per ${byHandBatch(ds.tables.length)} tables: one CHECK TABLE and one CHECKSUM TABLE naming all, the SHOW CREATEs in one round trip, the COUNT(*)s in one UNION ALL`);
-  log(`  restoretest / floor                ${ratio(tool, floor)}   (target ≤ ${targets.floor}×: ${verdict(tool <= floor * targets.floor)})`);
-  log(`  restoretest / floor without COUNT  ${ratio(tool, floorNoCount)}   (informational)`);
-  if (batchedByHand !== undefined) log(`  restoretest / batched by hand      ${ratio(tool, batchedByHand)}   (informational: restoretest's own overhead over the batched primitives)`);
-  if (targets.baseline !== undefined) {
-    const snapshot = mid(baselineRuns.snapshot);
-    const quiescent = mid(baselineRuns.quiescent);
-    log(`  restoretest baseline capture on the source, quiescent    ${fmt(quiescent)}   (median of ${BASELINE_RUNS}, alternating; runs: ${baselineRuns.quiescent.map(fmt).join(", ")})`);
-    log(`  restoretest baseline capture on the source, snapshot     ${fmt(snapshot)}   (the backup job's default: + FLUSH TABLES WITH READ LOCK; runs: ${baselineRuns.snapshot.map(fmt).join(", ")})`);
-    log(`  baseline (quiescent) / floor       ${ratio(quiescent, floor)}   (target ≤ ${targets.baseline.quiescent}×: ${verdict(quiescent <= floor * targets.baseline.quiescent)})`);
-    log(`  baseline (snapshot) / floor        ${ratio(snapshot, floor)}   (target ≤ ${targets.baseline.snapshot}×: ${verdict(snapshot <= floor * targets.baseline.snapshot)})`);
+  const spreadText = (o: Outcome) => (o.ok ? formatSpread(spreadOf(o.ms)) : `FAIL: ${o.message}`);
+  log(`\n${label}: ${ds.tables.length} tables, ~${(ds.bytes / 1e6).toFixed(0)} MB, concurrency ${CONCURRENCY}, median of ${runs} (min–max)`);
+  const sampled = sample.length < ds.tables.length ? `; the per-table loop measured on ${sample.length} tables and scaled ×${scale.toFixed(1)}, mysqlcheck over all tables not scaled: ${spreadText(shellCheck)} + ${spreadText(shellLoop)}` : "";
+  log(`  shell loop (mysqlcheck + 3 client processes per table)  ${spreadText(shell)}${sampled}`);
+  log(`  raw primitives through mysql2 (the floor)               ${spreadText(floor)}   CHECK + CHECKSUM + SHOW CREATE + COUNT(*) per table`);
+  log(`  raw primitives without COUNT(*)                         ${spreadText(floorNoCount)}   no COUNT(*) for tables ≥ 1 MiB, as restoretest (their count comes from the checksum's scan); restoretest also reads MyISAM by a row sum, not CHECKSUM TABLE`);
+  log(`  restoretest verify                                      ${spreadText(tool)}`);
+  if (tool.ok) {
+    const middleRun = perCheckOf[tool.ms.indexOf(spreadOf(tool.ms).median)] ?? {};
+    log(`    per check, summed over tables (${CONCURRENCY} sessions): ${Object.entries(middleRun).map(([c, ms]) => `${c} ${fmt(ms)}`).join(", ")}`);
   }
-  log(`  shell loop / restoretest           ${ratio(shell, tool)}   (target ≥ ${shellTarget}×: ${verdict(shell >= tool * shellTarget)})`);
-  if (ds.tables.length >= 1000) {
-    const overhead = (tool - floor) / ds.tables.length;
-    log(`  tool overhead per table   ${overhead.toFixed(2)} ms beyond the database's own time (target ≤ 5 ms: ${verdict(overhead <= 5)})`);
+  if (batchedByHand !== undefined) log(`  the floor's statements batched by hand                   ${spreadText(batchedByHand)}   per ${byHandBatch(ds.tables.length)} tables: one CHECK TABLE and one CHECKSUM TABLE naming all, the SHOW CREATEs in one round trip, the COUNT(*)s in one UNION ALL`);
+  record({ id: `${set}.verify.floor`, set, measured: `verify, ${label} (~${(ds.bytes / 1e6).toFixed(0)} MB)`, tool, reference: { label: "the SQL floor", outcome: floor }, ratioName: "restoretest / floor", target: { op: "≤", value: targets.floor }, readme: true });
+  record({ id: `${set}.verify.floor-no-count`, set, measured: `verify, ${label}`, tool, reference: { label: "the floor without COUNT(*)", outcome: floorNoCount }, ratioName: "restoretest / floor without COUNT", target: { op: "≤", value: targets.floor } });
+  if (batchedByHand !== undefined) record({ id: `${set}.verify.batched`, set, measured: `verify, ${label}`, tool, reference: { label: "the floor batched by hand", outcome: batchedByHand }, ratioName: "restoretest / batched by hand", target: { op: "≤", value: 2 } });
+  if (targets.baseline !== undefined) {
+    const failed = (ms: number[]): Outcome => (baselineFailure !== undefined ? { ok: false, message: baselineFailure } : { ok: true, ms });
+    const base = { set, reference: { label: "the SQL floor", outcome: floor }, readme: true };
+    record({ ...base, id: `${set}.baseline.quiescent`, measured: `baseline capture, ${label}, quiescent`, tool: failed(baselineRuns.quiescent), ratioName: "baseline (quiescent) / floor", target: { op: "≤", value: targets.baseline.quiescent } });
+    record({ ...base, id: `${set}.baseline.snapshot`, measured: `baseline capture, ${label}, snapshot`, tool: failed(baselineRuns.snapshot), ratioName: "baseline (snapshot) / floor", target: { op: "≤", value: targets.baseline.snapshot } });
+  }
+  record({ id: `${set}.verify.shell`, set, measured: `verify, ${label} (~${(ds.bytes / 1e6).toFixed(0)} MB)`, tool, reference: { label: "the shell loop", outcome: shell }, ratioName: "shell loop / restoretest", inverse: true, target: { op: "≥", value: targets.shell }, readme: true });
+  if (ds.tables.length >= 1000 && tool.ok && floor.ok) {
+    const overhead = (spreadOf(tool.ms).median - spreadOf(floor.ms).median) / ds.tables.length;
+    log(`  tool overhead per table   ${overhead.toFixed(2)} ms beyond the database's own time (target ≤ 5 ms: ${overhead <= 5 ? "within target" : "OUTSIDE TARGET"})`);
     const cases: JUnitCase[] = ds.tables.flatMap((t) => CHECKS.map((c) => ({ classname: `bench.${ds.database}.${t}`, name: c, timeSeconds: 0.001, state: "passed" as const, properties: [] })));
     const started = performance.now();
     const xml = renderJUnit([{ name: "bench", timestamp: new Date().toISOString(), cases }]);
@@ -217,20 +247,26 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
   await checkpoint(env.db);
   const forced = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1_000_000 };
   let baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced });
-  // At backup time: CHECKSUM TABLE plus the per-range row hashes that later locate a difference.
-  const atBaseline = await median(runs, async () => {
-    baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced });
-  });
-  // Plain CHECKSUM TABLE and the nightly path (what the verify phase runs for this table on a clean restore),
-  // alternately, so both see the same state of the server.
+  const captureFailure = (c: Awaited<ReturnType<typeof checksum.capture>>) => (c.chunks === undefined ? "no range hashes were recorded" : undefined);
+  // Plain CHECKSUM TABLE, the nightly path (what the verify phase runs for this table on a clean restore) and the
+  // capture at backup time (CHECKSUM TABLE plus the per-range row hashes that later locate a difference), in turn, so
+  // that all three see the same state of the server.
   const plainRuns: number[] = [];
   const nightlyRuns: number[] = [];
-  for (let i = 0; i < runs + 2; i++) {
+  const atBackupRuns: number[] = [];
+  let failure: string | undefined;
+  for (let i = 0; i < runs && failure === undefined; i++) {
     plainRuns.push(await time(() => env.db.query(`CHECKSUM TABLE ${qualifiedName(ds.database, "big")}`)));
-    nightlyRuns.push(await time(() => checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced, baseline })));
+    const nightly = await measure(1, () => checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced, baseline }), (c) => {
+      const finding = checksum.compare(baseline, c, t);
+      return finding.ok ? undefined : `a clean table differs from its own baseline: ${finding.message}`;
+    });
+    const atBackup = await measure(1, async () => (baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced })), captureFailure);
+    for (const o of [nightly, atBackup]) if (!o.ok) failure = o.message;
+    if (nightly.ok) nightlyRuns.push(nightly.ms[0] as number);
+    if (atBackup.ok) atBackupRuns.push(atBackup.ms[0] as number);
   }
-  const plain = mid(plainRuns);
-  const nightly = mid(nightlyRuns);
+  const outcome = (ms: number[]): Outcome => (failure !== undefined ? { ok: false, message: failure } : { ok: true, ms });
   await env.db.query(`UPDATE ${qualifiedName(ds.database, "big")} SET a = a + 1 WHERE id = ?`, [Math.floor(ds.bytes / 60 / 2)]);
   let diverging = -1;
   const locate = await time(async () => {
@@ -238,10 +274,12 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
     const finding = checksum.compare(baseline, after, t);
     diverging = finding.ok ? 0 : Number(/in (\d+) of/.exec(finding.message)?.[1] ?? -1);
   });
-  log(`\n(c) one table, ${(ds.bytes / 60 / 1e6).toFixed(1)}M rows, ${baseline.chunks?.list.length} chunks of 1M rows; medians: ${runs + 2} alternating runs of the first two, ${runs} of the others`);
-  log(`  CHECKSUM TABLE                                  ${fmt(plain)}   (runs: ${plainRuns.map(fmt).join(", ")})`);
-  log(`  restoretest nightly, clean restore              ${fmt(nightly)}   ${ratio(nightly, plain)} (target ≤ 1.5×: ${verdict(nightly <= plain * 1.5)}; runs: ${nightlyRuns.map(fmt).join(", ")})`);
-  log(`  restoretest at backup time (+ range hashes)     ${fmt(atBaseline)}   ${ratio(atBaseline, plain)}`);
+  log(`\n(c) one table, ${(ds.bytes / 60 / 1e6).toFixed(1)}M rows, ${baseline.chunks?.list.length} chunks of 1M rows; ${runs} rounds in turn`);
+  const plain = { ok: true as const, ms: plainRuns };
+  log(`  CHECKSUM TABLE                                  ${formatSpread(spreadOf(plainRuns))}`);
+  const base = { set: "c", reference: { label: "`CHECKSUM TABLE`", outcome: plain }, paired: true };
+  record({ ...base, id: "c.nightly", measured: "verify, (c) one big table, clean restore", tool: outcome(nightlyRuns), ratioName: "nightly / CHECKSUM TABLE", target: { op: "≤", value: 1.5 }, readme: true });
+  record({ ...base, id: "c.baseline", measured: "baseline capture, (c) one big table (+ range hashes)", tool: outcome(atBackupRuns), ratioName: "at backup time / CHECKSUM TABLE", target: { op: "≤", value: 1.5 }, readme: true });
   log(`  locating one changed row                        ${fmt(locate)}   found in ${diverging} chunk(s) (target 1: ${verdict(diverging === 1)})`);
 }
 
@@ -364,8 +402,11 @@ async function restoreBench(env: Env, store: string): Promise<void> {
   const inPlace = middle(warmInPlace);
   log(`    by hand: cp into a datadir + --prepare there + start   ${fmt(inPlace.ms)}  (${inPlace.steps})`);
   log(`    restoretest restore phase                              ${fmt(warm.ms)}  (${warm.steps})`);
-  log(`    restoretest / cp -a      ${ratio(warm.ms, cp)}   (target ≤ 1.2×: ${verdict(warm.ms <= cp * 1.2)})`);
-  log(`    restoretest / by hand    ${ratio(warm.ms, inPlace.ms)}   (restoretest's own overhead over the same three primitives)`);
+  const restoreLine = (id: string, reference: string, ref: readonly number[], tool: readonly { ms: number }[], target: number, readme = false) =>
+    record({ id, set: "restore", measured: `restore of (a), ${id.includes(".cold.") ? "cold" : "warm"} page cache`, tool: { ok: true, ms: tool.map((x) => x.ms) }, reference: { label: reference, outcome: { ok: true, ms: [...ref] } }, ratioName: `restoretest / ${reference}`, target: { op: "≤", value: target }, paired: true, readme });
+  restoreLine("restore.warm.cp", "cp -a", warmCp, warmTool, 1.2);
+  // By hand: the same three primitives (copy into a datadir, --prepare there, start); the issue's restore target.
+  restoreLine("restore.warm.hand", "by hand", warmInPlace.map((x) => x.ms), warmTool, 1.05, true);
   log(`    raw / restoretest        ${ratio(rawTotal, warm.ms)}`);
   if (coldError || coldCp.length === 0) {
     log(`  COLD page cache: not measured (${coldError ?? "no run"}; dropping caches needs root)`);
@@ -377,8 +418,8 @@ async function restoreBench(env: Env, store: string): Promise<void> {
     const inPlaceCold = middle(coldInPlace);
     log(`    by hand: cp into a datadir + --prepare there + start   ${fmt(inPlaceCold.ms)}  (${inPlaceCold.steps})`);
     log(`    restoretest restore phase                              ${fmt(toolCold.ms)}  (${toolCold.steps})`);
-    log(`    restoretest / cp -a      ${ratio(toolCold.ms, cpCold)}   (target ≤ 1.2×: ${verdict(toolCold.ms <= cpCold * 1.2)})`);
-    log(`    restoretest / by hand    ${ratio(toolCold.ms, inPlaceCold.ms)}`);
+    restoreLine("restore.cold.cp", "cp -a", coldCp, coldTool, 1.2);
+    restoreLine("restore.cold.hand", "by hand", coldInPlace.map((x) => x.ms), coldTool, 1.05);
   }
 }
 
@@ -453,7 +494,7 @@ async function archiveBench(mb: number, runs: number): Promise<void> {
     const h = median(hand);
     log(`  restoretest archive stage   ${fmt(t)}   (${(bytes / 1e6).toFixed(1)} MB; runs: ${tool.map(fmt).join(", ")})`);
     log(`  by hand (binlog | client)   ${fmt(h)}   (runs: ${hand.map(fmt).join(", ")})`);
-    log(`  restoretest / by hand       ${ratio(t, h)}   (target ≤ 1.2×: ${verdict(t <= h * 1.2)})`);
+    record({ id: "archive.roll-forward", set: "archive", measured: "roll-forward through the binlog archive", tool: { ok: true, ms: tool }, reference: { label: "binlog | client by hand", outcome: { ok: true, ms: hand } }, ratioName: "restoretest / by hand", target: { op: "≤", value: 1.2 }, paired: true, readme: true });
   } finally {
     await source.destroy();
     await store.remove();
@@ -461,6 +502,8 @@ async function archiveBench(mb: number, runs: number): Promise<void> {
 }
 
 interface StreamSource {
+  /** Short key of the data set in results.json's ids. */
+  id: string;
   label: string;
   server: StartedServer;
   optionFile: string;
@@ -485,12 +528,11 @@ async function alternate<K extends string>(runs: number, contenders: Record<K, (
   return out;
 }
 
-/** restoretest's median against the by-hand median, with the target's verdict and each round's own ratio. */
-function against(tool: readonly Timed[], hand: readonly Timed[], target: number): string {
-  const t = middle(tool).ms;
-  const h = middle(hand).ms;
-  const perRound = tool.map((x, i) => ratio(x.ms, (hand[i] as Timed).ms)).join(", ");
-  return `${ratio(t, h)}   (target ≤ ${target}×: ${verdict(t <= h * target)}; per round: ${perRound})`;
+/** restoretest against the same pipe by hand, rounds paired: recorded with its spread and verdict. */
+function against(id: string, measured: string, tool: readonly Timed[], hand: readonly Timed[], target: number): string {
+  const line = lineOf({ id, set: "stream", measured, tool: { ok: true, ms: tool.map((x) => x.ms) }, reference: { label: "the same pipe by hand", outcome: { ok: true, ms: hand.map((x) => x.ms) } }, ratioName: "restoretest / by hand", target: { op: "≤", value: target }, paired: true }, RUN);
+  recorded.push(line);
+  return lineText(line);
 }
 
 /**
@@ -605,19 +647,19 @@ async function streamBench(src: StreamSource, runs: number): Promise<void> {
     log(`  backup time (restoretest: backup.json durationMs = mariadb-backup | zstd [| age] | SHA-256 | file)`);
     log(`    by hand: mariadb-backup --stream | zstd -T0 -3 > file        ${fmt(b.handZstd.ms)}   (runs: ${runsText(backups.handZstd)})`);
     log(`    restoretest stream + zstd                                    ${fmt(b.toolZstd.ms)}   (runs: ${runsText(backups.toolZstd)}; whole job with baseline ${fmt(b.toolZstd.steps.job ?? 0)})`);
-    log(`    restoretest / by hand     ${against(backups.toolZstd, backups.handZstd, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.zstd`, `stream backup + zstd, ${src.label}`, backups.toolZstd, backups.handZstd, 1.1)}`);
     log(`    by hand: … | zstd -T0 -3 | age -e > file                     ${fmt(b.handAge.ms)}   (runs: ${runsText(backups.handAge)})`);
     log(`    restoretest stream + zstd + age                              ${fmt(b.toolAge.ms)}   (runs: ${runsText(backups.toolAge)}; whole job with baseline ${fmt(b.toolAge.steps.job ?? 0)})`);
-    log(`    restoretest / by hand     ${against(backups.toolAge, backups.handAge, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.age`, `stream backup + zstd + age, ${src.label}`, backups.toolAge, backups.handAge, 1.1)}`);
     log(`    restoretest directory format                                 ${fmt(b.directory.ms)}   (runs: ${runsText(backups.directory)})`);
     log(`    stream + zstd / directory ${ratio(b.toolZstd.ms, b.directory.ms)};   stream + zstd + age / directory ${ratio(b.toolAge.ms, b.directory.ms)}`);
     log(`  restore time (transfer + prepare + start; restoretest: restored.steps; by hand reads restoretest's stored file)`);
     log(`    by hand: zstd -dc | mbstream -x, --prepare, start            ${fmt(r.handZstd.ms)}   (${stepsText(r.handZstd)}; runs: ${runsText(restores.handZstd)})`);
     log(`    restoretest stream + zstd                                    ${fmt(r.toolZstd.ms)}   (${stepsText(r.toolZstd)}; runs: ${runsText(restores.toolZstd)})`);
-    log(`    restoretest / by hand     ${against(restores.toolZstd, restores.handZstd, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.zstd`, `stream restore + zstd, ${src.label}`, restores.toolZstd, restores.handZstd, 1.1)}`);
     log(`    by hand: age -d | zstd -dc | mbstream -x, --prepare, start   ${fmt(r.handAge.ms)}   (${stepsText(r.handAge)}; runs: ${runsText(restores.handAge)})`);
     log(`    restoretest stream + zstd + age                              ${fmt(r.toolAge.ms)}   (${stepsText(r.toolAge)}; runs: ${runsText(restores.toolAge)})`);
-    log(`    restoretest / by hand     ${against(restores.toolAge, restores.handAge, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.age`, `stream restore + zstd + age, ${src.label}`, restores.toolAge, restores.handAge, 1.1)}`);
     log(`    restoretest directory format                                 ${fmt(r.directory.ms)}   (${stepsText(r.directory)}; runs: ${runsText(restores.directory)})`);
     log(`    stream + zstd / directory ${ratio(r.toolZstd.ms, r.directory.ms)};   stream + zstd + age / directory ${ratio(r.toolAge.ms, r.directory.ms)}`);
   } finally {
@@ -655,7 +697,7 @@ async function main(): Promise<void> {
         await applySeed(blog, BLOG_SEED, "blog");
         const blogDb = await blog.server.connect();
         try {
-          await streamBench({ label: "the blog demo data (fixtures/blog)", server: blog.server, optionFile: blog.optionFile, db: blogDb, database: "blog" }, STREAM_RUNS);
+          await streamBench({ id: "blog", label: "the blog demo data (fixtures/blog)", server: blog.server, optionFile: blog.optionFile, db: blogDb, database: "blog" }, STREAM_RUNS);
         } finally {
           await blogDb.close();
         }
@@ -666,7 +708,7 @@ async function main(): Promise<void> {
     if (only.has("a") || only.has("restore") || only.has("stream") || only.has("store")) {
       log("generating (a)…");
       const a = await mixedTables(db, "bench_a", 1e9 * scale, log);
-      if (only.has("a")) await verifyBench(env, a, "(a) mixed tables", 3, a.tables.length, { floor: 1.15, shell: 3 });
+      if (only.has("a")) await verifyBench(env, a, "a", "(a) mixed tables", 3, a.tables.length, { floor: 1.15, shell: 3 });
       if (only.has("restore")) {
         const store = join(work.path, "store");
         mkdirSync(store);
@@ -678,18 +720,18 @@ async function main(): Promise<void> {
         await checkpoint(db);
         await storeBench(server, store, 5, 1.1, log);
       }
-      if (only.has("stream")) await streamBench({ label: `(a) mixed tables (~${((1e9 * scale) / 1e6).toFixed(0)} MB of rows)`, server, optionFile, db, database: "bench_a" }, STREAM_RUNS);
+      if (only.has("stream")) await streamBench({ id: "a", label: `(a) mixed tables (~${((1e9 * scale) / 1e6).toFixed(0)} MB of rows)`, server, optionFile, db, database: "bench_a" }, STREAM_RUNS);
     }
     if (only.has("b") || only.has("restore-b")) {
       log("generating (b)…");
       const b = await manySmallTables(db, "bench_b", Math.round(10_000 * scale), log);
-      if (only.has("b")) await verifyBench(env, b, "(b) many small tables", 2, Math.min(b.tables.length, 1000), { floor: 0.6, shell: 20, baseline: { quiescent: 0.6, snapshot: 1 } });
+      if (only.has("b")) await verifyBench(env, b, "b", "(b) many small tables", 3, Math.min(b.tables.length, 1000), { floor: 0.6, shell: 20, baseline: { quiescent: 0.6, snapshot: 1 } });
       // 11 rounds: one round varies by ±30% here, and 7 rounds gave 0.97-1.05× for the same code (docs/performance.md).
-      await restoreOfB(server, b, 11, 1.05, log);
+      await restoreOfB(server, b, 11, 1.05, log, record);
     }
     // The Allure report of (b)'s 40,000 table tests (and the rest of a night's), with history: also on its own.
     if (only.has("b") || only.has("report")) await reportBench(Array.from({ length: Math.round(10_000 * scale) }, (_, i) => `s${String(i).padStart(5, "0")}`), 3, { ms: 60_000, bytes: 2 * 2 ** 30 }, log);
-    if (only.has("table")) await tableBench(scale, 3, log);
+    if (only.has("table")) await tableBench(scale, 3, log, record);
     if (only.has("archive")) await archiveBench(Math.max(5, Math.round(200 * scale)), 3);
     if (only.has("c")) {
       log("generating (c)…");
@@ -704,7 +746,18 @@ async function main(): Promise<void> {
     await server.stop();
     await work.remove();
     await disposeAll();
+    writeRecorded();
   }
+}
+
+/** What this run measured, merged into bench/results.json (its sets' earlier lines replaced); then the docs' tables if asked. */
+function writeRecorded(): void {
+  if (recorded.length === 0) return;
+  writeResults(mergeResults(readResults(), recorded));
+  log(`recorded ${recorded.length} line(s) in bench/results.json`);
+  const fails = recorded.filter((l) => l.verdict === "FAIL");
+  if (fails.length) log(`FAILED: ${fails.map((l) => `${l.id}: ${l.failure}`).join("; ")}`);
+  if (args.includes("--write-docs")) log(`docs: ${writePerfDocs().join(", ") || "up to date"}`);
 }
 
 await main();

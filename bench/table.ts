@@ -17,6 +17,7 @@ import { restoreTables, type TableRestoreResult } from "../src/restore/table.ts"
 import { untilArchived } from "../test/support/archive.ts";
 import { serverServiceYaml } from "../test/support/services.ts";
 import { mixedTables } from "./datasets.ts";
+import type { LineInput } from "./results.ts";
 
 /** The restore's steps summed: the table-level RTO as `restore --table` prints it. */
 interface Round {
@@ -26,7 +27,6 @@ interface Round {
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const middle = (xs: readonly Round[]): Round => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)] as Round;
 
 /** Write every dirty page, as a backup replica long since has: the backup then carries no load's redo. */
@@ -39,7 +39,7 @@ async function settle(db: Db): Promise<void> {
   }
 }
 
-export async function tableBench(scale: number, runs: number, log: (line: string) => void): Promise<void> {
+export async function tableBench(scale: number, runs: number, log: (line: string) => void, record: (line: LineInput) => void): Promise<void> {
   const source = await startSourceSandbox("bench-table");
   const store = createWorkDir("bench-table-store");
   try {
@@ -98,8 +98,17 @@ export async function tableBench(scale: number, runs: number, log: (line: string
     log(`  copied of the backup: ${(picked / 1e6).toFixed(1)} MB of ${(directorySize(data) / 1e6).toFixed(0)} MB (top-level files, mysql/performance_schema/sys, the table's files)`);
     log(`  whole restore, then the table                 ${fmt(w.ms)}   (${w.steps}; runs: ${whole.map((r) => fmt(r.ms)).join(", ")})`);
     log(`  the table's files and binlog events alone     ${fmt(a.ms)}   (${a.steps}; runs: ${alone.map((r) => fmt(r.ms)).join(", ")})`);
-    const perRound = alone.map((r, i) => ratio(r.ms, (whole[i] as Round).ms)).join(", ");
-    log(`  alone / whole    ${ratio(a.ms, w.ms)}   (target ≤ 0.5×: ${a.ms <= w.ms * 0.5 ? "within target" : "OUTSIDE TARGET"}; per round: ${perRound})`);
+    record({
+      id: "table.alone",
+      set: "table",
+      measured: "one table restored alone, (a)",
+      tool: { ok: true, ms: alone.map((r) => r.ms) },
+      reference: { label: "the whole restore to the same point", outcome: { ok: true, ms: whole.map((r) => r.ms) } },
+      ratioName: "alone / whole",
+      target: { op: "≤", value: 0.5 },
+      paired: true,
+      readme: true,
+    });
   } finally {
     await source.destroy();
     await store.remove();

@@ -23,6 +23,7 @@ import { nextBackupKind, type BackupDecision } from "./policy.ts";
 import { applyRetention, type RetentionResult } from "../store/retention.ts";
 import { openSource, sourceTool } from "./source.ts";
 import type { BackupTool } from "./tool.ts";
+import { beginHold, describeHold } from "./replicaHold.ts";
 import { CHECKSUMS_FILE, filesBelow, writeChecksums } from "../store/checksums.ts";
 import { encodeScript, encodingOf, isPlain, storedName, type Encoding } from "../store/encoding.ts";
 import { sealFile } from "../store/plainCopies.ts";
@@ -36,6 +37,7 @@ import {
   VERIFIED_FILE,
   type BackupListing,
   type BackupMeta,
+  type ReplicaHold,
   type StoredBackup,
   backupLockPath,
   writeDigestKey,
@@ -289,10 +291,13 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
       let manifest: Manifest;
       let taken: Awaited<ReturnType<typeof backup>>;
       let binlogs: string[] = [];
+      let hold: ReplicaHold | undefined;
       if (mode === "snapshot") {
         taken = await backup();
         await source.applyChanges();
+        const timer = await beginHold(source.db, "snapshot");
         manifest = await baseline("snapshot");
+        hold = await timer.end();
         if (!taken.position || !manifest.position) {
           throw new Error(`backup.consistency snapshot needs binary logging on the source (log_bin is off on ${source.db.description})`);
         }
@@ -302,11 +307,14 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         if (format === "stream" && !isPlain(encoding)) hashedWhileWritten.push(...(await sealBinlogs(join(dir, BINLOG_DIR), binlogs, encoding, dir)));
       } else {
         await source.applyChanges();
+        const timer = mode === "pausedReplica" ? await beginHold(source.db, "pausedReplica") : undefined;
         if (mode === "pausedReplica") replication = await pauseReplica(source.db, log);
         try {
           manifest = await baseline("quiescent");
           taken = await backup();
         } finally {
+          // Quiescent holds nothing: the source is not written to by contract.
+          hold = timer ? await timer.end() : { consistency: "quiescent", heldMs: 0, historyBefore: null, historyAfter: null };
           if (mode === "pausedReplica") {
             await source.db.query((await replicationSyntax(source.db)).startSqlThread);
             log("replica's SQL thread started again");
@@ -351,7 +359,9 @@ export async function runBackupJob(service: Service, log: Log = () => undefined)
         encrypted: streamed !== undefined && encoding.encrypt !== null,
         storedBytes: streamed ? streamed.bytes : undefined,
         checksums: null,
+        ...(hold ? { replicaHold: hold } : {}),
       };
+      if (hold) log(`source held: ${describeHold(hold)}`);
       writeDigestKey(dir, key);
       writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
       meta.checksums = await recordChecksums(dir, hashedWhileWritten);

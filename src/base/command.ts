@@ -1,4 +1,5 @@
 // Running external programs (mariabackup, cp, mariadb): one error type that says what ran, how it ended and why.
+import { writeFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { execa } from "execa";
 import { maskSecrets } from "./secrets.ts";
@@ -25,6 +26,11 @@ export interface CommandOptions {
   env?: Record<string, string>;
   /** Called with each chunk of stderr, for progress of long copies. */
   onStderr?: (chunk: string) => void;
+  /**
+   * stdout written to this file (made readable by its owner only), never held in memory: a table's dump can be
+   * gigabytes, past V8's string limit. The result's stdout is then empty.
+   */
+  outputFile?: string;
 }
 
 const TAIL_LINES = 20;
@@ -73,7 +79,9 @@ export function describeCommand(file: string, args: readonly string[]): string {
 /** Run a program to completion; resolves with its output or throws CommandError. */
 export async function runCommand(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
   const started = performance.now();
+  if (options.outputFile) writeFileSync(options.outputFile, "", { mode: 0o600 });
   const child = execa(file, args, {
+    ...(options.outputFile ? { stdout: { file: options.outputFile } } : {}),
     cwd: options.cwd,
     timeout: options.timeoutMs,
     input: options.stdin ?? options.input,

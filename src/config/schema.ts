@@ -322,6 +322,8 @@ const ObjectivesSchema = z.strictObject({
   catchUp: Duration.optional(),
   /** The longest any retained backup may go without a green verification (verify.older proves the older ones). */
   unprovenAge: Duration.optional(),
+  /** The restored backup's hold on its source (replica SQL thread stopped, or snapshots open) while the baseline was read. */
+  baselineHold: Duration.optional(),
 });
 
 /** Settings a service may override; the `defaults` block holds the same keys. */

@@ -364,3 +364,13 @@ export async function listTriggerNames(db: Queryable, database: string): Promise
   );
   return rows.map((r) => r.name);
 }
+
+/**
+ * InnoDB's history list length: undo records committed but not yet purged, which an open snapshot or a stopped
+ * replica SQL thread holds back. The same counter on MariaDB and MySQL (INNODB_METRICS trx_rseg_history_len, its
+ * on/off column per flavour); null where it was disabled (innodb_monitor_disable).
+ */
+export async function historyListLength(db: Queryable): Promise<number | null> {
+  const [row] = await db.query<{ n: number | string; enabled: number | string }>((await dialectOf(db)).historyListQuery);
+  return row && Number(row.enabled) === 1 ? Number(row.n) : null;
+}

@@ -1,5 +1,5 @@
 // One SSH connection to a restore host: key auth, strict host-key checking, remote commands that fail like local ones, socket forwarding.
-import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
 import { Duplex, type Readable } from "node:stream";
 import ssh2 from "ssh2";
 import type { Client as SshClient, ClientChannel, ServerHostKeyAlgorithm } from "ssh2";
@@ -64,6 +64,8 @@ export interface RemoteCommandOptions {
   /** Streamed to the command's stdin (ended when the stream ends). */
   stdin?: Readable;
   onStderr?: (chunk: string) => void;
+  /** stdout written to this local file (owner-only), never held in memory; the result's stdout is then empty. */
+  outputFile?: string;
 }
 
 /** A long-lived remote process tied to the connection: it acts when the connection drops, unless disarmed first. */
@@ -185,8 +187,22 @@ export class SshConnection {
     // sshd runs each command as a session leader, so its pid is also its process group: printed first, to kill on timeout.
     // The marker sets it apart from anything the user's shell start-up files print before it.
     const channel = await this.exec(`echo "${PID_MARKER}$$"; ${script}`, describe);
+    // Into the file as it arrives, the channel paused while the file is behind: memory stays flat whatever the size.
+    const file = options.outputFile ? createWriteStream(options.outputFile, { mode: 0o600 }) : undefined;
+    let fileError: Error | undefined;
+    file?.on("error", (error) => {
+      fileError = error;
+      channel.close();
+    });
     return new Promise<CommandResult>((resolve, reject) => {
       const stdout: Buffer[] = [];
+      const keep = (chunk: Buffer) => {
+        if (!file) stdout.push(chunk);
+        else if (!file.write(chunk)) {
+          channel.pause();
+          file.once("drain", () => channel.resume());
+        }
+      };
       let head = "";
       let pid: number | undefined;
       let stderr = "";
@@ -218,11 +234,11 @@ export class SshConnection {
           if (!found) return;
           pid = Number(found[1]);
           const rest = Buffer.from(head.slice(found.index + found[0].length), "latin1");
-          if (rest.length > 0) stdout.push(rest);
+          if (rest.length > 0) keep(rest);
           if (timedOut) killGroup();
           return;
         }
-        stdout.push(chunk);
+        keep(chunk);
       });
       channel.stderr.on("data", (chunk: Buffer) => {
         const text = chunk.toString();
@@ -238,11 +254,16 @@ export class SshConnection {
       channel.on("close", (code?: number | null, signal?: string) => {
         const exit = code === undefined ? undefined : { code: code ?? undefined, signal: signal ?? undefined };
         if (timer) clearTimeout(timer);
-        void (killing ?? Promise.resolve()).then(() => {
+        const written = file ? new Promise<void>((r) => file.end(() => r())) : Promise.resolve();
+        void Promise.all([killing, written]).then(() => {
           const durationMs = elapsed();
           if (!exit) {
             const lost = this.lostError(`connection lost while running: ${describe} (after ${(durationMs / 1000).toFixed(1)}s)`);
             reject(pid === undefined && !this.closed && !options.stdin && !timedOut ? new NeverStarted(lost) : lost);
+            return;
+          }
+          if (fileError) {
+            reject(new Error(`could not write the output of ${describe} to ${options.outputFile}: ${fileError.message}`));
             return;
           }
           if (exit.code === 0 && !timedOut) {

@@ -1,4 +1,5 @@
 // Test metadata the reporters read: the JUnit classname, the Allure labels of a generated test, a restore's record, progress.
+import type { ReplicaHold } from "../store/layout.ts";
 import type { TestArtifactBase } from "vitest";
 import type { ObjectiveResult } from "./objectives.ts";
 
@@ -24,6 +25,8 @@ export interface RestoreRecord {
     position: string | null;
     baselinePosition: string | null;
     sourceServer: string;
+    /** What the backup cost its source while the baseline was read (backup.json). */
+    replicaHold?: ReplicaHold;
   };
   /** The restored server's version (absent when the restore did not get that far). */
   restoredServer?: string;

@@ -5,7 +5,7 @@ import type { Objectives } from "../config/schema.ts";
 export type ObjectiveKey = keyof Objectives;
 
 /** The test name of each objective (`objectives › RTO`), in the order the suite runs them. */
-export const OBJECTIVE_NAMES: Record<ObjectiveKey, string> = { rto: "RTO", rpo: "RPO", backupAge: "backup age", catchUp: "catch-up", unprovenAge: "unproven age" };
+export const OBJECTIVE_NAMES: Record<ObjectiveKey, string> = { rto: "RTO", rpo: "RPO", backupAge: "backup age", catchUp: "catch-up", unprovenAge: "unproven age", baselineHold: "baseline hold" };
 
 /** What each measures, for the test's description. */
 export const OBJECTIVE_MEANING: Record<ObjectiveKey, string> = {
@@ -14,6 +14,7 @@ export const OBJECTIVE_MEANING: Record<ObjectiveKey, string> = {
   backupAge: "the age of the newest complete backup when the restore started",
   catchUp: "the rebuilt replica's time to execute everything the source had written when catch-up began",
   unprovenAge: "the longest any retained backup has gone without a green verification (since its last one, or since it finished), after tonight's older backups",
+  baselineHold: "how long the restored backup held its source while the baseline was read: the replica's SQL thread stopped (pausedReplica) or the baseline's snapshots open (snapshot)",
 };
 
 /** One objective's verdict, as summary.json and the metrics record it. */

@@ -79,6 +79,7 @@ export class RestoreWatch {
         position: position(backup.meta.position),
         baselinePosition: position(manifest.position),
         sourceServer: manifest.server.version,
+        ...(backup.meta.replicaHold ? { replicaHold: backup.meta.replicaHold } : {}),
       },
       ...(restoredServer ? { restoredServer } : {}),
       startedAt: this.startedAt.toISOString(),

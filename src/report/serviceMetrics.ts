@@ -62,6 +62,20 @@ export const METRICS: readonly MetricDefinition[] = [
     samples: (s) => one(s, s.backup ? unixSeconds(s.backup.finishedAt) : null),
   },
   {
+    name: "restoretest_backup_source_hold_seconds",
+    help: "How long the restored backup held its source while the baseline was read: the replica's SQL thread stopped (pausedReplica) or the snapshots open (snapshot); 0 for quiescent.",
+    samples: (s) => one(s, s.backup?.replicaHold ? seconds(s.backup.replicaHold.heldMs) : null),
+  },
+  {
+    name: "restoretest_backup_history_list_length",
+    help: "InnoDB's history list length on the source when the restored backup's hold began (when=before) and ended (when=after).",
+    samples: (s) =>
+      (["before", "after"] as const).flatMap((when) => {
+        const n = s.backup?.replicaHold?.[when === "before" ? "historyBefore" : "historyAfter"];
+        return n === undefined || n === null ? [] : [{ labels: { service: s.service, when }, value: n }];
+      }),
+  },
+  {
     name: "restoretest_backup_bytes",
     help: "Bytes of the backup a restore copies: the chain's data and its binlogs (absent when a copy did not finish).",
     samples: (s) => one(s, copiedBytes(s)),
@@ -83,7 +97,7 @@ export const METRICS: readonly MetricDefinition[] = [
   },
   {
     name: "restoretest_objective_limit_seconds",
-    help: "An objective set in services.yaml (objectives: rto, rpo, backupAge, catchUp, unprovenAge), by objective.",
+    help: "An objective set in services.yaml (objectives: rto, rpo, backupAge, catchUp, unprovenAge, baselineHold), by objective.",
     samples: (s) => s.objectives.map((o) => ({ labels: { service: s.service, objective: o.objective }, value: seconds(o.limitMs) })),
   },
   {

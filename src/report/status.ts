@@ -1,14 +1,14 @@
 // The fleet's status in one table (and the same as data): each service's newest backup and chain from the store, and
 // its last verification, RTO, RPO and objective breaches from the last summary.json. Pure: src/report/statusGather.ts reads.
 import { resolveChain } from "../store/chain.ts";
-import type { BackupListing } from "../store/layout.ts";
+import type { BackupListing, ReplicaHold } from "../store/layout.ts";
 import { formatDuration } from "../base/duration.ts";
 import { unprovenOf, type Unproven } from "../restore/older.ts";
 
 /** What the store says about one service (a BackupListing, plus when each green verification happened). */
 export interface StoreFacts {
   complete: (Pick<BackupListing["complete"][number], "id" | "verified"> & {
-    meta: Pick<BackupListing["complete"][number]["meta"], "kind" | "base" | "finishedAt" | "bytes">;
+    meta: Pick<BackupListing["complete"][number]["meta"], "kind" | "base" | "finishedAt" | "bytes" | "replicaHold">;
     /** From verified.json, when the backup verified green. */
     verifiedAt?: string;
   })[];
@@ -30,7 +30,8 @@ export interface SummaryFacts {
 
 export interface ServiceStatus {
   service: string;
-  newestBackup: { id: string; kind: "full" | "incremental"; finishedAt: string; ageMs: number; bytes: number } | null;
+  /** `replicaHold`: how long that backup held its source while the baseline was read (null: not recorded). */
+  newestBackup: { id: string; kind: "full" | "incremental"; finishedAt: string; ageMs: number; bytes: number; replicaHold: ReplicaHold | null } | null;
   /** Backups of the service the store skipped (no backup.json: unfinished, interrupted or damaged). */
   incompleteBackups: number;
   /** The chain that restores the newest backup: its length, or why it cannot be restored. */
@@ -86,6 +87,7 @@ export function serviceStatus(service: string, store: StoreFacts, summary: Summa
           finishedAt: newest.meta.finishedAt,
           ageMs: Math.max(0, now.getTime() - Date.parse(newest.meta.finishedAt)),
           bytes: newest.meta.bytes,
+          replicaHold: newest.meta.replicaHold ?? null,
         }
       : null,
     incompleteBackups: store.incomplete.length,
@@ -119,7 +121,7 @@ export function formatAge(ms: number): string {
   return `${Math.floor(h / 24)}d ${String(h % 24).padStart(2, "0")}h`;
 }
 
-const HEADERS = ["SERVICE", "NEWEST BACKUP", "AGE", "CHAIN", "LAST VERIFIED", "VERDICT", "RTO", "RPO", "BREACHES", "UNPROVEN"] as const;
+const HEADERS = ["SERVICE", "NEWEST BACKUP", "AGE", "SOURCE HELD", "CHAIN", "LAST VERIFIED", "VERDICT", "RTO", "RPO", "BREACHES", "UNPROVEN"] as const;
 
 /** `2026-11-25 03:40Z`: minutes are enough to tell nights apart, and UTC is the same on every agent. */
 function shortTime(iso: string): string {
@@ -137,6 +139,8 @@ export function formatStatus(status: FleetStatus): string {
       s.service,
       b ? `${b.id} (${b.kind})` : "none",
       b ? formatAge(b.ageMs) : "-",
+      // The backup's cost to its source: the replica's SQL thread stopped or the snapshots open, while the baseline was read.
+      b?.replicaHold ? `${formatDuration(b.replicaHold.heldMs)} ${b.replicaHold.consistency}` : "-",
       !s.chain ? "-" : "length" in s.chain ? String(s.chain.length) : "BROKEN",
       v ? `${shortTime(v.at)} (${formatAge(now - Date.parse(v.at))} ago)` : "-",
       verdict,

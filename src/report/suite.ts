@@ -290,9 +290,8 @@ function defineOlderTests(service: Service, newest: StoredBackup, count: number,
         await labels(service.name);
         await allure.label("check", "older");
         await allure.parameter("backup", backup.id, { excluded: true });
-        await allure.description(
-          `An older retained backup (${backup.verifiedAt ? `last verified ${backup.verifiedAt}` : "never verified"}), restored on its own and compared with its own baseline: every check and the team's queries.`,
-        );
+        const proven = backup.verifiedAt ? `last verified ${backup.verifiedAt}` : "never verified";
+        await allure.description(`An older retained backup (${proven}), restored on its own and compared with its own baseline: every check and the team's queries.`);
         const watch = new RestoreWatch(service.name, ctx.task);
         const r = await restoreService(service, { backup: backup.id, runStep: async (step, body) => allure.step(step, body), ...watch.restoreOptions() }).catch((error: unknown) => {
           throw new CheckFailure(maskSecrets((error as Error).message));
@@ -399,6 +398,7 @@ function defineObjectiveTests(
       const unproven = unprovenOf(retained.filter((b) => b.id !== backup.id), new Date());
       return unproven ? unproven.longestMs : 0;
     }
+    if (key === "baselineHold") return backup.meta.replicaHold?.heldMs ?? { why: `backup ${backup.id} did not record its hold on the source (taken before restoretest recorded it)` };
     if (key === "catchUp") {
       const caught = await run.rejoin?.catchUp().catch(() => undefined);
       return caught ? caught.durationMs : { why: "the replica did not catch up (see the rejoin tests)" };

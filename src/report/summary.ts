@@ -33,6 +33,15 @@ const BackupSchema = z.strictObject({
   position: z.string().nullable(),
   baselinePosition: z.string().nullable(),
   sourceServer: z.string(),
+  /** What the backup cost its source while the baseline was read (backup.json's replicaHold); absent before it was recorded. */
+  replicaHold: z
+    .strictObject({
+      consistency: z.enum(["quiescent", "snapshot", "pausedReplica"]),
+      heldMs: z.number().nonnegative(),
+      historyBefore: z.number().int().nonnegative().nullable(),
+      historyAfter: z.number().int().nonnegative().nullable(),
+    })
+    .optional(),
 });
 
 const ArchiveSchema = z.strictObject({
@@ -98,7 +107,7 @@ export const ServiceSummarySchema = z.strictObject({
   /** Each objective set in services.yaml (`objectives`) against what was measured; empty when none is set. */
   objectives: z.array(
     z.strictObject({
-      objective: z.enum(["rto", "rpo", "backupAge", "catchUp", "unprovenAge"]),
+      objective: z.enum(["rto", "rpo", "backupAge", "catchUp", "unprovenAge", "baselineHold"]),
       name: z.string(),
       limitMs: z.number().int().nonnegative(),
       measuredMs: z.number().nonnegative().nullable(),

@@ -22,7 +22,7 @@ import { tableExists } from "../db/introspect.ts";
 import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
 import { registerDisposer } from "../base/disposers.ts";
-import { runCommand, shellQuote } from "../base/command.ts";
+import { runCommand } from "../base/command.ts";
 import type { Restored } from "./pipeline.ts";
 
 /** A server to deliver into, as `--into NAME` names it. */
@@ -698,7 +698,6 @@ async function loadRows(ctx: Context, p: Planned): Promise<void> {
   const client = restored.server.clientOptionFile;
   if (!client) throw new Error(`the restored server on ${restored.target.description} has no client option file`);
   const timeoutMs = options.timeoutMs ?? 3_600_000;
-  const onTarget = `${restored.target.workDir}/rows-${p.temporary}.sql`;
   const args = [
     `--defaults-file=${client}`,
     "--single-transaction",
@@ -712,11 +711,9 @@ async function loadRows(ctx: Context, p: Planned): Promise<void> {
     p.table.database,
     p.table.table,
   ];
-  await restored.target.exec("bash", ["-c", `${[flavor.dump, ...args].map(shellQuote).join(" ")} > ${shellQuote(onTarget)}`], { timeoutMs });
+  // Streamed from the restore host into the file, never held in memory (a table's rows can be gigabytes).
   const dumped = join(ctx.work, `rows-${p.temporary}.sql`);
-  if (restored.target.thisHost) copyFileSync(onTarget, dumped);
-  else await runCommand("bash", ["-c", `cat > ${shellQuote(dumped)}`], { input: (await restored.target.exec("cat", [onTarget], { timeoutMs })).stdout, timeoutMs });
-  await restored.target.exec("rm", ["-f", onTarget], { timeoutMs: 60_000 });
+  await restored.target.exec(flavor.dump, args, { timeoutMs, outputFile: dumped });
   const renamed = join(ctx.work, `rows-${p.temporary}.renamed.sql`);
   const out = createWriteStream(renamed, { mode: 0o600 });
   for await (const line of createInterface({ input: createReadStream(dumped), crlfDelay: Infinity })) {

@@ -1,7 +1,7 @@
 // Table-level point-in-time restore (issue 17): the one table someone broke, out of a restore of the chain to the moment
 // right before the statement that broke it, written as SQL (`restoretest restore <service> --table db.t
 // --before-destructive --dump FILE`) or delivered into a running server under a new name (`--into NAME`, into.ts).
-import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { findDestructive, tableLabel, type DestructiveEvent, type TableName } from "../binlog/destructive.ts";
 import { listArchive } from "../store/archive.ts";
@@ -128,19 +128,17 @@ export async function restoreTables(
     const client = restored.server.clientOptionFile;
     if (!client) throw new Error(`the restored server on ${restored.target.description} has no client option file`);
     const { dump: program, dumpArgs } = backupTool(restored.backup.meta.tool, service.backup.toolchain, restored.manifest.server.flavor).flavor;
-    const onTarget = `${restored.target.workDir}/tables.sql`;
     const byDatabase = new Map<string, string[]>();
     for (const t of tables) byDatabase.set(t.database, [...(byDatabase.get(t.database) ?? []), t.table]);
     const header = `-- restoretest: ${tables.map(tableLabel).join(", ")} of ${service.name} as at ${describePoint(point)}`;
-    const lines = [`set -o pipefail; echo ${shellQuote([header, ...notes].join("\n"))} > ${shellQuote(onTarget)}`];
+    const lines = [`echo ${shellQuote([header, ...notes].join("\n"))}`];
     for (const [database, names] of byDatabase) {
       const args = [`--defaults-file=${client}`, "--single-transaction", "--hex-blob", "--skip-add-drop-table", "--skip-add-locks", "--no-create-db", "--triggers", ...dumpArgs, database, ...names];
-      lines.push(`echo ${shellQuote(`USE ${quoteIdent(database)};`)} >> ${shellQuote(onTarget)}`, `${[program, ...args].map(shellQuote).join(" ")} >> ${shellQuote(onTarget)}`);
+      lines.push(`echo ${shellQuote(`USE ${quoteIdent(database)};`)}`, [program, ...args].map(shellQuote).join(" "));
     }
-    await restored.target.exec("bash", ["-c", lines.join(" && ")], { timeoutMs: service.restore.timeout });
-    // Production data: readable by its owner only.
-    if (restored.target.thisHost) copyFileSync(onTarget, dump);
-    else writeFileSync(dump, (await restored.target.exec("cat", [onTarget], { timeoutMs: service.restore.timeout })).stdout);
+    // Streamed from the restore host straight into the file (owner-only: production data), never held in memory: a
+    // table's dump can be gigabytes, past V8's string limit.
+    await restored.target.exec("bash", ["-c", lines.join(" && ")], { timeoutMs: service.restore.timeout, outputFile: dump });
     chmodSync(dump, 0o600);
     const steps = [...restoreSteps, { step: "dump", durationMs: performance.now() - dumpStarted }];
     return { point, tables: delivered, dump, steps, durationMs: performance.now() - started };

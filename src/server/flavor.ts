@@ -95,6 +95,11 @@ export interface Dialect {
    * max_execution_time (ms, SELECT only).
    */
   statementTimeout: { set(ms: number): string; errnos: readonly number[] };
+  /**
+   * InnoDB's history list length as `n`, and whether its counter is on as `enabled` (1/0): the same INNODB_METRICS
+   * counter on both, whose on/off column differs (MariaDB `ENABLED` 1/0, MySQL `STATUS` 'enabled'/'disabled').
+   */
+  historyListQuery: string;
 }
 
 /** The programs of a flavour: the server a backup is restored into, and what replays binlogs, loads SQL and dumps. */
@@ -207,6 +212,7 @@ const MARIADB_DIALECT: Dialect = {
        FROM mysql.event WHERE db = ? ORDER BY name`,
   // ER_STATEMENT_TIMEOUT
   statementTimeout: { set: (ms) => `SET SESSION max_statement_time = ${(Math.max(0, Math.round(ms)) / 1000).toFixed(3)}`, errnos: [1969] },
+  historyListQuery: "SELECT `COUNT` AS n, `ENABLED` = 1 AS enabled FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'",
 };
 
 const MYSQL_DIALECT: Dialect = {
@@ -221,6 +227,7 @@ const MYSQL_DIALECT: Dialect = {
            FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME`,
   // ER_QUERY_TIMEOUT
   statementTimeout: { set: (ms) => `SET SESSION max_execution_time = ${Math.max(0, Math.round(ms))}`, errnos: [3024] },
+  historyListQuery: "SELECT `COUNT` AS n, `STATUS` = 'enabled' AS enabled FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'",
 };
 
 /** A flavour's programs, in `toolchain` (a directory) when given. */

@@ -22,6 +22,15 @@ const Position = z.strictObject({ file: z.string(), position: z.number().int().n
 /** A physical backup's `xtrabackup_checkpoints`: which InnoDB changes (LSN range) its data holds. */
 const CheckpointsSchema = z.strictObject({ backupType: z.string(), fromLsn: z.number().int().nonnegative(), toLsn: z.number().int().nonnegative() });
 
+/** How long the backup held its source (src/backup/replicaHold.ts), and InnoDB's history list length before and after. */
+const ReplicaHoldSchema = z.strictObject({
+  consistency: z.enum(["quiescent", "snapshot", "pausedReplica"]),
+  heldMs: z.number().nonnegative(),
+  historyBefore: z.number().int().nonnegative().nullable(),
+  historyAfter: z.number().int().nonnegative().nullable(),
+});
+export type ReplicaHold = z.infer<typeof ReplicaHoldSchema>;
+
 /** What a finished backup says about itself; its presence marks the backup complete. */
 export const BackupMetaSchema = z.strictObject({
   version: z.literal(1),
@@ -53,6 +62,8 @@ export const BackupMetaSchema = z.strictObject({
   storedBytes: z.number().int().nonnegative().optional(),
   /** SHA-256 of checksums.json, which lists every other stored file of the backup; null before checksums were kept. */
   checksums: z.string().nullable().default(null),
+  /** The source's hold while the baseline was read; absent in backups taken before it was recorded. */
+  replicaHold: ReplicaHoldSchema.optional(),
 });
 export type BackupMeta = z.infer<typeof BackupMetaSchema>;
 

@@ -1,6 +1,7 @@
 // Baselines consistent with their backups while the source keeps being written to: snapshot mode and a paused replica.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
+import { judgeObjective } from "../../src/report/objectives.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { FAULTS, runFault } from "../faults/catalog.ts";
@@ -38,6 +39,9 @@ describe("snapshot baseline under a write load", () => {
       const { dir, manifest, meta } = await runBackupJob(service);
       expect(load.writes, `no writes happened during backup ${run}`).toBeGreaterThan(before);
       expect(manifest.consistency).toBe("snapshot");
+      // The snapshots were open for the baseline's capture; under a write load purge is held back meanwhile.
+      expect(meta.replicaHold).toMatchObject({ consistency: "snapshot", heldMs: expect.any(Number), historyBefore: expect.any(Number), historyAfter: expect.any(Number) });
+      expect(meta.replicaHold?.heldMs).toBeGreaterThan(0);
       // The service's own MyISAM and Aria tables and its sequence, and the system schemas' (mostly Aria), all read under the lock.
       expect(manifest.nonTransactional?.tables.filter((t) => t.startsWith("shop.")).sort()).toEqual(["shop.audit", "shop.invoice_seq", "shop.notes"]);
       expect(manifest.nonTransactional?.tables).toContain("mysql.global_priv");
@@ -122,8 +126,14 @@ describe("paused replica baseline", () => {
   it("stops the SQL thread for baseline and backup, restarts it, and the restore verifies green", async () => {
     const service = serverService("replica", replica, store.path, "pausedReplica");
     await new Promise((r) => setTimeout(r, 500));
-    const { dir, manifest } = await runBackupJob(service);
+    const { dir, manifest, meta } = await runBackupJob(service);
     expect(manifest.consistency).toBe("pausedReplica");
+    // The SQL thread was stopped for the baseline and the backup: its hold is recorded, and judged as objectives.baselineHold.
+    const held = meta.replicaHold?.heldMs ?? -1;
+    expect(meta.replicaHold).toMatchObject({ consistency: "pausedReplica", historyBefore: expect.any(Number), historyAfter: expect.any(Number) });
+    expect(held).toBeGreaterThan(meta.durationMs);
+    expect(judgeObjective("baselineHold", 1, held)).toMatchObject({ breached: true, message: expect.stringMatching(/^baseline hold [\d.]+m?s exceeds the objective of 1ms/) });
+    expect(judgeObjective("baselineHold", 3_600_000, held)).toMatchObject({ breached: false, message: expect.stringMatching(/^baseline hold [\d.]+m?s is within the objective of 1h 00m/) });
     expect(manifest.replication?.masterLogFile).toMatch(/^mysql-bin\.\d+$/);
     const [status] = await replicaDb.query<{ Slave_SQL_Running: string; Slave_IO_Running: string }>("SHOW SLAVE STATUS");
     expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(["Yes", "Yes"]);

@@ -21,6 +21,8 @@ const SAMPLE_VALUES: Record<string, unknown> = {
   knownHosts: "/etc/restoretest/known_hosts",
   create: "true",
   destroy: "true",
+  sql: "SELECT COUNT(*) FROM shop.orders",
+  expect: 0,
 };
 
 const SOURCE = "    source:\n      host: db1.example.com\n      user: backup\n";
@@ -47,6 +49,9 @@ const BROKEN: { name: string; yaml: string; top?: string }[] = [
   { name: "a stream for a tool that writes a directory", yaml: `${SOURCE}    backup:\n      tool: dump\n      format: stream\n` },
   { name: "compression of a directory backup", yaml: `${SOURCE}    backup:\n      compress: zstd\n` },
   { name: "a Pushgateway that is no URL", yaml: SOURCE, top: "metrics:\n  pushgateway: pushgateway:9091\n" },
+  { name: "a team query without its SQL", yaml: `${SOURCE}    verify:\n      queries:\n        - name: orders\n          expect: 0\n` },
+  { name: "a team query with both sql and file", yaml: `${SOURCE}    verify:\n      queries:\n        - name: orders\n          sql: SELECT 1\n          file: q.sql\n          expect: 1\n` },
+  { name: "a team query without what it expects", yaml: `${SOURCE}    verify:\n      queries:\n        - name: orders\n          sql: SELECT 1\n` },
   { name: "rejoin without a replication user, from a source reached by socket", yaml: "    source:\n      socket: /run/mysqld/mysqld.sock\n      user: backup\n    rejoin:\n      catchUpTimeout: 5m\n" },
 ];
 
@@ -143,7 +148,7 @@ function editsFor(problem: ConfigProblem): Edit[] {
   if ((r = /expected one of "([^"]*)"/.exec(m))) return [{ op: "set", path: at, value: r[1] }];
   if ((r = / like "([^"]+)"/.exec(m))) return [{ op: "set", path: at, value: r[1] }];
   if ((r = /must be at (?:least|most) (\d+)/.exec(m))) return [{ op: "set", path: at, value: Number(r[1]) }];
-  if (/^required key missing(: the |$)/.test(m)) {
+  if (/^required key missing(: |$)/.test(m)) {
     const leaf = String(at.at(-1));
     if (!(leaf in SAMPLE_VALUES)) throw new Error(`no sample value for the missing key ${leaf}: add one to SAMPLE_VALUES`);
     return [{ op: "set", path: at, value: SAMPLE_VALUES[leaf] }];

@@ -69,6 +69,10 @@ describe("a service's gauges", () => {
       [`restoretest_rpo_seconds${JSON.stringify(s)}`]: 9398.423,
       [`restoretest_backup_age_seconds${JSON.stringify(s)}`]: 9398.423,
       [`restoretest_backup_timestamp_seconds${JSON.stringify(s)}`]: Date.parse("2026-11-25T01:04:12.746Z") / 1000,
+      // The backup's hold on its source while the baseline was read, and the purge it held back.
+      [`restoretest_backup_source_hold_seconds${JSON.stringify(s)}`]: 2.31,
+      [`restoretest_backup_history_list_length${JSON.stringify({ ...s, when: "before" })}`]: 12,
+      [`restoretest_backup_history_list_length${JSON.stringify({ ...s, when: "after" })}`]: 3410,
       [`restoretest_backup_bytes${JSON.stringify(s)}`]: 19_302_476,
       [`restoretest_rejoin_catch_up_seconds${JSON.stringify(s)}`]: 0.368,
       // summary.md's blog sets an RTO and a catch-up objective, both met.

@@ -26,18 +26,20 @@ import { walkBinlog } from "../../src/binlog/events.ts";
 import type { TableName } from "../../src/binlog/destructive.ts";
 import { intoServer } from "../../src/restore/into.ts";
 import { findBreakingEvent, restoreTables } from "../../src/restore/table.ts";
+import type { BackupMeta } from "../../src/store/layout.ts";
 
 const store = testStore();
 let source: SeededSource;
 let db: Db;
 let service: Service;
+let backupMeta: BackupMeta;
 
 beforeAll(async () => {
   source = await startSourceSandbox("mysql-archive", undefined, 1, flavor("mysql", mysqlToolchain()));
   await applySeed(source, MYSQL_SEED, "shop");
   db = await source.server.connect();
   service = serverService("shop", source, store.path, "snapshot", ["tool: clone", `toolchain: ${mysqlToolchain()}`]);
-  await runBackupJob(service);
+  backupMeta = (await runBackupJob(service)).meta;
 }, 180_000);
 
 afterAll(async () => {
@@ -45,6 +47,13 @@ afterAll(async () => {
   await source?.destroy();
   store.remove();
   expect(await sandboxServers()).toEqual([]);
+});
+
+describe("MySQL 9.7: the backup's hold on its source", () => {
+  it("is recorded with InnoDB's history list length, read from the same INNODB_METRICS counter as on MariaDB", () => {
+    expect(backupMeta.replicaHold).toMatchObject({ consistency: "snapshot", historyBefore: expect.any(Number), historyAfter: expect.any(Number) });
+    expect(backupMeta.replicaHold?.heldMs).toBeGreaterThan(0);
+  });
 });
 
 describe("MySQL 9.7: the binlog archive and point-in-time restore", () => {

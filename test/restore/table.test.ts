@@ -1,7 +1,8 @@
 // Table-level point-in-time restore, on real MariaDB with `restoretest binlogs` copying: a DELETE without WHERE on one
 // table, with writes to other tables around it, is found in the archive, and the table restored to right before it
 // equals the snapshot the test took just before the DELETE.
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBinlogCopy } from "../../src/backup/binlogs.ts";
@@ -16,6 +17,7 @@ import { describeEvent, findBreakingEvent, parseTableName, restoreTables } from 
 import { untilArchived } from "../support/archive.ts";
 import { SMALL_SEED, testStore } from "../support/services.ts";
 import { serverService } from "../support/writeLoad.ts";
+import { startSshd } from "../support/sshd.ts";
 
 const store = testStore();
 let source: SeededSource;
@@ -83,4 +85,28 @@ describe("restore --table --before-destructive --dump", () => {
     await runCommand("bash", ["-c", `sed 's/^USE \`shop\`;/USE \`restored_check\`;/' ${dump} | mariadb --defaults-file=${options}`]);
     expect(await tableState("restored_check")).toEqual(snapshot);
   }, 120_000);
+
+  it("from an ssh restore host, streams the same dump into the file (owner-only), nothing left on the host", async () => {
+    const sshd = await startSshd();
+    const remote = mkdtempSync(join(tmpdir(), "restoretest-tablessh-"));
+    try {
+      const ssh = { host: sshd.host, port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, knownHosts: sshd.knownHosts, workDir: remote };
+      const overSsh: Service = { ...service, restore: { ...service.restore, provider: "ssh", ssh } };
+      const event = await findBreakingEvent(service, parseTableName("shop.order_tags"), beforeDelete);
+      const dump = join(store.path, "order_tags-ssh.sql");
+      const result = await restoreTables(overSsh, [parseTableName("shop.order_tags")], { position: { file: event.file, position: event.position, gtid: "" } }, dump);
+      expect(result.tables[0]?.rows).toBe(JSON.parse(snapshot.rows).length);
+      expect(statSync(dump).mode & 0o777).toBe(0o600);
+      await db.query("DROP DATABASE IF EXISTS restored_ssh");
+      await db.query("CREATE DATABASE restored_ssh");
+      const options = join(store.path, "client.cnf");
+      writeFileSync(options, clientOptions({ user: "root", password: source.server.password, socket: source.server.socket }), { mode: 0o600 });
+      await runCommand("bash", ["-c", `sed 's/^USE \`shop\`;/USE \`restored_ssh\`;/' ${dump} | mariadb --defaults-file=${options}`]);
+      expect(await tableState("restored_ssh")).toEqual(snapshot);
+      expect(readdirSync(remote)).toEqual([]);
+    } finally {
+      await sshd.stop();
+      rmSync(remote, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -37,7 +37,7 @@ describe("status rows (pure)", () => {
   it("a verified service: newest backup and age, chain length, last verification, RTO and RPO", () => {
     expect(serviceStatus("shop", { complete: chain, incomplete: [] }, summary(), now)).toEqual({
       service: "shop",
-      newestBackup: { id: "2026-11-26T01-00-00Z", kind: "incremental", finishedAt: "2026-11-26T01:00:00.000Z", ageMs: 2 * 3_600_000, bytes: 19_000_000 },
+      newestBackup: { id: "2026-11-26T01-00-00Z", kind: "incremental", finishedAt: "2026-11-26T01:00:00.000Z", ageMs: 2 * 3_600_000, bytes: 19_000_000, replicaHold: null },
       incompleteBackups: 0,
       chain: { length: 3 },
       lastVerified: { at: "2026-11-26T02:40:00.000Z", verdict: "pass", from: "summary", backupId: "2026-11-26T01-00-00Z", failedStep: null, failed: [] },
@@ -109,10 +109,10 @@ describe("status rows (pure)", () => {
       ],
     });
     expect(text.split("\n")).toEqual([
-      "SERVICE  NEWEST BACKUP                       AGE     CHAIN  LAST VERIFIED                    VERDICT          RTO   RPO     BREACHES  UNPROVEN",
-      "blog     2026-11-26T01-00-00Z (incremental)  2h 00m  3      2026-11-26 02:40Z (20m 00s ago)  pass             1.1s  1h 40m  RPO       2d 02h",
-      "crm      none                                -       -      -                                never verified   -     -       -         -",
-      "shop     2026-11-26T01-00-00Z (incremental)  2h 00m  3      2026-11-26 02:40Z (20m 00s ago)  FAIL at prepare  -     -       -         2d 02h",
+      "SERVICE  NEWEST BACKUP                       AGE     SOURCE HELD  CHAIN  LAST VERIFIED                    VERDICT          RTO   RPO     BREACHES  UNPROVEN",
+      "blog     2026-11-26T01-00-00Z (incremental)  2h 00m  -            3      2026-11-26 02:40Z (20m 00s ago)  pass             1.1s  1h 40m  RPO       2d 02h",
+      "crm      none                                -       -            -      -                                never verified   -     -       -         -",
+      "shop     2026-11-26T01-00-00Z (incremental)  2h 00m  -            3      2026-11-26 02:40Z (20m 00s ago)  FAIL at prepare  -     -       -         2d 02h",
       "",
       "summary: /srv/reports/summary.json (written 2026-11-26 02:41Z)",
       "blog: backup 2026-11-24T01-00-00Z is the oldest retained backup never verified (2d 02h old): verify.older restores it",
@@ -170,8 +170,10 @@ describe("restoretest status (the real CLI, a real backup of the small seed)", (
     const shop = written.services.find((s) => s.service === "shop");
     if (!shop) throw new Error("no shop in summary.json");
     const [header, shopRow, crmRow, blank, source, ...notes] = String(run.stdout).split("\n");
-    expect(header).toMatch(/^SERVICE +NEWEST BACKUP +AGE +CHAIN +LAST VERIFIED +VERDICT +RTO +RPO +BREACHES +UNPROVEN$/);
+    expect(header).toMatch(/^SERVICE +NEWEST BACKUP +AGE +SOURCE HELD +CHAIN +LAST VERIFIED +VERDICT +RTO +RPO +BREACHES +UNPROVEN$/);
     const cells = (shopRow as string).split(/ {2,}/);
+    expect(cells[3]).toMatch(/^\d+(\.\d)?(ms|s) snapshot$/);
+    cells.splice(3, 1);
     expect(cells).toEqual([
       "shop",
       `${shop.backup.id} (full)`,
@@ -184,7 +186,7 @@ describe("restoretest status (the real CLI, a real backup of the small seed)", (
       "-",
       expect.stringMatching(/^\d+s$|^\d+m \d\ds$/),
     ]);
-    expect((crmRow as string).split(/ {2,}/)).toEqual(["crm", "none", "-", "-", "-", "never verified", "-", "-", "-", "-"]);
+    expect((crmRow as string).split(/ {2,}/)).toEqual(["crm", "none", "-", "-", "-", "-", "never verified", "-", "-", "-", "-"]);
     expect(blank).toBe("");
     expect(source).toMatch(new RegExp(`^summary: ${join(reports(), "summary.json")} \\(written \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ\\)$`));
     expect(notes).toContain("crm: no complete backup in the store: take one with restoretest backup crm");
