@@ -2,7 +2,7 @@
 // (the RTO). A physical backup is copied once, straight into the target's datadir, and prepared there.
 import type { Manifest, Position } from "../store/manifest.ts";
 import { markInUse } from "../store/inUse.ts";
-import { backupTool } from "../backup/tool.ts";
+import { backupTool, type BackupTool } from "../backup/tool.ts";
 import type { Flavor } from "../server/flavor.ts";
 import { parseBackupMyCnf, readBackupMyCnf, startupOptions } from "../checks/settings.ts";
 import type { ServerCaptureContext } from "../checks/types.ts";
@@ -189,22 +189,68 @@ function partialFailure(error: unknown): string | undefined {
 }
 
 async function restoreChain(service: Service, options: RestoreOptions, only?: readonly TableName[]): Promise<Restored> {
-  const log = options.log ?? (() => undefined);
-  const runStep = options.runStep ?? ((_step, body) => body());
-  const steps: StepTiming[] = [];
-  const startedAt = Date.now();
-  let target: Target | undefined;
-  let server: StartedServer | undefined;
-  let releaseChain: (() => Promise<void>) | undefined;
-  /** The store check's hashing of the chain (started with the transfer, finished whenever it finishes). */
-  let checking: Promise<unknown> | undefined;
+  const run = new ChainRestore(service, options, only);
+  try {
+    return await run.steps();
+  } catch (error) {
+    await run.abandon();
+    throw error;
+  }
+}
 
-  async function step<T>(name: RestoreStepName, body: (record: Partial<StepTiming>) => Promise<T>): Promise<T> {
+/** What a chain's restore has found and made so far, as its steps hand it on. */
+interface Located extends LocatedRestore {
+  tool: BackupTool;
+  /** Each incremental of the chain and the directory it is copied to on the target. */
+  incrementals: { link: StoredBackup; dir: string }[];
+  /** Tables alone: what their binlog events are read with (their definitions in the backup). */
+  definitions: ReturnType<typeof definitionsNaming> | undefined;
+}
+
+/** One restore of a chain, as a list of timed steps (`steps()`); `abandon()` undoes what a failed one left. */
+class ChainRestore {
+  private readonly log: (line: string) => void;
+  private readonly timings: StepTiming[] = [];
+  private readonly startedAt = Date.now();
+  private target: Target | undefined;
+  private releaseChain: (() => Promise<void>) | undefined;
+  /** The store check's hashing of the chain (started with the transfer, finished whenever it finishes). */
+  private checking: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly service: Service,
+    private readonly options: RestoreOptions,
+    private readonly only: readonly TableName[] | undefined,
+  ) {
+    this.log = options.log ?? (() => undefined);
+  }
+
+  async steps(): Promise<Restored> {
+    const located = await this.locate();
+    const t = (this.target = await this.step("provision", () => (this.options.provider ?? providerFor(this.service)).create(this.service.name)));
+    const tableReplay = await this.step("transfer", (record) => this.transfer(record, t, located));
+    this.releaseAfterCheck();
+    await this.prepare(t, located);
+    const server = await this.step("start", () => this.start(t, located));
+    await this.loadAndReplay(t, server, located, tableReplay);
+    return this.restored(t, server, located);
+  }
+
+  /** Stops what a failed restore started: the store check's reading, the in-use mark, the target. */
+  async abandon(): Promise<void> {
+    await this.checking?.catch(() => undefined);
+    await this.releaseChain?.();
+    await this.target?.destroy();
+  }
+
+  private async step<T>(name: RestoreStepName, body: (record: Partial<StepTiming>) => Promise<T>): Promise<T> {
+    const { service, options } = this;
+    const runStep = options.runStep ?? ((_step, run) => run());
     const started = performance.now();
     const record: Partial<StepTiming> = {};
     const progress = (phase: RestoreProgress["phase"]) =>
       options.onProgress?.({ service: service.name, step: name, phase, elapsedMs: performance.now() - started, bytes: record.bytes, storedBytes: record.storedBytes });
-    log(`${service.name}: ${name}…`);
+    this.log(`${service.name}: ${name}…`);
     progress("start");
     const heartbeat = setInterval(() => progress("running"), options.progressIntervalMs ?? 10_000);
     // The heartbeat must never keep a process alive on its own.
@@ -212,8 +258,8 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
     try {
       const result = await runStep(name, () => body(record));
       const durationMs = performance.now() - started;
-      steps.push({ step: name, durationMs, ...record });
-      log(`${service.name}: ${name} done in ${(durationMs / 1000).toFixed(1)}s`);
+      this.timings.push({ step: name, durationMs, ...record });
+      this.log(`${service.name}: ${name} done in ${(durationMs / 1000).toFixed(1)}s`);
       progress("done");
       return result;
     } catch (error) {
@@ -224,161 +270,185 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
     }
   }
 
-  try {
-    const located = await step("locate", () => locateRestore(service, options.to, options.backup));
-    const { chain, backup, manifest, replay } = located;
-    // Tables alone: refused before anything is copied where the files cannot be picked.
-    const refused = only && partialRefusal(chain, only);
+  /** The chain and the binlogs to replay; tables alone refused before anything is copied where their files cannot be picked. */
+  private async locate(): Promise<Located> {
+    const { service, options, only } = this;
+    const located = await this.step("locate", () => locateRestore(service, options.to, options.backup));
+    const refused = only && partialRefusal(located.chain, only);
     if (refused) throw new PartialRestoreRefused(refused);
-    const definitions = only && definitionsNaming(backup.dataDir, only);
-    let tableReplay: TableReplay | undefined;
+    const definitions = only && definitionsNaming(located.backup.dataDir, only);
     // Retention (a backup job's) keeps these backups until they are copied to the target.
-    releaseChain = markInUse(chain.map((l) => l.dir), `${options.to ? "point-in-time " : ""}restore of ${service.name}`);
+    this.releaseChain = markInUse(located.chain.map((l) => l.dir), `${options.to ? "point-in-time " : ""}restore of ${service.name}`);
     // The tool that wrote the backup restores it, whatever services.yaml says now.
-    const tool = backupTool(backup.meta.tool, service.backup.toolchain, manifest.server.flavor);
-    const provider = options.provider ?? providerFor(service);
-    target = await step("provision", () => provider.create(service.name));
-    const t = target;
-    const binlogDir = `${t.workDir}/binlogs`;
-    const incrementals = chain.slice(1).map((link, i) => ({ link, dir: `${t.workDir}/incremental-${i + 1}-${link.id}` }));
+    const tool = backupTool(located.backup.meta.tool, service.backup.toolchain, located.manifest.server.flavor);
+    return { ...located, tool, incrementals: [], definitions: definitions || undefined };
+  }
+
+  /**
+   * A physical chain's full goes straight into the datadir, where it is prepared and the server then starts: the data is
+   * copied once (no --copy-back or --move-back), a stream unpacked there in one pass. Each incremental gets a directory
+   * of its own; a dump goes to staging. Tables alone: their binlog events first (refused before the data is copied where
+   * they cannot be replayed alone), then only their files.
+   */
+  private async transfer(record: Partial<StepTiming>, t: Target, located: Located): Promise<TableReplay | undefined> {
+    const { service, options, only } = this;
+    const { chain, backup, tool, replay, definitions } = located;
+    located.incrementals = chain.slice(1).map((link, i) => ({ link, dir: `${t.workDir}/incremental-${i + 1}-${link.id}` }));
     const keyFile = service.backup.encrypt?.keyFile;
-    await step("transfer", async (record) => {
-      // A physical chain's full goes straight into the datadir, where it is prepared and the server then starts: the data
-      // is copied once (no --copy-back or --move-back), a stream unpacked there in one pass. Each incremental gets a
-      // directory of its own; a dump goes to staging.
-      const into = tool.kind === "physical" ? t.datadir : t.stagingDir;
-      const physical = tool.kind === "physical" ? tool : undefined;
-      const links = [{ link: chain[0] ?? backup, dir: into }, ...incrementals];
-      let done = { bytes: 0, storedBytes: 0 };
-      // Before a byte is copied: the whole chain unpacked must fit (tables alone take a fraction of it: not checked).
-      if (!only) await checkRoom(service, t, chain);
-      // A stream is hashed by its transfer as it is read; everything else of the chain alongside the copy.
-      const check = only ? undefined : options.storeCheck;
-      checking = check?.alongside(chain, (link) => (link.meta.format === "stream" && link.meta.dataFile ? [link.meta.dataFile] : []));
-      // Tables alone: their binlog events first, so that a range that cannot be replayed on them alone is refused
-      // before the data is copied.
-      if (replay && only && definitions) {
-        const files = await replayFilesDir(located, keyFile);
-        const filtered = scratchBeside(files.dir);
-        try {
-          tableReplay = filterBinlogs({ files: replay.files.map((name) => ({ name, path: `${files.dir}/${name}` })), plan: replay, tables: only, ...definitions }, filtered.dir);
-          log(`${service.name}: binlog events for ${only.map(tableLabel).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
-          done.bytes += await t.putDirectory(filtered.dir, binlogDir);
-        } finally {
-          await filtered.remove();
-          await files.remove();
-        }
+    const binlogDir = `${t.workDir}/binlogs`;
+    const physical = tool.kind === "physical" ? tool : undefined;
+    const links = [{ link: chain[0] ?? backup, dir: tool.kind === "physical" ? t.datadir : t.stagingDir }, ...located.incrementals];
+    let done = { bytes: 0, storedBytes: 0 };
+    let tableReplay: TableReplay | undefined;
+    // Before a byte is copied: the whole chain unpacked must fit (tables alone take a fraction of it: not checked).
+    if (!only) await checkRoom(service, t, chain);
+    // A stream is hashed by its transfer as it is read; everything else of the chain alongside the copy.
+    const check = only ? undefined : options.storeCheck;
+    this.checking = check?.alongside(chain, (link) => (link.meta.format === "stream" && link.meta.dataFile ? [link.meta.dataFile] : []));
+    if (replay && only && definitions) {
+      const files = await replayFilesDir(located, keyFile);
+      const filtered = scratchBeside(files.dir);
+      try {
+        tableReplay = filterBinlogs({ files: replay.files.map((name) => ({ name, path: `${files.dir}/${name}` })), plan: replay, tables: only, ...definitions }, filtered.dir);
+        this.log(`${service.name}: binlog events for ${only.map(tableLabel).join(", ")}: ${tableReplay.kept} kept, ${tableReplay.dropped} of other tables dropped`);
+        done.bytes += await t.putDirectory(filtered.dir, binlogDir);
+      } finally {
+        await filtered.remove();
+        await files.remove();
       }
-      for (const { link, dir } of links) {
-        // Tables alone: the files they and the server need, hard-linked into a directory copied as the whole one is.
-        const selection = only ? selectFiles(link, tableFiles(link.dataDir, only)) : undefined;
-        try {
-          const moved = await transferLink(t, selection ? { ...link, dataDir: selection.dir } : link, dir, physical, {
-            keyFile,
-            timeoutMs: service.restore.timeout,
-            onProgress: (p) => {
-              record.bytes = done.bytes + p.bytes;
-              if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
-            },
-          }).catch((error: unknown) => {
-            if (link.meta.format === "stream") check?.transferred({ error });
-            throw error;
-          });
-          if (link.meta.format === "stream") check?.transferred({ bytes: moved.storedBytes ?? 0 });
-          done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
-        } finally {
-          await selection?.remove();
-        }
-        record.bytes = done.bytes;
-        if (done.storedBytes > 0) record.storedBytes = done.storedBytes;
+    }
+    for (const { link, dir } of links) {
+      // Tables alone: the files they and the server need, hard-linked into a directory copied as the whole one is.
+      const selection = only ? selectFiles(link, tableFiles(link.dataDir, only)) : undefined;
+      try {
+        const moved = await transferLink(t, selection ? { ...link, dataDir: selection.dir } : link, dir, physical, {
+          keyFile,
+          timeoutMs: service.restore.timeout,
+          onProgress: (p) => {
+            record.bytes = done.bytes + p.bytes;
+            if (p.storedBytes !== undefined) record.storedBytes = done.storedBytes + p.storedBytes;
+          },
+        }).catch((error: unknown) => {
+          if (link.meta.format === "stream") check?.transferred({ error });
+          throw error;
+        });
+        if (link.meta.format === "stream") check?.transferred({ bytes: moved.storedBytes ?? 0 });
+        done = { bytes: done.bytes + moved.bytes, storedBytes: done.storedBytes + (moved.storedBytes ?? 0) };
+      } finally {
+        await selection?.remove();
       }
-      if (replay && !only) {
-        const files = await replayFilesDir(located, keyFile);
-        try {
-          record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
-        } finally {
-          await files.remove();
-        }
+      record.bytes = done.bytes;
+      if (done.storedBytes > 0) record.storedBytes = done.storedBytes;
+    }
+    if (replay && !only) {
+      const files = await replayFilesDir(located, keyFile);
+      try {
+        record.bytes = (record.bytes ?? 0) + (await t.putDirectory(files.dir, binlogDir));
+      } finally {
+        await files.remove();
       }
-    });
-    // The store check goes on beside prepare, start and verify (the store test waits for it), not inside the transfer:
-    // a copy the kernel makes (cp --reflink, 1.6 GB in ~2 s) would otherwise wait 20× as long for SHA-256 (bench
-    // --only store). The backups stay marked in use until it has read them.
-    const release = releaseChain;
-    releaseChain = undefined;
-    void Promise.resolve(checking)
+    }
+    return tableReplay;
+  }
+
+  /**
+   * The store check goes on beside prepare, start and verify (the store test waits for it), not inside the transfer: a
+   * copy the kernel makes (cp --reflink, 1.6 GB in ~2 s) would otherwise wait 20× as long for SHA-256 (bench --only
+   * store). The backups stay marked in use until it has read them.
+   */
+  private releaseAfterCheck(): void {
+    const release = this.releaseChain;
+    this.releaseChain = undefined;
+    void Promise.resolve(this.checking)
       .catch(() => undefined)
-      .finally(() => release());
-    if (tool.kind === "physical") {
-      // A clone is consistent as written: nothing to prepare.
-      const prepare = tool.prepareCommand?.bind(tool);
-      if (prepare) {
-        await step("prepare", async (record) => {
-          const c = prepare(t.datadir, { more: incrementals.length > 0 });
-          record.command = describeCommand(c.file, c.args);
-          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, tool.flavor, error));
-        });
-      }
-      for (const [i, inc] of incrementals.entries()) {
-        if (!prepare) throw new Error(`${tool.name} takes no incrementals, but the chain of ${backup.id} has ${incrementals.length}`);
-        await step("apply-incremental", async (record) => {
-          const c = prepare(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
-          record.command = describeCommand(c.file, c.args);
-          await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout }).catch((error: unknown) => explainAriaFailure(t, tool.flavor, error));
-        });
-      }
-    } else {
-      await step("prepare", async (record) => {
+      .finally(() => release?.());
+  }
+
+  /** mariadb-backup --prepare of the full, then of each incremental in turn; a dump's empty datadir; a clone's nothing. */
+  private async prepare(t: Target, { tool, backup, incrementals }: Located): Promise<void> {
+    const timeoutMs = this.service.restore.timeout;
+    if (tool.kind === "logical") {
+      await this.step("prepare", async (record) => {
         const c = tool.initializeCommand(t.datadir);
         record.command = describeCommand(c.file, c.args);
-        await t.exec(c.file, c.args, { timeoutMs: service.restore.timeout });
+        await t.exec(c.file, c.args, { timeoutMs });
+      });
+      return;
+    }
+    // A clone is consistent as written: nothing to prepare.
+    const prepare = tool.prepareCommand?.bind(tool);
+    if (prepare) {
+      await this.step("prepare", async (record) => {
+        const c = prepare(t.datadir, { more: incrementals.length > 0 });
+        record.command = describeCommand(c.file, c.args);
+        await t.exec(c.file, c.args, { timeoutMs }).catch((error: unknown) => explainAriaFailure(t, tool.flavor, error));
       });
     }
-    // The service's settings: its own option file, or the source's values recorded at baseline time.
-    // backup-my.cnf: in the store for a directory backup, on the target once a stream is unpacked.
+    for (const [i, inc] of incrementals.entries()) {
+      if (!prepare) throw new Error(`${tool.name} takes no incrementals, but the chain of ${backup.id} has ${incrementals.length}`);
+      await this.step("apply-incremental", async (record) => {
+        const c = prepare(t.datadir, { incrementalDir: inc.dir, more: i < incrementals.length - 1 });
+        record.command = describeCommand(c.file, c.args);
+        await t.exec(c.file, c.args, { timeoutMs }).catch((error: unknown) => explainAriaFailure(t, tool.flavor, error));
+      });
+    }
+  }
+
+  /**
+   * The server, with the service's settings: its own option file, or the source's values recorded at baseline time
+   * (backup-my.cnf: in the store for a directory backup, on the target once a stream is unpacked).
+   */
+  private async start(t: Target, { chain, backup, manifest, tool }: Located): Promise<StartedServer> {
     const full = chain[0] ?? backup;
     const myCnf =
       full.meta.format === "stream"
         ? parseBackupMyCnf((await t.exec("cat", [`${t.datadir}/backup-my.cnf`], { timeoutMs: 60_000 }).catch(() => ({ stdout: "" }))).stdout)
         : readBackupMyCnf(full.dataDir);
     const settings = startupOptions(manifest.serverChecks?.server as Record<string, string> | undefined, myCnf);
-    server = await step("start", () =>
-      t
-        .startServer(tool.flavor.server, {
+    return t
+      .startServer(tool.flavor.server, {
         settings,
-        defaultsFile: service.restore.optionsFile,
-        extraArgs: [...tool.flavor.server.gtidArgs(backup.meta.position?.gtid ?? manifest.position?.gtid ?? ""), ...(options.serverArgs ?? [])],
+        defaultsFile: this.service.restore.optionsFile,
+        extraArgs: [...tool.flavor.server.gtidArgs(backup.meta.position?.gtid ?? manifest.position?.gtid ?? ""), ...(this.options.serverArgs ?? [])],
       })
-        .catch((error: unknown) => nameTablespaces(t, manifest, error)),
-    );
-    const started = server;
+      .catch((error: unknown) => nameTablespaces(t, manifest, error));
+  }
+
+  /** A dump's SQL loaded, then the binlogs replayed from the backup's position to the baseline's (or the point asked for). */
+  private async loadAndReplay(t: Target, server: StartedServer, { tool, manifest, replay }: Located, tableReplay: TableReplay | undefined): Promise<void> {
+    const { service, only } = this;
     // The client option file of the verifier account the server was started with (on the restore host).
     const clientOptionFile = (): string => {
-      if (!started.clientOptionFile) throw new Error(`the restored server on ${t.description} has no client option file for its verifier account`);
-      return started.clientOptionFile;
+      if (!server.clientOptionFile) throw new Error(`the restored server on ${t.description} has no client option file for its verifier account`);
+      return server.clientOptionFile;
     };
     /** A client step on the restored server (load, replay): run, and on failure say what the server said and where. */
     const onServer = (file: string, args: string[]) =>
       t
         .exec(file, args, { timeoutMs: service.restore.timeout })
-        .catch((error: unknown) => withServerErrors(started, error))
+        .catch((error: unknown) => withServerErrors(server, error))
         .catch((error: unknown) => nameTablespaces(t, manifest, error));
     if (tool.kind === "logical") {
-      await step("load", async (record) => {
+      await this.step("load", async (record) => {
         const c = tool.loadCommand(t.stagingDir, clientOptionFile());
         record.command = c.args.at(-1);
         await onServer(c.file, c.args);
       });
     }
-    await step("replay", async (record) => {
+    await this.step("replay", async (record) => {
       if (!replay) return;
-      if (only) await refuseLinks(started, only, tableReplay);
+      if (only) await refuseLinks(server, only, tableReplay);
       // Tables alone: their rewritten files, each replayed whole (the plan's range is already cut out of them).
       const plan = only && tableReplay ? { files: tableReplay.files, startPosition: 4 } : replay;
-      const script = replayScript(plan, binlogDir, clientOptionFile(), tool.flavor);
+      const script = replayScript(plan, `${t.workDir}/binlogs`, clientOptionFile(), tool.flavor);
       record.command = script.replace(/^set -o pipefail; /, "");
       await onServer("bash", ["-c", script]);
     });
+  }
+
+  private async restored(t: Target, server: StartedServer, located: Located): Promise<Restored> {
+    const { service, options, only } = this;
+    const { backup, chain, manifest, tool } = located;
     const db = await server.connect({ poolSize: options.poolSize ?? service.verify.concurrency });
     let destroyed: Promise<void> | undefined;
     return {
@@ -388,7 +458,7 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
       manifest,
       ...(options.to ? { to: options.to } : {}),
       ...(only ? { only } : {}),
-      rpoSeconds: Math.max(0, Math.round((startedAt - located.restorable.at.getTime()) / 1000)),
+      rpoSeconds: Math.max(0, Math.round((this.startedAt - located.restorable.at.getTime()) / 1000)),
       restorable: located.restorable,
       target: t,
       server,
@@ -398,14 +468,9 @@ async function restoreChain(service: Service, options: RestoreOptions, only?: re
         ignoreAccounts: server.verifier ? [server.verifier] : [],
         logical: tool.kind === "logical",
       },
-      steps,
+      steps: this.timings,
       destroy: () => (destroyed ??= db.close().catch(() => undefined).then(() => t.destroy())),
     };
-  } catch (error) {
-    await checking?.catch(() => undefined);
-    await releaseChain?.();
-    await target?.destroy();
-    throw error;
   }
 }
 
