@@ -181,205 +181,267 @@ function checkStoreRoom(listing: BackupListing, kind: "full" | "incremental", fo
  * job holds `<store>/<service>/.backup.lock`; after it succeeds, chains beyond `backup.keepChains` are deleted.
  */
 export async function runBackupJob(service: Service, log: Log = () => undefined): Promise<BackupResult> {
-  const mode = service.backup.consistency;
   const store = resolve(service.backup.store);
   // A backup host may never restore: its killed jobs' temp dirs (a client option file with the password) go here.
   await sweepBeforeRun([service], log);
   const release = await acquireLock(backupLockPath(store, service.name), `backup of ${service.name}`, log);
   try {
+    const job = await BackupJob.open(service, store, log);
+    try {
+      return await job.steps();
+    } finally {
+      await job.close();
+    }
+  } finally {
+    await release();
+  }
+}
+
+/** What the copy made: when, the position it holds, and a stream's file when it was one. */
+interface Taken {
+  startedAt: Date;
+  finishedAt: Date;
+  position: Manifest["position"];
+}
+
+/**
+ * One backup job, under the service's backup lock: its directory made and owned first (a job killed at any point,
+ * baseline, copy or stream encoding, leaves a directory whose owner record tells the next job's sweep and `restoretest
+ * sweep` that it is dead), then as a list of steps: the room checked, baseline and copy in the consistency mode's
+ * order, the files recorded, backup.json last, retention.
+ */
+class BackupJob {
+  private finished = false;
+  private streamed: { file: string; rawBytes: number; bytes: number } | undefined;
+  /** Files hashed as they were written (the stream, sealed binlogs): checksums.json takes these, not a second read. */
+  private readonly hashedWhileWritten: StoredFile[] = [];
+  /** Password hashes reach the manifest only as HMACs under this backup's own key (store.ts writeDigestKey). */
+  private readonly key = randomBytes(32);
+  private readonly encoding: Encoding;
+  private readonly dataDir: string;
+
+  private constructor(
+    private readonly service: Service,
+    private readonly store: string,
+    private readonly log: Log,
+    private readonly listing: BackupListing,
+    private readonly id: string,
+    private readonly dir: string,
+    private readonly source: Awaited<ReturnType<typeof openSource>>,
+    private readonly tool: BackupTool,
+    private readonly decision: BackupDecision,
+    private readonly base: StoredBackup | undefined,
+  ) {
+    this.encoding = encodingOf(service.backup);
+    this.dataDir = join(dir, DATA_DIR);
+  }
+
+  /** The job's directory (made and owned), its source and tool, and whether it takes a full or an incremental. */
+  static async open(service: Service, store: string, log: Log): Promise<BackupJob> {
     const listing = listBackups(store, service.name);
     const chain = newestChain(listing, log);
     const id = await freshBackupId(store, service.name, listing);
     const dir = join(serviceDir(store, service.name), id);
-    const dataDir = join(dir, DATA_DIR);
-    // Made and owned before anything else happens: a job killed at any point (baseline, copy, stream encoding) leaves a
-    // directory whose owner record tells the next job's sweep, and `restoretest sweep`, that it is dead.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     recordOwner(dir);
-    let finished = false;
-    let source: Awaited<ReturnType<typeof openSource>>;
+    let source: Awaited<ReturnType<typeof openSource>> | undefined;
     try {
       source = await openSource(service, log);
+      const tool = await sourceTool(service, source.db);
+      let decision = nextBackupKind(
+        chain.map((l) => l.meta),
+        { ...service.backup, tool: { name: tool.name, incremental: tool.incremental } },
+        new Date(),
+      );
+      if (decision.kind === "incremental" && source.fresh) decision = { kind: "full", reason: "the sandbox source was created by this job" };
+      const format = service.backup.format;
+      if (decision.kind === "incremental" && chain.at(-1)?.meta.format !== format) {
+        decision = { kind: "full", reason: `backup.format is now ${format}, and the chain's newest link is a ${chain.at(-1)?.meta.format}` };
+      }
+      log(`taking a ${decision.kind} backup of ${service.name}: ${decision.reason}`);
+      return new BackupJob(service, store, log, listing, id, dir, source, tool, decision, decision.kind === "incremental" ? chain.at(-1) : undefined);
     } catch (error) {
+      await source?.close();
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
-    let tool: BackupTool;
-    try {
-      tool = await sourceTool(service, source.db);
-    } catch (error) {
-      await source.close();
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
+  }
+
+  async steps(): Promise<BackupResult> {
+    const { service, decision } = this;
+    // Before the baseline and the copy: a backup that cannot fit fails now, not when the disk fills.
+    checkStoreRoom(this.listing, decision.kind, service.backup.format, serviceDir(this.store, service.name), service.name, this.log);
+    const { manifest, taken, binlogs, hold } = service.backup.consistency === "snapshot" ? await this.snapshot() : await this.quiescent();
+    const meta = await this.record(manifest, taken, binlogs, hold);
+    const retention = applyRetention(this.store, service.name, service.backup.keepChains, this.log);
+    return { meta, manifest, dir: this.dir, decision, retention };
+  }
+
+  /** An unfinished job's directory removed; the source closed. */
+  async close(): Promise<void> {
+    if (!this.finished) rmSync(this.dir, { recursive: true, force: true });
+    await this.source.close();
+  }
+
+  /** `snapshot`: the copy first, then the baseline in snapshots at a later position, and the binlogs between the two. */
+  private async snapshot(): Promise<{ manifest: Manifest; taken: Taken; binlogs: string[]; hold: ReplicaHold }> {
+    const { service, source, tool, dir } = this;
+    const taken = await this.copy();
+    await source.applyChanges();
+    const timer = await beginHold(source.db, "snapshot");
+    const manifest = await this.baseline("snapshot");
+    const hold = await timer.end();
+    if (!taken.position || !manifest.position) {
+      throw new Error(`backup.consistency snapshot needs binary logging on the source (log_bin is off on ${source.db.description})`);
     }
-    let replication: Manifest["replication"];
-    let decision = nextBackupKind(
-      chain.map((l) => l.meta),
-      { ...service.backup, tool: { name: tool.name, incremental: tool.incremental } },
-      new Date(),
-    );
-    if (decision.kind === "incremental" && source.fresh) decision = { kind: "full", reason: "the sandbox source was created by this job" };
-    const format = service.backup.format;
-    if (decision.kind === "incremental" && chain.at(-1)?.meta.format !== format) {
-      decision = { kind: "full", reason: `backup.format is now ${format}, and the chain's newest link is a ${chain.at(-1)?.meta.format}` };
-    }
-    const encoding = encodingOf(service.backup);
-    // Files hashed as they were written (the stream, sealed binlogs): checksums.json takes these, not a second read.
-    const hashedWhileWritten: StoredFile[] = [];
-    let streamed: { file: string; rawBytes: number; bytes: number } | undefined;
-    const base = decision.kind === "incremental" ? chain.at(-1) : undefined;
-    // Password hashes reach the manifest only as HMACs under this backup's own key (store.ts writeDigestKey).
-    const key = randomBytes(32);
-    log(`taking a ${decision.kind} backup of ${service.name}: ${decision.reason}`);
-    const baseline = (baselineMode: "quiescent" | "snapshot") => {
-      log(`capturing baseline of ${service.name} (${baselineMode}: ${service.verify.checks.join(", ")})`);
-      return captureBaseline(source.db, {
-        service: service.name,
-        databases: service.databases,
-        checks: service.verify.checks,
-        options: checkOptions(service),
-        concurrency: service.verify.concurrency,
-        mode: baselineMode,
-        server: { digestKey: key, logical: tool.kind === "logical" },
-        datadir: source.datadir,
-        logical: tool.kind === "logical",
-        ...(service.verify.queries.length > 0 ? { queries: { list: baselineQueries(service), digestKey: key } } : {}),
-      });
-    };
-    const backup = async () => {
-      // A dump names what it includes, and a tool's preflight looks at it; a physical backup takes the whole server.
-      const databases = tool.kind === "logical" || tool.preflight ? (service.databases ?? (await listDatabases(source.db))) : [];
-      await tool.preflight?.(source.db, databases, mode);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (format === "stream") {
-        if (tool.kind !== "physical" || !tool.streamCommand) throw new Error(`backup.format stream needs mariabackup or xtrabackup: ${tool.name} writes a directory`);
-        const incrementalLsn = base ? base.meta.checkpoints?.toLsn : undefined;
-        if (base && incrementalLsn === undefined) throw new Error(`backup ${base.id} recorded no checkpoints: an incremental cannot be taken on top of it`);
-        const infoDir = join(dir, TOOL_INFO_DIR);
-        const scratchDir = join(dir, ".scratch");
-        mkdirSync(infoDir, { mode: 0o700 });
-        const command = tool.streamCommand({ optionFile: source.optionFile, datadir: source.datadir, infoDir, scratchDir, incrementalLsn });
-        const file = storedName(`data.${tool.streamFormat ?? "stream"}`, encoding);
-        const encode = encodeScript(encoding, { count: true });
-        log(`backing up with ${tool.name} as a stream into ${join(dir, file)}${base ? ` (incremental after LSN ${incrementalLsn}, on ${base.id})` : ""}${encode ? ` | ${encode.replace(/ -i \S+/, " -i <keyFile>").replace(" -vv ", " ")}` : ""}`);
-        const startedAt = new Date();
-        const written = await writeStored({ producer: command, encode, path: join(dir, file), timeoutMs: service.backup.timeout, onProgress: streamProgress(log, `${tool.name} of ${service.name}`) });
-        rmSync(scratchDir, { recursive: true, force: true });
-        // Without compression the plain size is not counted (it never passes through here): age adds 16 bytes in 64 KiB.
-        const rawBytes = written.rawBytes ?? written.bytes;
-        hashedWhileWritten.push({ path: file, bytes: written.bytes, sha256: written.sha256, rawBytes });
-        streamed = { file, rawBytes, bytes: written.bytes };
-        return { startedAt, finishedAt: new Date(), position: tool.readPosition(infoDir) };
-      }
-      // mariadb-backup creates its target itself; a dump is written into an existing directory.
-      if (tool.kind === "logical") mkdirSync(dataDir, { mode: 0o700 });
-      const command = tool.backupCommand({
-        targetDir: dataDir,
-        optionFile: source.optionFile,
-        datadir: source.datadir,
-        incrementalBaseDir: base?.dataDir,
-        databases: tool.kind === "logical" ? databases : undefined,
-      });
-      log(`backing up with ${tool.name} into ${dataDir}${base ? ` (incremental on ${base.id})` : ""}`);
-      const startedAt = new Date();
-      await runCommand(command.file, command.args, { timeoutMs: service.backup.timeout });
-      return { startedAt, finishedAt: new Date(), position: tool.readPosition(dataDir) };
-    };
+    const binlogs = await copyBinlogs(tool, source.optionFile, taken.position.file, join(dir, BINLOG_DIR), service.backup.timeout);
+    // Fails now, naming the gap, rather than at restore time.
+    planReplay(taken.position, manifest.position, binlogs);
+    if (service.backup.format === "stream" && !isPlain(this.encoding)) this.hashedWhileWritten.push(...(await sealBinlogs(join(dir, BINLOG_DIR), binlogs, this.encoding, dir)));
+    return { manifest, taken, binlogs, hold };
+  }
+
+  /** `quiescent` and `pausedReplica`: baseline and copy at one position, the replica's SQL thread stopped for both. */
+  private async quiescent(): Promise<{ manifest: Manifest; taken: Taken; binlogs: string[]; hold: ReplicaHold }> {
+    const { source, log } = this;
+    const paused = this.service.backup.consistency === "pausedReplica";
+    await source.applyChanges();
+    const timer = paused ? await beginHold(source.db, "pausedReplica") : undefined;
+    const replication = paused ? await pauseReplica(source.db, log) : undefined;
+    let manifest: Manifest;
+    let taken: Taken;
+    let hold: ReplicaHold;
     try {
-      // Before the baseline and the copy: a backup that cannot fit fails now, not when the disk fills.
-      checkStoreRoom(listing, decision.kind, format, serviceDir(store, service.name), service.name, log);
-      let manifest: Manifest;
-      let taken: Awaited<ReturnType<typeof backup>>;
-      let binlogs: string[] = [];
-      let hold: ReplicaHold | undefined;
-      if (mode === "snapshot") {
-        taken = await backup();
-        await source.applyChanges();
-        const timer = await beginHold(source.db, "snapshot");
-        manifest = await baseline("snapshot");
-        hold = await timer.end();
-        if (!taken.position || !manifest.position) {
-          throw new Error(`backup.consistency snapshot needs binary logging on the source (log_bin is off on ${source.db.description})`);
-        }
-        binlogs = await copyBinlogs(tool, source.optionFile, taken.position.file, join(dir, BINLOG_DIR), service.backup.timeout);
-        // Fails now, naming the gap, rather than at restore time.
-        planReplay(taken.position, manifest.position, binlogs);
-        if (format === "stream" && !isPlain(encoding)) hashedWhileWritten.push(...(await sealBinlogs(join(dir, BINLOG_DIR), binlogs, encoding, dir)));
-      } else {
-        await source.applyChanges();
-        const timer = mode === "pausedReplica" ? await beginHold(source.db, "pausedReplica") : undefined;
-        if (mode === "pausedReplica") replication = await pauseReplica(source.db, log);
-        try {
-          manifest = await baseline("quiescent");
-          taken = await backup();
-        } finally {
-          // Quiescent holds nothing: the source is not written to by contract.
-          hold = timer ? await timer.end() : { consistency: "quiescent", heldMs: 0, historyBefore: null, historyAfter: null };
-          if (mode === "pausedReplica") {
-            await source.db.query((await replicationSyntax(source.db)).startSqlThread);
-            log("replica's SQL thread started again");
-          }
-        }
-        const p = manifest.position;
-        const b = taken.position;
-        if (p && b && (p.file !== b.file || p.position !== b.position)) {
-          throw new Error(
-            `baseline position ${p.file}:${p.position} differs from the backup's ${b.file}:${b.position}: ` +
-              `the source was written to between baseline and backup (use backup.consistency: snapshot)`,
-          );
-        }
-        if (replication) manifest = { ...manifest, consistency: "pausedReplica", replication };
-      }
-      const infoDir = streamed ? join(dir, TOOL_INFO_DIR) : dataDir;
-      const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(infoDir) : null;
-      if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable ${(tool.checkpointFiles ?? ["xtrabackup_checkpoints"]).join(" or ")} in ${infoDir}`);
-      // A query the source could not answer does not fail the backup; its nightly test is red and says why.
-      for (const answer of manifest.queries?.answers ?? []) if (answer.error) log(`query "${answer.name}" got no answer from the source: ${answer.error}`);
-      const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
-      log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
-      const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);
-      const meta: BackupMeta = {
-        version: 1,
-        id,
-        service: service.name,
-        tool: tool.name,
-        kind: decision.kind,
-        base: base?.id ?? null,
-        checkpoints,
-        startedAt: taken.startedAt.toISOString(),
-        finishedAt: taken.finishedAt.toISOString(),
-        durationMs: taken.finishedAt.getTime() - taken.startedAt.getTime(),
-        bytes: streamed ? streamed.rawBytes : directorySize(dataDir),
-        position: taken.position,
-        binlogs,
-        toolVersion: (version.stdout + version.stderr).trim().split("\n")[0] ?? "",
-        format,
-        dataFile: streamed?.file ?? null,
-        compression: streamed && encoding.compress ? "zstd" : null,
-        encrypted: streamed !== undefined && encoding.encrypt !== null,
-        storedBytes: streamed ? streamed.bytes : undefined,
-        checksums: null,
-        ...(hold ? { replicaHold: hold } : {}),
-      };
-      if (hold) log(`source held: ${describeHold(hold)}`);
-      writeDigestKey(dir, key);
-      writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
-      meta.checksums = await recordChecksums(dir, hashedWhileWritten);
-      // backup.json last: its presence is what marks the backup complete.
-      writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
-      finished = true;
-      // Complete: the sweep never judges a directory holding backup.json, and the store keeps no trace of the job.
-      rmSync(join(dir, OWNER_FILE), { force: true });
-      const stored = meta.storedBytes !== undefined ? ` (${(meta.storedBytes / 1e6).toFixed(1)} MB stored, ${describeEncoding(meta)})` : "";
-      log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB${stored} in ${(meta.durationMs / 1000).toFixed(1)} s`);
-      const retention = applyRetention(store, service.name, service.backup.keepChains, log);
-      return { meta, manifest, dir, decision, retention };
+      manifest = await this.baseline("quiescent");
+      taken = await this.copy();
     } finally {
-      if (!finished) rmSync(dir, { recursive: true, force: true });
-      await source.close();
+      // Quiescent holds nothing: the source is not written to by contract.
+      hold = timer ? await timer.end() : { consistency: "quiescent", heldMs: 0, historyBefore: null, historyAfter: null };
+      if (paused) {
+        await source.db.query((await replicationSyntax(source.db)).startSqlThread);
+        log("replica's SQL thread started again");
+      }
     }
-  } finally {
-    await release();
+    const p = manifest.position;
+    const b = taken.position;
+    if (p && b && (p.file !== b.file || p.position !== b.position)) {
+      throw new Error(
+        `baseline position ${p.file}:${p.position} differs from the backup's ${b.file}:${b.position}: ` +
+          `the source was written to between baseline and backup (use backup.consistency: snapshot)`,
+      );
+    }
+    if (replication) manifest = { ...manifest, consistency: "pausedReplica", replication };
+    return { manifest, taken, binlogs: [], hold };
+  }
+
+  private baseline(mode: "quiescent" | "snapshot"): Promise<Manifest> {
+    const { service, source, tool, key } = this;
+    this.log(`capturing baseline of ${service.name} (${mode}: ${service.verify.checks.join(", ")})`);
+    return captureBaseline(source.db, {
+      service: service.name,
+      databases: service.databases,
+      checks: service.verify.checks,
+      options: checkOptions(service),
+      concurrency: service.verify.concurrency,
+      mode,
+      server: { digestKey: key, logical: tool.kind === "logical" },
+      datadir: source.datadir,
+      logical: tool.kind === "logical",
+      ...(service.verify.queries.length > 0 ? { queries: { list: baselineQueries(service), digestKey: key } } : {}),
+    });
+  }
+
+  /** The tool's copy: a stream into one stored file (encoded as it is written), or a directory. */
+  private async copy(): Promise<Taken> {
+    const { service, source, tool, dir, dataDir, base, log } = this;
+    // A dump names what it includes, and a tool's preflight looks at it; a physical backup takes the whole server.
+    const databases = tool.kind === "logical" || tool.preflight ? (service.databases ?? (await listDatabases(source.db))) : [];
+    await tool.preflight?.(source.db, databases, service.backup.consistency);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (service.backup.format === "stream") return this.copyStream();
+    // mariadb-backup creates its target itself; a dump is written into an existing directory.
+    if (tool.kind === "logical") mkdirSync(dataDir, { mode: 0o700 });
+    const command = tool.backupCommand({
+      targetDir: dataDir,
+      optionFile: source.optionFile,
+      datadir: source.datadir,
+      incrementalBaseDir: base?.dataDir,
+      databases: tool.kind === "logical" ? databases : undefined,
+    });
+    log(`backing up with ${tool.name} into ${dataDir}${base ? ` (incremental on ${base.id})` : ""}`);
+    const startedAt = new Date();
+    await runCommand(command.file, command.args, { timeoutMs: service.backup.timeout });
+    return { startedAt, finishedAt: new Date(), position: tool.readPosition(dataDir) };
+  }
+
+  private async copyStream(): Promise<Taken> {
+    const { service, source, tool, dir, base, log, encoding } = this;
+    if (tool.kind !== "physical" || !tool.streamCommand) throw new Error(`backup.format stream needs mariabackup or xtrabackup: ${tool.name} writes a directory`);
+    const incrementalLsn = base ? base.meta.checkpoints?.toLsn : undefined;
+    if (base && incrementalLsn === undefined) throw new Error(`backup ${base.id} recorded no checkpoints: an incremental cannot be taken on top of it`);
+    const infoDir = join(dir, TOOL_INFO_DIR);
+    const scratchDir = join(dir, ".scratch");
+    mkdirSync(infoDir, { mode: 0o700 });
+    const command = tool.streamCommand({ optionFile: source.optionFile, datadir: source.datadir, infoDir, scratchDir, incrementalLsn });
+    const file = storedName(`data.${tool.streamFormat ?? "stream"}`, encoding);
+    const encode = encodeScript(encoding, { count: true });
+    log(`backing up with ${tool.name} as a stream into ${join(dir, file)}${base ? ` (incremental after LSN ${incrementalLsn}, on ${base.id})` : ""}${encode ? ` | ${encode.replace(/ -i \S+/, " -i <keyFile>").replace(" -vv ", " ")}` : ""}`);
+    const startedAt = new Date();
+    const written = await writeStored({ producer: command, encode, path: join(dir, file), timeoutMs: service.backup.timeout, onProgress: streamProgress(log, `${tool.name} of ${service.name}`) });
+    rmSync(scratchDir, { recursive: true, force: true });
+    // Without compression the plain size is not counted (it never passes through here): age adds 16 bytes in 64 KiB.
+    const rawBytes = written.rawBytes ?? written.bytes;
+    this.hashedWhileWritten.push({ path: file, bytes: written.bytes, sha256: written.sha256, rawBytes });
+    this.streamed = { file, rawBytes, bytes: written.bytes };
+    return { startedAt, finishedAt: new Date(), position: tool.readPosition(infoDir) };
+  }
+
+  /** The manifest, the checksums and backup.json (last: its presence marks the backup complete); the owner record gone. */
+  private async record(manifest: Manifest, taken: Taken, binlogs: string[], hold: ReplicaHold): Promise<BackupMeta> {
+    const { service, tool, dir, dataDir, streamed, encoding, log, id } = this;
+    const infoDir = streamed ? join(dir, TOOL_INFO_DIR) : dataDir;
+    const checkpoints = tool.kind === "physical" ? tool.readCheckpoints(infoDir) : null;
+    if (tool.kind === "physical" && tool.incremental && !checkpoints) throw new Error(`${tool.name} wrote no readable ${(tool.checkpointFiles ?? ["xtrabackup_checkpoints"]).join(" or ")} in ${infoDir}`);
+    // A query the source could not answer does not fail the backup; its nightly test is red and says why.
+    for (const answer of manifest.queries?.answers ?? []) if (answer.error) log(`query "${answer.name}" got no answer from the source: ${answer.error}`);
+    const tables = manifest.databases.reduce((n, d) => n + d.tables.length, 0);
+    log(`baseline: ${tables} tables in ${manifest.databases.length} database(s), ${manifest.durationMs} ms`);
+    const version = await runCommand(tool.versionCommand().file, tool.versionCommand().args);
+    const meta: BackupMeta = {
+      version: 1,
+      id,
+      service: service.name,
+      tool: tool.name,
+      kind: this.decision.kind,
+      base: this.base?.id ?? null,
+      checkpoints,
+      startedAt: taken.startedAt.toISOString(),
+      finishedAt: taken.finishedAt.toISOString(),
+      durationMs: taken.finishedAt.getTime() - taken.startedAt.getTime(),
+      bytes: streamed ? streamed.rawBytes : directorySize(dataDir),
+      position: taken.position,
+      binlogs,
+      toolVersion: (version.stdout + version.stderr).trim().split("\n")[0] ?? "",
+      format: service.backup.format,
+      dataFile: streamed?.file ?? null,
+      compression: streamed && encoding.compress ? "zstd" : null,
+      encrypted: streamed !== undefined && encoding.encrypt !== null,
+      storedBytes: streamed ? streamed.bytes : undefined,
+      checksums: null,
+      replicaHold: hold,
+    };
+    log(`source held: ${describeHold(hold)}`);
+    writeDigestKey(dir, this.key);
+    writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
+    meta.checksums = await recordChecksums(dir, this.hashedWhileWritten);
+    // backup.json last: its presence is what marks the backup complete.
+    writeJsonAtomic(join(dir, BACKUP_META_FILE), meta);
+    this.finished = true;
+    // Complete: the sweep never judges a directory holding backup.json, and the store keeps no trace of the job.
+    rmSync(join(dir, OWNER_FILE), { force: true });
+    const stored = meta.storedBytes !== undefined ? ` (${(meta.storedBytes / 1e6).toFixed(1)} MB stored, ${describeEncoding(meta)})` : "";
+    log(`${meta.kind} backup ${id} of ${service.name} complete: ${(meta.bytes / 1e6).toFixed(1)} MB${stored} in ${(meta.durationMs / 1000).toFixed(1)} s`);
+    return meta;
   }
 }
 
