@@ -9,6 +9,7 @@ import { runBackupJob } from "../../src/backup/job.ts";
 import { findService, loadServices } from "../../src/config/load.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
+import { recordEditedManifest } from "../support/storeFixtures.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();
@@ -149,6 +150,7 @@ describe("verify.queries in vitest --project <service>", () => {
         if (!answer) throw new Error("the baseline recorded no answer for the first customers");
         answer.rows = 23;
         writeFileSync(path, JSON.stringify(manifest));
+        recordEditedManifest(dir);
       },
       [
         "        - name: every customer has an email",

@@ -1,11 +1,11 @@
 // A fleet for the nightly tests: one real backup of the small seed, copied under several service names, and vitest runs over it.
-import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { testService, testServiceYaml, testStore, type TestStore } from "../support/services.ts";
+import { recordEditedManifest } from "../support/storeFixtures.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -31,17 +31,6 @@ export async function fleetStore(): Promise<FleetStore> {
   }
 }
 
-/** The renamed manifest recorded in checksums.json as a backup job writes it, and that list's SHA-256 in backup.json. */
-function recordRenamed(copy: string): void {
-  const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-  const listPath = join(copy, "checksums.json");
-  const list = JSON.parse(readFileSync(listPath, "utf8")) as { files: { path: string; bytes: number; sha256: string }[] };
-  const manifest = join(copy, "manifest.json");
-  list.files = list.files.map((f) => (f.path === "manifest.json" ? { ...f, bytes: statSync(manifest).size, sha256: sha256(manifest) } : f));
-  writeFileSync(listPath, `${JSON.stringify(list, null, 2)}\n`);
-  const metaPath = join(copy, "backup.json");
-  writeFileSync(metaPath, JSON.stringify({ ...(JSON.parse(readFileSync(metaPath, "utf8")) as object), checksums: sha256(listPath) }));
-}
 
 /**
  * Copy the backup into a store per service (renamed, since a manifest names its service), optionally damaging one,
@@ -58,7 +47,7 @@ export function fleet(store: FleetStore, name: string, services: string[], damag
       const path = join(copy, file);
       writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, "utf8")) as object), service }));
     }
-    recordRenamed(copy);
+    recordEditedManifest(copy);
     damage[service]?.(copy);
     // Each service block from the shared one-service YAML, without its `services:` header.
     yaml.push(testServiceYaml(join(dir, "store"), "", service).replace(/^services:\n/, ""));

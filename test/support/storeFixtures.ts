@@ -1,5 +1,6 @@
 // Backups written straight into a test store (backup.json + manifest.json, no data): for store, chain and retention logic.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BackupMeta } from "../../src/store/layout.ts";
 
@@ -37,4 +38,19 @@ export function writeFakeBackup(store: string, service: string, id: string, over
   writeFileSync(join(dir, "backup.json"), JSON.stringify(fakeMeta(id, { service, ...overrides })));
   if (verified) writeFileSync(join(dir, "verified.json"), "{}");
   return dir;
+}
+
+/**
+ * A test's edit of a stored backup's manifest.json recorded as a backup job would have written it: in checksums.json, and
+ * that list's SHA-256 in backup.json (else the nightly's store test names the edited file, as it must).
+ */
+export function recordEditedManifest(copy: string): void {
+  const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+  const listPath = join(copy, "checksums.json");
+  const list = JSON.parse(readFileSync(listPath, "utf8")) as { files: { path: string; bytes: number; sha256: string }[] };
+  const manifest = join(copy, "manifest.json");
+  list.files = list.files.map((f) => (f.path === "manifest.json" ? { ...f, bytes: statSync(manifest).size, sha256: sha256(manifest) } : f));
+  writeFileSync(listPath, `${JSON.stringify(list, null, 2)}\n`);
+  const metaPath = join(copy, "backup.json");
+  writeFileSync(metaPath, JSON.stringify({ ...(JSON.parse(readFileSync(metaPath, "utf8")) as object), checksums: sha256(listPath) }));
 }
