@@ -215,6 +215,6 @@ describe("restoretest status (the real CLI, a real backup of the small seed)", (
     mkdirSync(reports(), { recursive: true });
     writeFileSync(path, JSON.stringify(written));
     const run = await status();
-    expect(String(run.stdout).split("\n")[1]?.split(/ {2,}/)[8]).toBe("RPO");
+    expect(String(run.stdout).split("\n")[1]?.split(/ {2,}/)[9]).toBe("RPO");
   });
 });
