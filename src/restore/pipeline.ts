@@ -229,7 +229,7 @@ class ChainRestore {
     const located = await this.locate();
     const t = (this.target = await this.step("provision", () => (this.options.provider ?? providerFor(this.service)).create(this.service.name)));
     const tableReplay = await this.step("transfer", (record) => this.transfer(record, t, located));
-    this.releaseAfterCheck();
+    await this.releaseAfterCheck();
     await this.prepare(t, located);
     const server = await this.step("start", () => this.start(t, located));
     await this.loadAndReplay(t, server, located, tableReplay);
@@ -356,12 +356,12 @@ class ChainRestore {
    * copy the kernel makes (cp --reflink, 1.6 GB in ~2 s) would otherwise wait 20× as long for SHA-256 (bench --only
    * store). The backups stay marked in use until it has read them.
    */
-  private releaseAfterCheck(): void {
+  private async releaseAfterCheck(): Promise<void> {
     const release = this.releaseChain;
     this.releaseChain = undefined;
-    void Promise.resolve(this.checking)
-      .catch(() => undefined)
-      .finally(() => release?.());
+    // Without a store check the chain is let go now, as the transfer ends.
+    if (!this.checking) return release?.();
+    void this.checking.catch(() => undefined).finally(() => release?.());
   }
 
   /** mariadb-backup --prepare of the full, then of each incremental in turn; a dump's empty datadir; a clone's nothing. */
