@@ -16,7 +16,7 @@ import { describeSweep, sweepRoots, sweepStaleRuns } from "./base/sweep.ts";
 import { describePoint, parseRestorePoint, type RestorePoint } from "./restore/locate.ts";
 import { describeDelivered, intoServer } from "./restore/into.ts";
 import { describeEvent, findBreakingEvent, parseTableName, restoreTables, type TableDelivery } from "./restore/table.ts";
-import { tableLabel, type TableName } from "./binlog/destructive.ts";
+import { tableLabel, type TableName } from "./db/quote.ts";
 import { restoreService } from "./restore/pipeline.ts";
 import { gatherStatus } from "./report/statusGather.ts";
 import { formatStatus } from "./report/status.ts";

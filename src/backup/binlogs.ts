@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { walkBinlog } from "../binlog/events.ts";
-import type { Position } from "../store/manifest.ts";
+import type { Position } from "../binlog/position.ts";
 import type { Service } from "../config/schema.ts";
 import { binaryLogs, binlogPosition } from "../db/introspect.ts";
 import { registerDisposer } from "../base/disposers.ts";

@@ -1,11 +1,9 @@
 // Backup tool adapters: the command lines of mariadb-backup, Percona XtraBackup and a logical dump, behind one interface.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
-import type { Position } from "../store/manifest.ts";
+import type { Position } from "../binlog/position.ts";
 import { shellQuote, type CommandSpec } from "../base/command.ts";
 import type { Checkpoints } from "../store/chain.ts";
-
-export type { Checkpoints };
 import { flavor, program, type Flavor } from "../server/flavor.ts";
 import type { Queryable } from "../db/connection.ts";
 

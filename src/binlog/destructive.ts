@@ -62,9 +62,8 @@ import {
   XA_PREPARE_EVENT,
   type TableMap,
 } from "./rowEvents.ts";
-import { destructiveStatement, type DestructiveKind, type TableName } from "./statement.ts";
-
-export { tableLabel, type DestructiveKind, type TableName } from "./statement.ts";
+import { destructiveStatement, type DestructiveKind } from "./statement.ts";
+import type { TableName } from "../db/quote.ts";
 
 export interface DestructiveEvent {
   /** The binlog file's name. */

@@ -1,18 +1,10 @@
 // Whether a statement destroys a table's data (destructive.ts's table of what is matched), read as the server reads
 // it (server/sql.ts's tokens).
 import { tokenize, type Token } from "../server/sql.ts";
+import type { TableName } from "../db/quote.ts";
 
 export type DestructiveKind = "DROP TABLE" | "DROP DATABASE" | "CREATE OR REPLACE" | "TRUNCATE" | "DELETE" | "UPDATE" | "ALTER" | "RENAME";
 
-export interface TableName {
-  database: string;
-  table: string;
-}
-
-/** `db.t`, as messages and the command line name a table. */
-export function tableLabel(t: TableName): string {
-  return `${t.database}.${t.table}`;
-}
 
 interface Name {
   db?: string;

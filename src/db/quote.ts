@@ -10,3 +10,14 @@ export function quoteIdent(name: string): string {
 export function qualifiedName(database: string, table: string): string {
   return `${quoteIdent(database)}.${quoteIdent(table)}`;
 }
+
+/** A table by its database and name, as the command line and the binlog search name it. */
+export interface TableName {
+  database: string;
+  table: string;
+}
+
+/** `db.t`, as messages and the command line name a table. */
+export function tableLabel(t: TableName): string {
+  return `${t.database}.${t.table}`;
+}

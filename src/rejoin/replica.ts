@@ -1,7 +1,8 @@
 // Rebuilding a replica from a restore: where it starts, whether the source still has what it needs, and what a
 // replication error means, in words a DBA acts on. Pure functions here; the stage (stage.ts) runs them.
 import { randomInt } from "node:crypto";
-import type { Manifest, Position } from "../store/manifest.ts";
+import type { Manifest } from "../store/manifest.ts";
+import type { Position } from "../binlog/position.ts";
 import type { RejoinSettings } from "../config/schema.ts";
 import { formatDuration } from "../base/duration.ts";
 import type { ReplicaStatus, ReplicationStart } from "../db/replication.ts";

@@ -12,14 +12,13 @@ import { accessSync, chownSync, constants, copyFileSync, createReadStream, creat
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
-import { tableLabel, type TableName } from "../binlog/destructive.ts";
+import { tableLabel, type TableName, qualifiedName, quoteIdent } from "../db/quote.ts";
 import { encodeFileName } from "../db/fileName.ts";
 import { backupTool } from "../backup/tool.ts";
 import { formatDuration } from "../base/duration.ts";
 import type { Service } from "../config/schema.ts";
 import { Db, type Queryable, type Session } from "../db/connection.ts";
 import { tableExists } from "../db/introspect.ts";
-import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import { createWorkDir, writeServerClientFile } from "../hosts/sandbox.ts";
 import { registerDisposer } from "../base/disposers.ts";
 import { runCommand } from "../base/command.ts";

@@ -2,7 +2,8 @@
 // which binlogs take it to its target, and how old the newest restorable point is (the RPO).
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { readManifest, type Manifest, type Position } from "../store/manifest.ts";
+import { readManifest, type Manifest } from "../store/manifest.ts";
+import { type Position } from "../binlog/position.ts";
 import { readStoredBinlogEvents } from "../backup/binlogs.ts";
 import { binlogFiles, listArchive } from "../store/archive.ts";
 import { checkStoredChain, resolveChain } from "../store/chain.ts";

@@ -5,7 +5,7 @@
 // with the other tables unknown to SQL (their .frm files are not copied), as after a partial backup.
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { TableName } from "../binlog/destructive.ts";
+import type { TableName } from "../db/quote.ts";
 import { encodeFileName } from "../db/fileName.ts";
 import type { StoredBackup } from "../store/layout.ts";
 import { registerDisposer } from "../base/disposers.ts";

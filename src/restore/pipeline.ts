@@ -1,6 +1,7 @@
 // The restore pipeline: newest chain → target → transfer → prepare (+ incrementals) → start → replay, each step timed
 // (the RTO). A physical backup is copied once, straight into the target's datadir, and prepared there.
-import type { Manifest, Position } from "../store/manifest.ts";
+import type { Manifest } from "../store/manifest.ts";
+import type { Position } from "../binlog/position.ts";
 import { markInUse } from "../store/inUse.ts";
 import { backupTool, type BackupTool } from "../backup/tool.ts";
 import type { Flavor } from "../server/flavor.ts";
@@ -25,7 +26,7 @@ import { definitionsNaming, filterBinlogs, type TableReplay } from "./tableRepla
 import { transferLink } from "./transfer.ts";
 import type { StoreCheck } from "../store/storeCheck.ts";
 import { freeBytesOn, NoRoomError } from "../hosts/room.ts";
-import { tableLabel, type TableName } from "../binlog/destructive.ts";
+import { tableLabel, type TableName } from "../db/quote.ts";
 
 // `apply-incremental` runs once per incremental of the chain; `load` runs only for a logical dump.
 export const RESTORE_STEPS = ["locate", "provision", "transfer", "prepare", "apply-incremental", "start", "load", "replay"] as const;

@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import { binlogArchiveDir } from "../store/layout.ts";
 import { listArchive } from "../store/archive.ts";
-import type { Position } from "../store/manifest.ts";
+import type { Position } from "../binlog/position.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
 import { CommandError, shellQuote } from "../base/command.ts";

@@ -3,14 +3,14 @@
 // --before-destructive --dump FILE`) or delivered into a running server under a new name (`--into NAME`, into.ts).
 import { chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { findDestructive, tableLabel, type DestructiveEvent, type TableName } from "../binlog/destructive.ts";
+import { findDestructive, type DestructiveEvent } from "../binlog/destructive.ts";
+import { tableLabel, type TableName, qualifiedName, quoteIdent } from "../db/quote.ts";
 import { listArchive } from "../store/archive.ts";
 import { binlogArchiveDir, listBackups } from "../store/layout.ts";
 import { backupTool } from "../backup/tool.ts";
 import type { Service } from "../config/schema.ts";
 import { tableExists } from "../db/introspect.ts";
 import type { Queryable } from "../db/connection.ts";
-import { qualifiedName, quoteIdent } from "../db/quote.ts";
 import { shellQuote } from "../base/command.ts";
 import { readChecksums } from "../store/checksums.ts";
 import { plainCopies } from "../store/plainCopies.ts";

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { ChunkReader, readFormat, readQuery, readTableMap } from "../binlog/rowEvents.ts";
 import { tokenize, type Token } from "../server/sql.ts";
-import type { TableName } from "../binlog/statement.ts";
+import type { TableName } from "../db/quote.ts";
 import { FORMAT_DESCRIPTION_EVENT, HEADER, MAGIC, MARIADB_GTID_EVENT, QUERY_EVENT, QUERY_POST_HEADER, ROTATE_EVENT, STOP_EVENT, XID_EVENT } from "../binlog/events.ts";
 import { PartialRestoreRefused, SYSTEM_SCHEMAS } from "./partial.ts";
 import type { ReplayPlan } from "../binlog/replay.ts";

@@ -1,9 +1,7 @@
 // The manifest: a versioned JSON record of what the source looked like at one binlog position.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { PositionSchema, type Position } from "../binlog/position.ts";
-
-export { PositionSchema, type Position };
+import { PositionSchema } from "../binlog/position.ts";
 
 /**
  * 2: the system schemas (`system: true`) and server-wide checks (`serverChecks`); 3: the team's queries (`queries`).

@@ -1,7 +1,7 @@
 // Retention: which chains and archived binlogs a service keeps after a backup, and deleting the rest.
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Position } from "./manifest.ts";
+import type { Position } from "../binlog/position.ts";
 import { binlogSequence } from "../binlog/replay.ts";
 import { groupChains, type Chain, type Link } from "./chain.ts";
 import { describeReader, readersOf } from "./inUse.ts";

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { execa } from "execa";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TableName } from "../../src/binlog/destructive.ts";
+import type { TableName } from "../../src/db/quote.ts";
 import { checkServiceArchive, startBinlogCopy } from "../../src/backup/binlogs.ts";
 import { listArchive } from "../../src/store/archive.ts";
 import { flavor } from "../../src/server/flavor.ts";

@@ -10,7 +10,7 @@ import { checkServiceArchive, startBinlogCopy } from "../../src/backup/binlogs.t
 import { listArchive } from "../../src/store/archive.ts";
 import { flavor } from "../../src/server/flavor.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
-import { binlogArchiveDir } from "../../src/store/layout.ts";
+import { binlogArchiveDir, type BackupMeta } from "../../src/store/layout.ts";
 import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
@@ -23,10 +23,9 @@ import { breaker, tableState, type TableState } from "../support/tableState.ts";
 import { serverService } from "../support/writeLoad.ts";
 import { parseServices } from "../../src/config/load.ts";
 import { walkBinlog } from "../../src/binlog/events.ts";
-import type { TableName } from "../../src/binlog/destructive.ts";
+import type { TableName } from "../../src/db/quote.ts";
 import { intoServer } from "../../src/restore/into.ts";
 import { findBreakingEvent, restoreTables } from "../../src/restore/table.ts";
-import type { BackupMeta } from "../../src/store/layout.ts";
 
 const store = testStore();
 let source: SeededSource;

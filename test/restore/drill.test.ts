@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { listBackups } from "../../src/store/layout.ts";
-import type { TableName } from "../../src/binlog/destructive.ts";
+import type { TableName } from "../../src/db/quote.ts";
 import type { Service } from "../../src/config/schema.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { DrillStage, drillTables, readDrillRecord, tooBigToDrill } from "../../src/restore/drill.ts";

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TableName } from "../../src/binlog/destructive.ts";
+import type { TableName } from "../../src/db/quote.ts";
 import { startBinlogCopy } from "../../src/backup/binlogs.ts";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { binlogArchiveDir } from "../../src/store/layout.ts";

@@ -1,5 +1,5 @@
 // A table's state for comparing a restored copy with the original: its checksum and every row in order.
-import type { TableName } from "../../src/binlog/destructive.ts";
+import type { TableName } from "../../src/db/quote.ts";
 import type { Db } from "../../src/db/connection.ts";
 
 export type TableState = { checksum: string; rows: string };
