@@ -5,8 +5,8 @@
 //      npm run bench -- --only stream  (stream + zstd [+ age] backups and restores against the same pipes by hand, and
 //                                       against the directory format, on the blog demo data and on (a); not in the default run)
 //      npm run bench -- --only table   (one small table of (a) restored alone against the whole restore; not in the default run)
-//      npm run bench -- --only store   (the transfer of (a) with every stored file hashed alongside against the transfer
-//                                       alone: the cost of the nightly's store test; not in the default run)
+//      npm run bench -- --only store   (the transfer of (a) with every stored file hashed alongside against cp and openssl by
+//                                       hand, and the restore with the check against without: its cost; not in the default run)
 //      npm run bench -- --only report  (npm run report over (b)'s 40,000 tests with history: time and peak memory; also in b)
 //      npm run bench -- --only restore-b (the restore of (b), prepare + start against by hand, alone; also in b)
 import { cpus } from "node:os";
@@ -15,7 +15,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { runBackupJob } from "../src/backup/job.ts";
 import type { BackupMeta } from "../src/store/layout.ts";
 import { captureBaseline } from "../src/baseline/capture.ts";
-import { mapConcurrent } from "../src/checks/capture.ts";
+import { mapConcurrent } from "../src/base/concurrent.ts";
 import { checksum } from "../src/checks/checksum.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../src/checks/types.ts";
 import { parseServices } from "../src/config/load.ts";
@@ -718,7 +718,7 @@ async function main(): Promise<void> {
         const store = join(work.path, "store-check");
         mkdirSync(store);
         await checkpoint(db);
-        await storeBench(server, store, 5, 1.1, log);
+        await storeBench(server, store, 5, 1.1, log, record);
       }
       if (only.has("stream")) await streamBench({ id: "a", label: `(a) mixed tables (~${((1e9 * scale) / 1e6).toFixed(0)} MB of rows)`, server, optionFile, db, database: "bench_a" }, STREAM_RUNS);
     }

@@ -1,5 +1,6 @@
 // Capturing a baseline manifest from a source server at one binlog position (quiescent, or inside a consistent snapshot).
-import { captureDatabaseChecks, captureServerChecks, captureTableChecks, mapConcurrent, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
+import { captureDatabaseChecks, captureServerChecks, captureTableChecks, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
+import { mapConcurrent } from "../base/concurrent.ts";
 import { assertCovered, SYSTEM_SCHEMAS, tableChecksFor } from "../checks/coverage.ts";
 import { databaseChecks, serverChecks, tableChecks } from "../checks/index.ts";
 import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCheck } from "../checks/types.ts";

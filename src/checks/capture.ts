@@ -1,6 +1,7 @@
 // Capturing checks over many tables at once: one worker per session, biggest tables first, small tables in batches.
 import { Catalog, StatementBatch } from "../db/batch.ts";
 import { errorMessage, type Queryable } from "../db/connection.ts";
+import { mapConcurrent } from "../base/concurrent.ts";
 import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCaptureContext, TableCheck, TableRef, TableScan } from "./types.ts";
 
 export interface CaptureTask extends TableRef {
@@ -19,20 +20,6 @@ export type Captured = { ok: true; value: unknown; durationMs: number } | { ok: 
 
 export function tableKey(t: TableRef): string {
   return `${t.database}\u0000${t.table}`;
-}
-
-/** Run `fn` over `items` with at most `concurrency` in flight, preserving result order. */
-export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T, worker: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async (_, worker) => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T, worker);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<Captured> {

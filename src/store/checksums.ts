@@ -5,7 +5,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../base/partialFile.ts";
-import { checkStoredFile, StoredFileError, type StoredFile } from "./stored.ts";
+import { damaged, StoredFileError, type StoredFile } from "./stored.ts";
+import { hashFiles, type FileHash } from "./hashFiles.ts";
+
+/** Stored files hashed at once by checkDirectory (verify-store and the nightly's store check), each on a thread. */
+const HASH_THREADS = 2;
 
 export const CHECKSUMS_FILE = "checksums.json";
 
@@ -76,19 +80,23 @@ export async function checkDirectory(dir: string, checksums: Checksums, ignore: 
   let bytes = 0;
   for (const file of present) if (!listed.has(file)) problems.push(`${join(dir, file)} is in the store but not in ${CHECKSUMS_FILE}: it was added after the backup was written`);
   const presentSet = new Set(present);
+  const toHash: { path: string; entry: (typeof checksums.files)[number] }[] = [];
   for (const entry of checksums.files) {
     const path = join(dir, entry.path);
     if (!presentSet.has(entry.path)) {
       problems.push(`${path} is listed in ${CHECKSUMS_FILE} (${entry.bytes} bytes) but is not in the store: it was deleted or never finished`);
       continue;
     }
-    if (hashedElsewhere.has(entry.path)) continue;
-    try {
-      await checkStoredFile(path, entry);
-      bytes += entry.bytes;
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
+    if (!hashedElsewhere.has(entry.path)) toHash.push({ path, entry });
+  }
+  // Two files at a time, each on a thread of its own: SHA-256 is one core's work per file (about 1.2 GB/s here). Problems
+  // are named in the list's order, whatever finished first.
+  const hashes = await hashFiles(toHash.map((f) => f.path), HASH_THREADS);
+  for (const [i, { path, entry }] of toHash.entries()) {
+    const actual = hashes[i] as FileHash;
+    if ("error" in actual) problems.push(`stored file ${path} cannot be read: ${actual.error}`);
+    else if (actual.bytes !== entry.bytes || actual.sha256 !== entry.sha256) problems.push(damaged(path, entry, actual).message);
+    else bytes += entry.bytes;
   }
   return { files: checksums.files.length, bytes, problems };
 }

@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { partialPath } from "../base/partialFile.ts";
 import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -210,11 +211,31 @@ export async function writeStored(options: WriteStoredOptions): Promise<{ bytes:
   return { bytes: hashed.bytes(), sha256: hashed.digest(), rawBytes: raw.bytes(), durationMs: performance.now() - startedAt };
 }
 
-/** Size and SHA-256 of a file, read once (files a tool wrote itself, and the check of a stored file). */
+/** Bytes read at a time by hashFile: large reads keep SHA-256, not the syscalls, the cost. */
+const HASH_READ = 4 << 20;
+
+/**
+ * Size and SHA-256 of a file, read once (files a tool wrote itself, and the check of a stored file). A read loop into
+ * one buffer, not a stream: 1 GB in 0.74-1.10 s against 1.36-1.85 s through createReadStream (1 MiB chunks) here, the
+ * same file, alternately; `openssl dgst -sha256` takes 0.82 s.
+ */
 export async function hashFile(path: string, onBytes?: (bytes: number) => void): Promise<{ bytes: number; sha256: string }> {
-  const hashed = hashing(onBytes);
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hashed.stream, new Transform({ transform: (_c, _e, cb) => cb() }));
-  return { bytes: hashed.bytes(), sha256: hashed.digest() };
+  const hash = createHash("sha256");
+  const file = await open(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(HASH_READ);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+      onBytes?.(bytes);
+    }
+    return { bytes, sha256: hash.digest("hex") };
+  } finally {
+    await file.close();
+  }
 }
 
 /** The sentence for a stored file that is not what was written. */
