@@ -1,6 +1,6 @@
 // The stale-run sweep: run directories whose owning run is gone (killed with its whole process tree, reapers included,
 // or its machine rebooted) have their servers stopped and are removed by the next run; a live run's are never touched.
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, type Dirent } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, type Dirent } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { judgeOwner, OWNER_FILE, processStat, readOwner, thisMachine, type Machine, type Owner, type ProcessStat } from "./owner.ts";
@@ -356,11 +356,46 @@ async function sweepDir(path: string, kind: SweptDir["kind"], ownerPid: number |
       swept.stopped.push(`${server.name} pid ${server.pid}`);
     }
     swept.bytes = allocatedBytes(path);
+    // The owner record last: a directory that cannot be removed whole keeps it, and the next sweep knows it again.
+    for (const entry of readdirSync(path)) if (entry !== OWNER_FILE) rmSync(join(path, entry), { recursive: true, force: true });
     rmSync(path, { recursive: true, force: true });
   } catch (error) {
-    swept.error = (error as Error).message;
+    swept.error = whyNotRemoved(path, error as Error);
   }
   return swept;
+}
+
+/**
+ * What keeps a directory from being removed, in the words a DBA can act on. rmSync's own error can name the wrong cause
+ * (a file root may not unlink, chattr +i, gives "ENOTDIR: scandir" from its retry): the first file still there, and
+ * why unlinking it fails.
+ */
+function whyNotRemoved(path: string, error: Error): string {
+  const stack = [path];
+  while (stack.length > 0) {
+    const current = stack.pop() as string;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(current, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) {
+        stack.push(full);
+        continue;
+      }
+      // The owner record stays for the next sweep.
+      if (current === path && entry.name === OWNER_FILE) continue;
+      try {
+        unlinkSync(full);
+      } catch (cause) {
+        return `${full} cannot be removed (${(cause as Error).message}); remove it by hand, then run restoretest sweep again`;
+      }
+    }
+  }
+  return error.message;
 }
 
 /** Disk space a tree takes (allocated blocks: a sparse InnoDB file frees less than its apparent size). */

@@ -9,6 +9,7 @@ import { createWorkDir, installDatadir, serverArgs, serverFiles } from "../../sr
 import { OWNER_FILE, currentOwner, processStat, type Owner } from "../../src/base/owner.ts";
 import { describeSweep, sweepStaleRuns } from "../../src/base/sweep.ts";
 import { isPartialName, parsePartialName, partialPath, writeFileAtomic } from "../../src/base/partialFile.ts";
+import { runCommand } from "../../src/base/command.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sweeptest-"));
 const children: ChildProcess[] = [];
@@ -68,6 +69,29 @@ describe("stale-run sweep", () => {
     await ours.remove();
   });
 
+  it("names a dead run's directory it could not remove, and why, and keeps it for the next sweep", async () => {
+    const deadChild = sleeper();
+    const dead = runDir("restore-shop", deadChild.pid as number);
+    await kill(deadChild);
+    // An immutable file (chattr +i): not even root removes it, as on a read-only or busy mount.
+    const stuck = join(dead, "data.bin");
+    await runCommand("chattr", ["+i", stuck]);
+    try {
+      const result = await sweepStaleRuns([base]);
+      expect(result.swept).toHaveLength(1);
+      expect(result.swept[0]?.error).toMatch(/cannot be removed \(EPERM: operation not permitted.*remove it by hand, then run restoretest sweep again$/);
+      const lines = describeSweep(result);
+      expect(lines[0]).toMatch(new RegExp(`^swept ${dead} \\(owner pid ${deadChild.pid}: process ${deadChild.pid} no longer exists\\); NOT removed: .*${stuck}`));
+      expect(lines.at(-1)).toMatch(/^sweep: nothing removed, 0\.0 MB freed; 1 could not be removed$/);
+      expect(existsSync(stuck)).toBe(true);
+    } finally {
+      await runCommand("chattr", ["-i", stuck]);
+    }
+    const again = await sweepStaleRuns([base]);
+    expect(again.swept.map((d) => [d.path, d.error])).toEqual([[dead, undefined]]);
+    expect(existsSync(dead)).toBe(false);
+  });
+
   it("stops a dead run's server (SIGTERM, checked by its command line) before removing its directory", async () => {
     const owner = sleeper();
     const dir = runDir("restore-shop", owner.pid as number);
@@ -78,7 +102,8 @@ describe("stale-run sweep", () => {
     const server = spawn("mariadbd", serverArgs({ dir, datadir, tcp: false, skipGrantTables: true }, undefined), { stdio: "ignore", detached: true });
     children.push(server);
     const deadline = Date.now() + 30_000;
-    while (!existsSync(serverFiles(dir).socket) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Both: the server may open its socket a moment before it writes its pid file (seen at load average 9).
+    while (!(existsSync(serverFiles(dir).socket) && existsSync(serverFiles(dir).pidFile)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(serverFiles(dir).pidFile)).toBe(true);
     await kill(owner);
 
