@@ -5,13 +5,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { registerDisposer } from "../base/disposers.ts";
 import { lockState, processAlive, type LockHolder } from "./lock.ts";
+import { processStat } from "../base/owner.ts";
 
 const IN_USE_DIR = ".in-use";
 let counter = 0;
 
 /** Mark every backup directory of `dirs` in use by this process until the returned release runs (also on Ctrl-C). */
 export function markInUse(dirs: readonly string[], purpose: string): () => Promise<void> {
-  const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), purpose };
+  const holder: LockHolder = { pid: process.pid, startTicks: processStat(process.pid)?.startTicks, host: hostname(), since: new Date().toISOString(), purpose };
   const name = `${holder.host}-${holder.pid}-${++counter}.json`;
   const files: string[] = [];
   for (const dir of dirs) {

@@ -3,9 +3,12 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { registerDisposer } from "../base/disposers.ts";
+import { processStat } from "../base/owner.ts";
 
 export interface LockHolder {
   pid: number;
+  /** The holder's start time (/proc/<pid>/stat field 22): a pid reused by another process is not the holder. */
+  startTicks?: number;
   host: string;
   since: string;
   /** What holds it, for the message: "backup of shop". */
@@ -13,20 +16,21 @@ export interface LockHolder {
 }
 
 /** Is this lock still held? A holder on this host whose pid is gone is stale; one on another host is never judged from here. */
-export function lockState(holder: LockHolder | undefined, here: { host: string; alive: (pid: number) => boolean }): "held" | "stale" {
+export function lockState(holder: LockHolder | undefined, here: { host: string; alive: (pid: number, startTicks?: number) => boolean }): "held" | "stale" {
   if (!holder || !Number.isInteger(holder.pid) || holder.pid <= 0) return "stale";
   if (holder.host !== here.host) return "held";
-  return here.alive(holder.pid) ? "held" : "stale";
+  return here.alive(holder.pid, holder.startTicks) ? "held" : "stale";
 }
 
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, it is just not ours.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+/**
+ * Is `pid` (started at `startTicks`, when the holder recorded it) still running here? Judged as owner records are
+ * (base/owner.ts): an exited process that nobody has reaped yet (a zombie: kill(pid, 0) still succeeds on it, and an
+ * init that does not reap, as in some containers, keeps it for ever) is gone, and so is a pid now another process's.
+ */
+export function processAlive(pid: number, startTicks?: number): boolean {
+  const stat = processStat(pid);
+  if (!stat || stat.state === "Z" || stat.state === "X") return false;
+  return startTicks === undefined || stat.startTicks === startTicks;
 }
 
 export class LockHeldError extends Error {
@@ -75,7 +79,7 @@ export async function acquireLock(path: string, purpose: string, log: (line: str
       rmSync(path, { force: true });
       continue;
     }
-    const holder: LockHolder = { pid: process.pid, host: here.host, since: new Date().toISOString(), purpose };
+    const holder: LockHolder = { pid: process.pid, startTicks: processStat(process.pid)?.startTicks, host: here.host, since: new Date().toISOString(), purpose };
     try {
       writeSync(fd, `${JSON.stringify(holder)}\n`);
     } finally {

@@ -34,8 +34,8 @@ function processesNaming(text: string): { pid: number; args: string }[] {
 const runDirs = () => readdirSync(work()).filter((d) => d.startsWith("restoretest-"));
 
 /**
- * `vitest run --project shop` in its own process group; when the progress line says `step` has started, SIGKILL every
- * process naming the work directory (the reaper of a started server, the server) and the whole group at once.
+ * `vitest run --project shop` in its own process group; when the progress line says `step` has started, SIGKILL the
+ * whole group and every process naming the work directory (the reaper of a started server, the server).
  */
 async function killedRun(step: string, reports: string): Promise<{ output: string; killedAt: string | undefined }> {
   const child = execa("node", [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--project", "shop"], {
@@ -49,9 +49,11 @@ async function killedRun(step: string, reports: string): Promise<{ output: strin
   const started = new RegExp(`\\[restoretest\\] shop › ${step}: started`);
   child.all?.on("data", (chunk: Buffer) => {
     if (killedAt === undefined && started.test(chunk.toString()) && child.pid) {
+      // The group first, then what runs outside it: a reaper the run spawned between a look and the group's kill
+      // would otherwise outlive the kill (seen at load average 7: a prepare's reaper started in that moment).
+      process.kill(-child.pid, "SIGKILL");
       const detached = processesNaming(work());
       for (const p of detached) process.kill(p.pid, "SIGKILL");
-      process.kill(-child.pid, "SIGKILL");
       killedAt = `${step} (also killed: ${detached.map((p) => p.args.split(" ")[0]).join(", ") || "nothing outside the group"})`;
     }
   });
