@@ -129,7 +129,8 @@ describe("checkContinuity to another backup's position", () => {
     // Past the stop, damage that must not count: the XID of the second transaction of t.000002.
     const path = join(dir, "t.000002");
     const bytes = Buffer.from(readFileSync(path));
-    bytes[(starts("t.000002")[8] as number) + 20] ^= 0xff;
+    const at = (starts("t.000002")[8] as number) + 20;
+    bytes[at] = (bytes[at] as number) ^ 0xff;
     writeFileSync(path, bytes);
     const c = checkContinuity(dir, from, dir, stop);
     expect(c.problems, c.problems.join("\n")).toEqual([]);

@@ -5,6 +5,7 @@ import { walkBinlog } from "../../src/binlog/events.ts";
 import { readBinlogEvents } from "../../src/backup/binlogs.ts";
 import { listArchive } from "../../src/store/archive.ts";
 import type { Db } from "../../src/db/connection.ts";
+import { binlogPosition } from "../../src/db/introspect.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,12 +18,12 @@ export async function until(what: string, ok: () => boolean | Promise<boolean>, 
   }
 }
 
-/** Wait until the archive in `archive` holds the source's newest event (SHOW MASTER STATUS now). */
+/** Wait until the archive in `archive` holds the source's newest event (its binlog position now; MariaDB or MySQL). */
 export async function untilArchived(db: Db, archive: string): Promise<void> {
-  const [status] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+  const status = await binlogPosition(db);
   await until("the archive to hold the source's newest event", () => {
     const newest = listArchive(archive).at(-1);
-    return newest !== undefined && newest === status?.File && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.Position);
+    return newest !== undefined && newest === status?.file && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.position);
   });
 }
 

@@ -1,0 +1,99 @@
+// The archive proof between two retained backups as a user runs it (`vitest run --project shop`, verify.older: 1), on
+// a real MariaDB source under writes with `restoretest binlogs` copying: the older backup restored, rolled forward
+// through the archive to the next backup's position and compared with its baseline (`archive › <older> + archive =
+// <next>`). Green on a clean chain; red, naming it, on an archived file removed between the two, a damaged event, and
+// a next baseline that differs from what the archive leads to.
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { binlogSequence } from "../../src/binlog/replay.ts";
+import { binlogArchiveDir } from "../../src/store/layout.ts";
+import type { ParsedCase } from "../support/junit.ts";
+import { olderArchiveChain, type OlderArchiveChain } from "../support/olderArchive.ts";
+import { sandboxServers, testStore } from "../support/services.ts";
+import { recordEditedManifest } from "../support/storeFixtures.ts";
+
+const store = testStore();
+let chain: OlderArchiveChain;
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const proof = (cases: ParsedCase[]) => cases.find((c) => c.classname === "shop.archive" && c.name === chain.proofName);
+
+beforeAll(async () => {
+  chain = await olderArchiveChain(store.path);
+}, 300_000);
+
+afterAll(async () => {
+  await chain?.destroy();
+  store.remove();
+  expect(await sandboxServers()).toEqual([]);
+});
+
+describe("archive › <older> + archive = <next>", () => {
+  it("green on a clean chain: the older backup rolled forward to the next one's position equals its baseline, the queries too", async () => {
+    expect(chain.between.length, `archived files between ${chain.from.file} and ${chain.to.file}`).toBeGreaterThan(0);
+    const dir = chain.variant("clean");
+    const { exitCode, cases, output } = await chain.runSuite(dir, false);
+    expect(exitCode, output.slice(-3000)).toBe(0);
+    const test = proof(cases);
+    expect(test, cases.map((c) => `${c.classname} › ${c.name}`).join("\n")).toBeDefined();
+    expect(test?.failure).toBeUndefined();
+    // It stopped at the next backup's position, not at the archive's newest event (writes came after it).
+    expect(test?.properties.archive).toMatch(new RegExp(`^\\d+ file\\(s\\), \\d+ bytes applied in .* to ${chain.to.file.replace(/\./g, "\\.")}:${chain.to.position}; (\\d+) of \\1 tests equal backup ${chain.next.id}'s baseline$`));
+    expect(cases.find((c) => c.classname === "shop.archive" && c.name === "applies to its newest event")?.failure).toBeUndefined();
+    // Both backups are marked verified: the newest by its own tests, the older by its older test.
+    for (const id of [chain.older.id, chain.next.id]) expect(readFileSync(join(dir, "store", "shop", id, "verified.json"), "utf8")).toMatch(/verifiedAt/);
+  }, 600_000);
+
+  it("red naming the gap when an archived binlog between the two backups is removed", async () => {
+    const removed = chain.between[0] as string;
+    const dir = chain.variant("gap", (s) => rmSync(join(binlogArchiveDir(s, "shop"), removed)));
+    const { exitCode, cases, output } = await chain.runSuite(dir);
+    expect(exitCode, output.slice(-3000)).toBe(1);
+    expect(cases.filter((c) => c.failure).map((c) => `${c.classname} › ${c.name}`)).toEqual([`shop.archive › ${chain.proofName}`]);
+    const test = proof(cases);
+    expect(test?.failure).toMatch(new RegExp(`^backup ${chain.older.id} \\+ archive does not reach backup ${chain.next.id}: applied up to \\S+:\\d+, not to ${chain.to.file.replace(/\./g, "\\.")}:${chain.to.position}, where backup ${chain.next.id} is:$`));
+    const name = (n: number) => `${removed.replace(/\.\d+$/, "")}.${String(n).padStart(6, "0")}`;
+    const seq = binlogSequence(removed);
+    expect(test?.failureBody).toMatch(new RegExp(`^ {2}${escape(`gap in the archive: ${removed} is missing between ${name(seq - 1)} and ${name(seq + 1)}`)}$`, "m"));
+    // The older backup itself is sound: its own test stays green.
+    expect(cases.find((c) => c.classname === "shop.older")?.failure).toBeUndefined();
+  }, 600_000);
+
+  it("red naming file and position when an archived event between the two backups is damaged", async () => {
+    const target = chain.between[0] as string;
+    let position = 0;
+    const dir = chain.variant("damaged", (s) => {
+      // The middle of the file's fifth event after the format description.
+      const path = join(binlogArchiveDir(s, "shop"), target);
+      const buffer = readFileSync(path);
+      let offset = 4;
+      for (let i = 0; i < 5; i++) offset += buffer.readUInt32LE(offset + 9);
+      position = offset;
+      const fd = openSync(path, "r+");
+      writeSync(fd, Buffer.from([0xa5, 0xa5, 0xa5, 0xa5]), 0, 4, offset + 20);
+      closeSync(fd);
+    });
+    const { exitCode, cases, output } = await chain.runSuite(dir);
+    expect(exitCode, output.slice(-3000)).toBe(1);
+    expect(proof(cases)?.failureBody).toMatch(new RegExp(`^ {2}${target.replace(/\./g, "\\.")}:${position}: damaged event \\(type \\d+, its CRC32 checksum does not hold\\): nothing after it can be applied$`, "m"));
+  }, 600_000);
+
+  it("red naming the object and check when the next backup's baseline differs from what the archive leads to", async () => {
+    const dir = chain.variant("differs", (s) => {
+      const copy = join(s, "shop", chain.next.id);
+      const path = join(copy, "manifest.json");
+      const manifest = JSON.parse(readFileSync(path, "utf8")) as { databases: { name: string; tables: { name: string; checks: { rowCount: { rows: number } } }[] }[] };
+      const orders = manifest.databases.find((d) => d.name === "shop")?.tables.find((t) => t.name === "orders");
+      if (!orders) throw new Error("no shop.orders in the baseline");
+      orders.checks.rowCount.rows += 7;
+      writeFileSync(path, JSON.stringify(manifest));
+      recordEditedManifest(copy);
+    });
+    const { exitCode, cases, output } = await chain.runSuite(dir);
+    expect(exitCode, output.slice(-3000)).toBe(1);
+    const test = proof(cases);
+    expect(test?.failure).toMatch(new RegExp(`^backup ${chain.older.id} \\+ archive to ${chain.to.file.replace(/\./g, "\\.")}:${chain.to.position} differs from backup ${chain.next.id}'s baseline \\(1 of \\d+ tests\\):$`));
+    expect(test?.failureBody).toMatch(/^ {2}shop\.orders:rowCount: .*$/m);
+  }, 600_000);
+});
