@@ -3,7 +3,8 @@
 // through the archive to the next backup's position and compared with its baseline (`archive › <older> + archive =
 // <next>`). Green on a clean chain; red, naming it, on an archived file removed between the two, a damaged event, and
 // a next baseline that differs from what the archive leads to.
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { damageFifthEvent } from "../support/archive.ts";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binlogSequence } from "../../src/binlog/replay.ts";
@@ -64,15 +65,7 @@ describe("archive › <older> + archive = <next>", () => {
     const target = chain.between[0] as string;
     let position = 0;
     const dir = chain.variant("damaged", (s) => {
-      // The middle of the file's fifth event after the format description.
-      const path = join(binlogArchiveDir(s, "shop"), target);
-      const buffer = readFileSync(path);
-      let offset = 4;
-      for (let i = 0; i < 5; i++) offset += buffer.readUInt32LE(offset + 9);
-      position = offset;
-      const fd = openSync(path, "r+");
-      writeSync(fd, Buffer.from([0xa5, 0xa5, 0xa5, 0xa5]), 0, 4, offset + 20);
-      closeSync(fd);
+      position = damageFifthEvent(join(binlogArchiveDir(s, "shop"), target));
     });
     const { exitCode, cases, output } = await chain.runSuite(dir);
     expect(exitCode, output.slice(-3000)).toBe(1);

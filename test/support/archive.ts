@@ -1,5 +1,6 @@
 // Waiting on a running binlog copy in tests: a condition with a deadline, and the point-in-time scenario (two known
 // writes a second apart, the second archived) that a restore to the time between them must split.
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { walkBinlog } from "../../src/binlog/events.ts";
 import { readBinlogEvents } from "../../src/backup/binlogs.ts";
@@ -42,4 +43,15 @@ export async function twoWritesASecondApart(db: Db, archive: string): Promise<Da
     return newest !== undefined && (readBinlogEvents(join(archive, newest)).lastEventTime ?? 0) >= wroteSecond;
   });
   return between;
+}
+
+/** Damage the middle of the archived file's fifth event after the format description; returns where that event starts. */
+export function damageFifthEvent(path: string): number {
+  const buffer = readFileSync(path);
+  let offset = 4;
+  for (let i = 0; i < 5; i++) offset += buffer.readUInt32LE(offset + 9);
+  const fd = openSync(path, "r+");
+  writeSync(fd, Buffer.from([0xa5, 0xa5, 0xa5, 0xa5]), 0, 4, offset + 20);
+  closeSync(fd);
+  return offset;
 }
