@@ -89,4 +89,35 @@ describe("archive › <older> + archive = <next>", () => {
     expect(test?.failure).toMatch(new RegExp(`^backup ${chain.older.id} \\+ archive to ${chain.to.file.replace(/\./g, "\\.")}:${chain.to.position} differs from backup ${chain.next.id}'s baseline \\(1 of \\d+ tests\\):$`));
     expect(test?.failureBody).toMatch(/^ {2}shop\.orders:rowCount: .*$/m);
   }, 600_000);
+
+  it("red naming each difference when the source changed outside the binlog between two backups (an account's password, a row)", async () => {
+    // Between the next backup and a third one: an account made in the binlog, then its password and a row changed
+    // with sql_log_bin = 0. verify.older: 2 proves both older backups; the second one's proof is the one to go red.
+    await chain.db.query("CREATE USER 'app'@'%' IDENTIFIED BY 'first-secret-1'");
+    await chain.db.query("INSERT INTO shop.orders (customer_id, placed_at, note) VALUES (1, '2026-06-01 00:00:00', 'logged')");
+    const session = await chain.db.session();
+    try {
+      await session.query("SET SESSION sql_log_bin = 0");
+      await session.query("ALTER USER 'app'@'%' IDENTIFIED BY 'second-secret-2'");
+      await session.query("UPDATE shop.customers SET balance = balance + 1 WHERE id = 1");
+    } finally {
+      await session.query("SET SESSION sql_log_bin = 1");
+      session.release();
+    }
+    const third = await chain.backupAgain();
+    const dir = chain.variant("unlogged");
+    writeFileSync(join(dir, "services.yaml"), readFileSync(join(dir, "services.yaml"), "utf8").replace("older: 1", "older: 2"));
+    const { exitCode, cases, output } = await chain.runSuite(dir, false);
+    expect(exitCode, output.slice(-3000)).toBe(1);
+    const name = `${chain.next.id} + archive = ${third.id}`;
+    expect(cases.filter((c) => c.failure).map((c) => `${c.classname} › ${c.name}`)).toEqual([`shop.archive › ${name}`]);
+    const body = cases.find((c) => c.name === name)?.failureBody ?? "";
+    expect(body).toMatch(/^ {2}accounts: accounts differ from the baseline:$/m);
+    expect(body).toMatch(/^ {2}'app'@'%': authentication changed: the password differs$/m);
+    expect(body).toMatch(/^ {2}shop\.customers:checksum: /m);
+    expect(body).toMatch(/^ {2}queries › customers and their balance: /m);
+    // The first pair, before any of it, stays green; the passwords are in no output.
+    expect(cases.find((c) => c.name === chain.proofName)?.failure).toBeUndefined();
+    expect(output).not.toMatch(/first-secret-1|second-secret-2/);
+  }, 600_000);
 });

@@ -38,6 +38,8 @@ export interface OlderArchiveChain {
   proofName: string;
   /** A copy of the store in `<root>/<name>` (`change` damages it) with its services.yaml; returns the directory. */
   variant(name: string, change?: (store: string) => void): string;
+  /** One more backup of the source (into the chain's own store), the archive then copied to its newest event. */
+  backupAgain(): Promise<BackupMeta>;
   /** `vitest run --project shop` on a variant; `onlyOlder`: just the older backup's tests (its restore and its proof). */
   runSuite(dir: string, onlyOlder?: boolean): Promise<{ exitCode: number; cases: ParsedCase[]; output: string }>;
   destroy(): Promise<void>;
@@ -72,12 +74,15 @@ export async function olderArchiveChain(root: string, server: "mariadb" | "mysql
     await db.query("UPDATE shop.customers SET balance = balance + 1000 WHERE id <= 100");
     await db.query("DELETE FROM shop.orders WHERE id % 5 = 0");
     const archive = binlogArchiveDir(join(main, "store"), "shop");
-    const copier = await startBinlogCopy(service, { restartDelayMs: 200 });
-    try {
-      await untilArchived(db, archive);
-    } finally {
-      await copier.stop();
-    }
+    const archiveAll = async (on: Db) => {
+      const copier = await startBinlogCopy(service, { restartDelayMs: 200 });
+      try {
+        await untilArchived(on, archive);
+      } finally {
+        await copier.stop();
+      }
+    };
+    await archiveAll(db);
     const position = (id: string) => (JSON.parse(readFileSync(join(main, "store", "shop", id, "manifest.json"), "utf8")) as { position: Position }).position;
     const from = position(older.id);
     const to = position(next.id);
@@ -92,6 +97,13 @@ export async function olderArchiveChain(root: string, server: "mariadb" | "mysql
       to,
       between,
       proofName: `${older.id} + archive = ${next.id}`,
+      async backupAgain() {
+        const meta = (await runBackupJob(service)).meta;
+        // A write after it, as after the next backup: the newest backup's own roll-forward has something to apply.
+        await open.query("UPDATE shop.customers SET balance = balance + 1 WHERE id = 2");
+        await archiveAll(open);
+        return meta;
+      },
       variant(name, change) {
         const dir = join(root, name);
         cpSync(join(main, "store"), join(dir, "store"), { recursive: true });
