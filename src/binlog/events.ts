@@ -111,6 +111,8 @@ function transactionStep(event: Buffer, group: Group, bodyEnd: number): { group:
  */
 export function walkBinlog(path: string, from = 4, options: { headersOnly?: boolean; to?: number } = {}): BinlogWalk {
   const size = statSync(path).size;
+  // Not even the magic number yet: the copier (mariadb-binlog --raw) has just opened the file to fetch it again whole.
+  if (size < MAGIC.length) return { lastEventTime: null, completeBytes: 0, endsMidEvent: true, closed: false, lastTransaction: null, checksums: false };
   const fd = openSync(path, "r");
   try {
     if (!readAt(fd, 0, 4).equals(MAGIC)) throw new Error(`${path} is not a binlog file (no binlog magic number at its start)`);
@@ -124,7 +126,9 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
     let group: Group;
     const to = options.to ?? Infinity;
     while (offset + HEADER <= size && offset < to) {
+      // Shorter than the size read at the start (here or below): the copier is fetching the file again meanwhile.
       const header = readAt(fd, offset, HEADER);
+      if (header.length < HEADER) break;
       const length = header.readUInt32LE(9);
       if (length < HEADER || offset + length > size) break;
       const type = header.readUInt8(4);
@@ -138,6 +142,7 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
         continue;
       }
       const event = readAt(fd, offset, length);
+      if (event.length < length) break;
       if (checksums && offset >= from && crc32(event.subarray(0, length - 4)) !== event.readUInt32LE(length - 4)) {
         damaged = { position: offset, type };
         break;

@@ -75,6 +75,15 @@ describe("walkBinlog", () => {
     expect(walk.lastTransaction).toMatchObject({ time: 1_700_000_010, gtid: "0-7-1" });
   });
 
+  it("reads a file the copier has just opened again (empty, or shorter than the magic number) as cut off, not as a stranger", () => {
+    writeFileSync(join(dir, "e.000001"), Buffer.alloc(0));
+    expect(walkBinlog(join(dir, "e.000001"))).toMatchObject({ completeBytes: 0, endsMidEvent: true, closed: false, lastTransaction: null });
+    writeFileSync(join(dir, "e.000001"), Buffer.from([0xfe, 0x62]));
+    expect(walkBinlog(join(dir, "e.000001")).endsMidEvent).toBe(true);
+    writeFileSync(join(dir, "e.000001"), Buffer.from("not a binlog"));
+    expect(() => walkBinlog(join(dir, "e.000001"))).toThrow(/is not a binlog file/);
+  });
+
   it("names the first event whose checksum does not hold", () => {
     const path = file("c.000001", [...transaction(1, 1_700_000_010), ...transaction(2, 1_700_000_020)]);
     const bytes = Buffer.from(readFileSync(path));
