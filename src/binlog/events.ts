@@ -43,6 +43,11 @@ export interface BinlogWalk {
   damaged?: { position: number; type: number };
   /** Whether the file's events carry CRC32 checksums (binlog_checksum=CRC32, the default of both servers). */
   checksums: boolean;
+  /**
+   * With `to`: the first event boundary at or after it, where the walk stopped, and whether a transaction was open
+   * there (a stop inside one cannot be a backup's position); absent when the file ends (or is damaged) before `to`.
+   */
+  stop?: { position: number; inTransaction: boolean };
 }
 
 /** Set in the format description event's header flags while the server writes the file; its checksum is without it. */
@@ -64,11 +69,6 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return buffer.subarray(0, n);
 }
 
-/**
- * Walk one binlog file. `from`: transactions and checksums count from this position (an event boundary) on.
- * `headersOnly`: read only the event headers (times, sizes, the last event's type), as a quick look at a long file
- * does; no checksum is verified and no transaction end is found (`lastTransaction` stays null).
- */
 /** The format description event (right after the magic) says whether events carry a checksum: its own holds then. */
 function carriesChecksums(fd: number): boolean {
   const header = readAt(fd, 4, HEADER);
@@ -103,8 +103,16 @@ function transactionStep(event: Buffer, group: Group, bodyEnd: number): { group:
   return { group, ended: false };
 }
 
-export function walkBinlog(path: string, from = 4, options: { headersOnly?: boolean } = {}): BinlogWalk {
+/**
+ * Walk one binlog file. `from`: transactions and checksums count from this position (an event boundary) on.
+ * `headersOnly`: read only the event headers (times, sizes, the last event's type), as a quick look at a long file
+ * does; no checksum is verified and no transaction end is found (`lastTransaction` stays null). `to`: stop at the first
+ * event that starts at or after it (as mariadb-binlog --stop-position does): nothing from there on is read.
+ */
+export function walkBinlog(path: string, from = 4, options: { headersOnly?: boolean; to?: number } = {}): BinlogWalk {
   const size = statSync(path).size;
+  // Not even the magic number yet: the copier (mariadb-binlog --raw) has just opened the file to fetch it again whole.
+  if (size < MAGIC.length) return { lastEventTime: null, completeBytes: 0, endsMidEvent: true, closed: false, lastTransaction: null, checksums: false };
   const fd = openSync(path, "r");
   try {
     if (!readAt(fd, 0, 4).equals(MAGIC)) throw new Error(`${path} is not a binlog file (no binlog magic number at its start)`);
@@ -116,8 +124,11 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
     let damaged: BinlogWalk["damaged"];
     // Inside a transaction group: after a GTID event, until its XID or COMMIT (or the one statement of a DDL group).
     let group: Group;
-    while (offset + HEADER <= size) {
+    const to = options.to ?? Infinity;
+    while (offset + HEADER <= size && offset < to) {
+      // Shorter than the size read at the start (here or below): the copier is fetching the file again meanwhile.
       const header = readAt(fd, offset, HEADER);
+      if (header.length < HEADER) break;
       const length = header.readUInt32LE(9);
       if (length < HEADER || offset + length > size) break;
       const type = header.readUInt8(4);
@@ -131,6 +142,7 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
         continue;
       }
       const event = readAt(fd, offset, length);
+      if (event.length < length) break;
       if (checksums && offset >= from && crc32(event.subarray(0, length - 4)) !== event.readUInt32LE(length - 4)) {
         damaged = { position: offset, type };
         break;
@@ -141,14 +153,16 @@ export function walkBinlog(path: string, from = 4, options: { headersOnly?: bool
       lastType = type;
       offset = end;
     }
+    const stop = damaged === undefined && offset >= to ? { position: offset, inTransaction: group !== undefined } : undefined;
     return {
       lastEventTime,
       completeBytes: offset,
-      endsMidEvent: damaged === undefined && offset !== size,
+      endsMidEvent: damaged === undefined && stop === undefined && offset !== size,
       closed: damaged === undefined && offset === size && (lastType === ROTATE_EVENT || lastType === STOP_EVENT),
       lastTransaction,
       ...(damaged ? { damaged } : {}),
       checksums,
+      ...(stop ? { stop } : {}),
     };
   } finally {
     closeSync(fd);

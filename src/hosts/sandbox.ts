@@ -207,6 +207,12 @@ export function serverArgs(spec: ServerSpec, port: number | undefined): string[]
 }
 
 /**
+ * The account whose random password a sandbox sets at every start (outside the binlog: the statement holds it in
+ * clear). On a kept sandbox source it changes from one backup to the next with no event in any archive.
+ */
+export const SANDBOX_ROOT = { user: "root", host: "localhost" } as const;
+
+/**
  * Start `mariadbd` on an existing datadir and wait until it answers.
  * A reaper process kills the server and removes `spec.dir` if this process dies without cleaning up.
  */
@@ -265,7 +271,7 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
     } finally {
       if (verifier) rmSync(verifier.initFile, { force: true });
     }
-    let user = "root";
+    let user: string = SANDBOX_ROOT.user;
     let password: string | undefined;
     if (spec.verifier) {
       ({ user, password } = spec.verifier);

@@ -92,6 +92,11 @@ declare module "vitest" {
     objective?: ObjectiveResult;
     /** Skipped because the configuration says so (a table over verify.tableDrillMaxSize): it keeps a run green. */
     configuredSkip?: boolean;
+    /**
+     * A test of the retained backups other than the newest (`older › …`, `archive › <older> + archive = <next>`,
+     * `objectives › unproven age`): red or green, it does not decide whether the newest backup is marked verified.
+     */
+    otherBackups?: boolean;
   }
   interface TestArtifactRegistry {
     [progressKey]: ProgressArtifact;

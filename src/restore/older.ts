@@ -41,3 +41,13 @@ export function unprovenOf(backups: readonly ProvenBackup[], now: Date): Unprove
   const never = backups.find((b) => b.verifiedAt === undefined);
   return { longestMs: longest.ms, backupId: longest.id, neverVerified: never ? { id: never.id, ageMs: Math.max(0, now.getTime() - Date.parse(never.finishedAt)) } : null };
 }
+
+/**
+ * The retained backup taken next after `id` (by finish time): where the archive proof of `id` rolls forward to. Null for
+ * the newest, or an id not among them.
+ */
+export function nextBackup<T extends Pick<ProvenBackup, "id" | "finishedAt">>(backups: readonly T[], id: string): T | null {
+  const ordered = [...backups].sort((a, b) => Date.parse(a.finishedAt) - Date.parse(b.finishedAt) || a.id.localeCompare(b.id));
+  const at = ordered.findIndex((b) => b.id === id);
+  return at < 0 ? null : (ordered[at + 1] ?? null);
+}

@@ -6,6 +6,7 @@ import { check, databaseChecks, serverChecks, tableChecks } from "../checks/inde
 import type { CheckOptions, Finding, ServerCaptureContext, TableRef } from "../checks/types.ts";
 import type { Db, Queryable } from "../db/connection.ts";
 import { listTableNames } from "../db/introspect.ts";
+import { accountName } from "../db/accounts.ts";
 
 /**
  * The tests a verification answers, from the manifest: each object with the checks its baseline recorded (coverage.ts
@@ -139,4 +140,16 @@ export function allFindings(v: Verification): PlannedFinding[] {
     }
   }
   return out;
+}
+
+/**
+ * The manifest with `accounts` left out of its accounts baseline: with the same accounts in the capture's
+ * `ignoreAccounts`, neither side holds them (accounts the tool itself manages, whose changes no binlog carries).
+ */
+export function leaveOutAccounts(manifest: Manifest, accounts: readonly { user: string; host: string }[]): Manifest {
+  const recorded = manifest.serverChecks?.accounts;
+  if (accounts.length === 0 || !recorded || typeof recorded !== "object") return manifest;
+  const names = new Set(accounts.map((a) => accountName(a.user, a.host)));
+  const kept = Object.fromEntries(Object.entries(recorded as Record<string, unknown>).filter(([name]) => !names.has(name)));
+  return { ...manifest, serverChecks: { ...manifest.serverChecks, accounts: kept } };
 }

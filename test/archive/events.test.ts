@@ -75,6 +75,15 @@ describe("walkBinlog", () => {
     expect(walk.lastTransaction).toMatchObject({ time: 1_700_000_010, gtid: "0-7-1" });
   });
 
+  it("reads a file the copier has just opened again (empty, or shorter than the magic number) as cut off, not as a stranger", () => {
+    writeFileSync(join(dir, "e.000001"), Buffer.alloc(0));
+    expect(walkBinlog(join(dir, "e.000001"))).toMatchObject({ completeBytes: 0, endsMidEvent: true, closed: false, lastTransaction: null });
+    writeFileSync(join(dir, "e.000001"), Buffer.from([0xfe, 0x62]));
+    expect(walkBinlog(join(dir, "e.000001")).endsMidEvent).toBe(true);
+    writeFileSync(join(dir, "e.000001"), Buffer.from("not a binlog"));
+    expect(() => walkBinlog(join(dir, "e.000001"))).toThrow(/is not a binlog file/);
+  });
+
   it("names the first event whose checksum does not hold", () => {
     const path = file("c.000001", [...transaction(1, 1_700_000_010), ...transaction(2, 1_700_000_020)]);
     const bytes = Buffer.from(readFileSync(path));
@@ -103,6 +112,59 @@ describe("checkContinuity", () => {
     rmSync(join(dir, "s.000002"));
     expect(checkContinuity(dir, from).problems).toEqual(["gap in the archive: s.000002 is missing between s.000001 and s.000003"]);
     expect(checkContinuity(dir, { ...from, file: "s.000000" }).problems[0]).toMatch(/^the archive does not hold s\.000000, where the backup's data ends/);
+  });
+});
+
+describe("checkContinuity to another backup's position", () => {
+  /** Where each event of an archived file starts (after the magic number). */
+  const starts = (name: string): number[] => {
+    const bytes = readFileSync(join(dir, name));
+    const out: number[] = [];
+    for (let at = 4; at < bytes.length; at += bytes.readUInt32LE(at + 9)) out.push(at);
+    return out;
+  };
+  const from = { file: "t.000001", position: 4, gtid: "" };
+  const stopAt = (file: string, position: number) => ({ at: { file, position, gtid: "" }, name: "backup B2" });
+  // Events: FDE, then per transaction GTID, BEGIN, table map, XID: transaction k of a file ends where event 1 + 4k starts.
+  const build = () => {
+    file("t.000001", [...transaction(1, 1_700_000_010), ...transaction(2, 1_700_000_011)]);
+    file("t.000002", [...transaction(3, 1_700_000_020), ...transaction(4, 1_700_000_021)]);
+    file("t.000003", [...transaction(5, 1_700_000_030), [162, gtid(6), 1_700_000_031], [2, query("BEGIN"), 1_700_000_031]], true);
+  };
+
+  it("walks to the stop and no further: the last transaction before it, nothing past it read (a damaged event after it is not the pair's)", () => {
+    build();
+    const stop = stopAt("t.000002", starts("t.000002")[5] as number);
+    // Past the stop, damage that must not count: the XID of the second transaction of t.000002.
+    const path = join(dir, "t.000002");
+    const bytes = Buffer.from(readFileSync(path));
+    const at = (starts("t.000002")[8] as number) + 20;
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    writeFileSync(path, bytes);
+    const c = checkContinuity(dir, from, dir, stop);
+    expect(c.problems, c.problems.join("\n")).toEqual([]);
+    expect(c.files.map((f) => f.name)).toEqual(["t.000001", "t.000002"]);
+    expect(c.files[1]?.walk).toMatchObject({ stop: { position: stop.at.position, inTransaction: false }, endsMidEvent: false, lastTransaction: { position: stop.at.position, gtid: "0-7-3" } });
+  });
+
+  it("names a stop inside a transaction, one between events, one the archive does not reach, a gap before it, and one behind the start", () => {
+    build();
+    const inside = starts("t.000002")[3] as number;
+    expect(checkContinuity(dir, from, dir, stopAt("t.000002", inside)).problems).toEqual([
+      `t.000002:${inside}, where backup B2 is, falls inside a transaction in the archive: this archive is not the binlog that backup was taken from`,
+    ]);
+    expect(checkContinuity(dir, from, dir, stopAt("t.000002", inside + 3)).problems).toEqual([
+      `t.000002:${inside + 3}, where backup B2 is, is not an event boundary in the archive (the event there ends at ${starts("t.000002")[4]}): this archive is not the binlog that backup was taken from`,
+    ]);
+    expect(checkContinuity(dir, from, dir, stopAt("t.000003", 100_000)).problems).toEqual([
+      expect.stringMatching(/^t\.000003 ends at byte \d+, before t\.000003:100000, where backup B2 is: the archive does not reach it/),
+    ]);
+    expect(checkContinuity(dir, from, dir, stopAt("t.000005", 4)).problems).toEqual(["the archive ends with t.000003, before t.000005:4, where backup B2 is: it does not reach it (is restoretest binlogs running?)"]);
+    rmSync(join(dir, "t.000002"));
+    expect(checkContinuity(dir, from, dir, stopAt("t.000003", starts("t.000003")[5] as number)).problems).toEqual(["gap in the archive: t.000002 is missing between t.000001 and t.000003"]);
+    // The stop's own file missing, with a later file: a gap named with the files on both sides.
+    expect(checkContinuity(dir, from, dir, stopAt("t.000002", 4)).problems).toEqual(["gap in the archive: t.000002 is missing between t.000001 and t.000003"]);
+    expect(checkContinuity(dir, { ...from, position: 200 }, dir, stopAt("t.000001", 100)).problems).toEqual(["backup B2 is at t.000001:100, before t.000001:200: a roll-forward cannot go back to it"]);
   });
 });
 

@@ -1,7 +1,7 @@
 // The nightly roll-forward through the binlog archive, on real MariaDB with a source under writes and
 // `restoretest binlogs` copying: green to the newest event with the recovery point within seconds of the copier's
 // lag; and an archived file truncated, one removed, and a damaged event each red and named.
-import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import type { Service } from "../../src/config/schema.ts";
 import type { Db } from "../../src/db/connection.ts";
 import { applySeed, startSourceSandbox, type SeededSource } from "../../src/hosts/sourceSandbox.ts";
 import { restoreService, type Restored } from "../../src/restore/pipeline.ts";
-import { untilArchived } from "../support/archive.ts";
+import { damageFifthEvent, untilArchived } from "../support/archive.ts";
 import { SMALL_SEED, sandboxServers, testStore } from "../support/services.ts";
 import { WriteLoad, serverService } from "../support/writeLoad.ts";
 
@@ -139,15 +139,7 @@ describe("the archive stage", () => {
     const target = files[1] as string;
     let position = 0;
     const { restored, error, problems } = await rollForward((dir) => {
-      // The middle of the file's fifth event after the format description.
-      const path = join(dir, target);
-      const buffer = readFileSync(path);
-      let offset = 4;
-      for (let i = 0; i < 5; i++) offset += buffer.readUInt32LE(offset + 9);
-      position = offset;
-      const fd = openSync(path, "r+");
-      writeSync(fd, Buffer.from([0xa5, 0xa5, 0xa5, 0xa5]), 0, 4, offset + 20);
-      closeSync(fd);
+      position = damageFifthEvent(join(dir, target));
     });
     try {
       expect(problems).toEqual([expect.stringMatching(new RegExp(`^${target.replace(/\./g, "\\.")}:${position}: damaged event \\(type \\d+, its CRC32 checksum does not hold\\)`))]);

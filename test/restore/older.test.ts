@@ -1,7 +1,9 @@
 // Which older backups a night proves (verify.older), and naming one backup to restore (--backup, RESTORETEST_BACKUP).
 import { describe, expect, it } from "vitest";
 import { namedBackup } from "../../src/restore/locate.ts";
-import { olderToVerify } from "../../src/restore/older.ts";
+import { nextBackup, olderToVerify } from "../../src/restore/older.ts";
+import { leaveOutAccounts } from "../../src/verify/verify.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
 import type { BackupListing } from "../../src/store/layout.ts";
 
 const backup = (id: string, verifiedAt?: string) => ({ id, finishedAt: `${id.slice(0, 10)}T00:00:00Z`, ...(verifiedAt ? { verifiedAt } : {}) });
@@ -21,6 +23,27 @@ describe("olderToVerify", () => {
     expect(olderToVerify(backups, "2026-12-06", 4).map((b) => b.id)).toEqual(["2026-12-01", "2026-12-03", "2026-12-02", "2026-12-05"]);
     expect(olderToVerify(backups, "2026-12-06", 10).map((b) => b.id)).not.toContain("2026-12-06");
     expect(olderToVerify([backup("2026-12-06")], "2026-12-06", 2)).toEqual([]);
+  });
+});
+
+describe("nextBackup", () => {
+  it("is the retained backup that finished next (where the archive proof rolls forward to), by finish time, not by list order", () => {
+    const backups = [backup("2026-12-03"), backup("2026-12-01"), backup("2026-12-02")];
+    expect(nextBackup(backups, "2026-12-01")?.id).toBe("2026-12-02");
+    expect(nextBackup(backups, "2026-12-02")?.id).toBe("2026-12-03");
+    expect(nextBackup(backups, "2026-12-03")).toBeNull();
+    expect(nextBackup(backups, "2026-11-30")).toBeNull();
+  });
+});
+
+describe("leaveOutAccounts", () => {
+  it("drops only the named accounts from the accounts baseline (a sandbox's root, whose password no archive carries), and leaves the manifest itself alone", () => {
+    const accounts = { "'root'@'localhost'": { kind: "user" }, "'app'@'%'": { kind: "user" } };
+    const manifest = { serverChecks: { accounts, server: { x: 1 } } } as unknown as Manifest;
+    const left = leaveOutAccounts(manifest, [{ user: "root", host: "localhost" }]);
+    expect(left.serverChecks).toEqual({ accounts: { "'app'@'%'": { kind: "user" } }, server: { x: 1 } });
+    expect(Object.keys(accounts)).toHaveLength(2);
+    expect(leaveOutAccounts(manifest, [])).toBe(manifest);
   });
 });
 

@@ -1,10 +1,12 @@
 // Waiting on a running binlog copy in tests: a condition with a deadline, and the point-in-time scenario (two known
 // writes a second apart, the second archived) that a restore to the time between them must split.
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { walkBinlog } from "../../src/binlog/events.ts";
 import { readBinlogEvents } from "../../src/backup/binlogs.ts";
 import { listArchive } from "../../src/store/archive.ts";
 import type { Db } from "../../src/db/connection.ts";
+import { binlogPosition } from "../../src/db/introspect.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,12 +19,12 @@ export async function until(what: string, ok: () => boolean | Promise<boolean>, 
   }
 }
 
-/** Wait until the archive in `archive` holds the source's newest event (SHOW MASTER STATUS now). */
+/** Wait until the archive in `archive` holds the source's newest event (its binlog position now; MariaDB or MySQL). */
 export async function untilArchived(db: Db, archive: string): Promise<void> {
-  const [status] = await db.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+  const status = await binlogPosition(db);
   await until("the archive to hold the source's newest event", () => {
     const newest = listArchive(archive).at(-1);
-    return newest !== undefined && newest === status?.File && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.Position);
+    return newest !== undefined && newest === status?.file && walkBinlog(join(archive, newest)).completeBytes >= Number(status?.position);
   });
 }
 
@@ -41,4 +43,15 @@ export async function twoWritesASecondApart(db: Db, archive: string): Promise<Da
     return newest !== undefined && (readBinlogEvents(join(archive, newest)).lastEventTime ?? 0) >= wroteSecond;
   });
   return between;
+}
+
+/** Damage the middle of the archived file's fifth event after the format description; returns where that event starts. */
+export function damageFifthEvent(path: string): number {
+  const buffer = readFileSync(path);
+  let offset = 4;
+  for (let i = 0; i < 5; i++) offset += buffer.readUInt32LE(offset + 9);
+  const fd = openSync(path, "r+");
+  writeSync(fd, Buffer.from([0xa5, 0xa5, 0xa5, 0xa5]), 0, 4, offset + 20);
+  closeSync(fd);
+  return offset;
 }

@@ -23,4 +23,13 @@ describe("passedTests", () => {
     // The marker only excuses a skip: a configured test that failed still fails the run.
     expect(passedTests(suite(test("fail", true)))).toBeUndefined();
   });
+
+  it("leaves out the tests of the other retained backups (older, their archive proof, unproven age): red or green, they do not decide the newest's mark", () => {
+    const other = (state: string): Task => ({ type: "test", result: { state }, meta: { otherBackups: true } });
+    const olderSuite = (...tasks: Task[]): Task => ({ type: "suite", meta: { otherBackups: true }, tasks });
+    expect(passedTests(suite(test("pass"), suite(other("fail"), other("skip")), other("fail")))).toBe(1);
+    expect(passedTests(suite(test("pass"), olderSuite(test("fail"))))).toBe(1);
+    // The newest's own tests still decide it.
+    expect(passedTests(suite(test("fail"), other("pass")))).toBeUndefined();
+  });
 });
