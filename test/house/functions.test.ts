@@ -18,7 +18,6 @@ const WAITING: Record<string, number> = {
   "restore/into.ts:deliverOne": 93,
   "baseline/capture.ts:captureInSnapshot": 86,
   "hosts/sshConnection.ts:(anonymous)": 83,
-  "backup/tool.ts:cloneTool": 81,
 };
 
 function sources(dir: string): string[] {
