@@ -13,10 +13,8 @@ const WAITING: Record<string, number> = {
   "backup/binlogs.ts:startBinlogCopy": 135,
   "cli.ts:main": 108,
   "report/suite.ts:(anonymous)": 105,
-  "hosts/sshConnection.ts:runOnce": 97,
   "restore/into.ts:deliverOne": 93,
   "baseline/capture.ts:captureInSnapshot": 86,
-  "hosts/sshConnection.ts:(anonymous)": 83,
 };
 
 function sources(dir: string): string[] {
