@@ -13,7 +13,6 @@ const WAITING: Record<string, number> = {
   "backup/binlogs.ts:startBinlogCopy": 135,
   "cli.ts:main": 108,
   "report/suite.ts:(anonymous)": 105,
-  "restore/into.ts:deliverOne": 93,
   "baseline/capture.ts:captureInSnapshot": 86,
 };
 
