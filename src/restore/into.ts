@@ -460,7 +460,7 @@ interface Context {
 async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
   const started = performance.now();
   const facts = await readTable(ctx.source, p.table);
-  const delivery = new TableDelivery(ctx, p);
+  const delivery = new IntoDelivery(ctx, p);
   await delivery.lock();
   try {
     const { decided, logged, bytes } = await delivery.fill(facts);
@@ -487,7 +487,7 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
  * One table's delivery into the target, as deliverOne's steps: the named lock, the temporary table created and filled
  * (by its tablespace, or by its rows), the rename to its final name; `abandon` drops what a failed one left.
  */
-class TableDelivery {
+class IntoDelivery {
   private readonly temporary: string;
   private readonly named: string;
   private state: "importing" | "aborted" | "done" = "importing";
