@@ -11,7 +11,6 @@ const LIMIT = 80;
 const WAITING: Record<string, number> = {
   "report/suite.ts:defineRestoreSuite": 166,
   "backup/binlogs.ts:startBinlogCopy": 135,
-  "cli.ts:main": 108,
   "report/suite.ts:(anonymous)": 105,
   "baseline/capture.ts:captureInSnapshot": 86,
 };
