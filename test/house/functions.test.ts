@@ -9,7 +9,6 @@ const SRC = resolve(import.meta.dirname, "../../src");
 const LIMIT = 80;
 /** `file:function` → lines today: still longer than the limit, to be split into named steps. */
 const WAITING: Record<string, number> = {
-  "baseline/capture.ts:captureInSnapshot": 86,
 };
 
 function sources(dir: string): string[] {
