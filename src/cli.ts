@@ -186,90 +186,22 @@ async function main(argv: string[]): Promise<number> {
   }
   const services = readServices(config, SERVICE_COMMANDS.has(command) ? name : undefined);
   switch (command) {
-    case "backup": {
-      if (!name) throw new Error("backup needs a service name");
-      const service = findService(services, name);
-      const started = Date.now();
-      const result = await runBackupJob(service, log);
-      const tables = result.manifest.databases.reduce((n, d) => n + d.tables.length, 0);
-      const kind = result.meta.kind === "incremental" ? `incremental on ${result.meta.base}` : "full";
-      log(
-        `OK backup ${service.name} ${result.meta.id} (${kind}): ${tables} tables, ${(result.meta.bytes / 1e6).toFixed(1)} MB, ` +
-          `position ${result.meta.position ? `${result.meta.position.file}:${result.meta.position.position}` : "none"}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      );
-      return 0;
-    }
-    case "list": {
-      for (const s of services) {
-        const { complete, incomplete } = listBackups(resolve(s.backup.store), s.name);
-        log(`${s.name}: ${complete.length} complete backup(s)${incomplete.length ? `, ${incomplete.length} incomplete` : ""}`);
-        for (const b of complete) {
-          const kind = b.meta.kind === "incremental" ? `incremental on ${b.meta.base}` : "full";
-          const stored = b.meta.storedBytes !== undefined ? ` (${(b.meta.storedBytes / 1e6).toFixed(1)} MB stored)` : "";
-          log(`  ${b.id}  ${(b.meta.bytes / 1e6).toFixed(1)} MB${stored}  ${b.meta.tool}  ${describeEncoding(b.meta)}  ${kind}${b.verified ? "  verified" : ""}`);
-        }
-        for (const b of incomplete) log(`  ${b.id}  INCOMPLETE: ${b.reason}`);
-      }
-      return 0;
-    }
+    case "backup":
+      return await backupCommand(services, name);
+    case "list":
+      return listCommand(services);
     case "verify-store": {
       if (!name) throw new Error("verify-store needs a service name");
       const report = await verifyStore(findService(services, name));
       log(formatStoreReport(report));
       return report.ok ? 0 : 1;
     }
-    case "verify": {
-      if (!name) throw new Error("verify needs a service name");
-      findService(services, name);
-      if (args.backup === "") throw new Error("--backup needs a backup id (bin/restoretest list shows them)");
-      const run = spawnSync("npx", ["vitest", "run", "--project", name], {
-        stdio: "inherit",
-        env: { ...process.env, RESTORETEST_CONFIG: config, ...(args.backup !== undefined ? { RESTORETEST_BACKUP: args.backup } : {}) },
-      });
-      return run.status ?? 1;
-    }
-    case "restore": {
-      if (!name) throw new Error("restore needs a service name");
-      const service = findService(services, name);
-      if (args.tables.length > 0) return await restoreTablesCommand(service, args);
-      const to = args.to === undefined ? undefined : parseRestorePoint(args.to);
-      const r = await restoreService(service, { to, log, poolSize: 1 });
-      try {
-        await r.db.query("SELECT 1");
-        const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
-        log(
-          `OK restore ${service.name} ${r.chain.map((l) => l.id).join(" + ")} to ${to ? describePoint(to) : "the baseline's position"}: ${steps}; ` +
-            `RPO ${r.rpoSeconds} s (newest restorable point: ${r.restorable.source} at ${r.restorable.at.toISOString()})`,
-        );
-        // The backup's own flavour's client (mysql for a clone, an xtrabackup or a MySQL dump), from the service's toolchain.
-        const client = backupTool(r.backup.meta.tool, service.backup.toolchain, r.manifest.server.flavor).flavor.client;
-        const where = r.target.description.startsWith("local") ? "" : ` (on ${r.target.description})`;
-        // A line to paste into a shell: the toolchain and the workDir may hold blanks and quotes.
-        log(`connect: ${shellQuote(client)} ${shellQuote(`--defaults-file=${r.server.clientOptionFile ?? "?"}`)}${where}   (read-only, no network, production data; as the restore's own verifier account)`);
-        if (args.keep) {
-          log("kept: press Ctrl-C to destroy the restored server and every file of it");
-          // Ctrl-C drains the disposer list (the restored server is on it) and exits.
-          await new Promise(() => setInterval(() => undefined, 60_000));
-        }
-      } finally {
-        await r.destroy();
-      }
-      return 0;
-    }
-    case "binlogs": {
-      if (!name) throw new Error("binlogs needs a service name");
-      const service = findService(services, name);
-      if (args.check) {
-        const check = await checkServiceArchive(service, log);
-        for (const problem of check.problems) log(`  ${problem}`);
-        log(`${check.ok ? "OK" : "FAIL"} binlog archive of ${service.name}: ${check.first ?? "empty"} … ${check.last ?? ""}`);
-        return check.ok ? 0 : 1;
-      }
-      const copy = await startBinlogCopy(service, { log });
-      // Runs until Ctrl-C (which drains the disposer list: mariadb-binlog and the lock) or an error it cannot retry.
-      await copy.done;
-      return 0;
-    }
+    case "verify":
+      return verifyCommand(services, args);
+    case "restore":
+      return await restoreCommand(services, args);
+    case "binlogs":
+      return await binlogsCommand(services, args);
     case "status": {
       const status = gatherStatus(services, resolve(reportsDir(), "summary.json"));
       log(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
@@ -284,6 +216,97 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command "${command}"\n${USAGE}`);
       return 2;
   }
+}
+
+/** `backup <service>`: one backup job, its result in one line. */
+async function backupCommand(services: Service[], name: string | undefined): Promise<number> {
+  if (!name) throw new Error("backup needs a service name");
+  const service = findService(services, name);
+  const started = Date.now();
+  const result = await runBackupJob(service, log);
+  const tables = result.manifest.databases.reduce((n, d) => n + d.tables.length, 0);
+  const kind = result.meta.kind === "incremental" ? `incremental on ${result.meta.base}` : "full";
+  log(
+    `OK backup ${service.name} ${result.meta.id} (${kind}): ${tables} tables, ${(result.meta.bytes / 1e6).toFixed(1)} MB, ` +
+      `position ${result.meta.position ? `${result.meta.position.file}:${result.meta.position.position}` : "none"}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return 0;
+}
+
+/** `list`: each service's backups, complete and not. */
+function listCommand(services: Service[]): number {
+  for (const s of services) {
+    const { complete, incomplete } = listBackups(resolve(s.backup.store), s.name);
+    log(`${s.name}: ${complete.length} complete backup(s)${incomplete.length ? `, ${incomplete.length} incomplete` : ""}`);
+    for (const b of complete) {
+      const kind = b.meta.kind === "incremental" ? `incremental on ${b.meta.base}` : "full";
+      const stored = b.meta.storedBytes !== undefined ? ` (${(b.meta.storedBytes / 1e6).toFixed(1)} MB stored)` : "";
+      log(`  ${b.id}  ${(b.meta.bytes / 1e6).toFixed(1)} MB${stored}  ${b.meta.tool}  ${describeEncoding(b.meta)}  ${kind}${b.verified ? "  verified" : ""}`);
+    }
+    for (const b of incomplete) log(`  ${b.id}  INCOMPLETE: ${b.reason}`);
+  }
+  return 0;
+}
+
+/** `verify <service> [--backup ID]`: the service's vitest project. */
+function verifyCommand(services: Service[], args: Args): number {
+  const { service: name, config } = args;
+  if (!name) throw new Error("verify needs a service name");
+  findService(services, name);
+  if (args.backup === "") throw new Error("--backup needs a backup id (bin/restoretest list shows them)");
+  const run = spawnSync("npx", ["vitest", "run", "--project", name], {
+    stdio: "inherit",
+    env: { ...process.env, RESTORETEST_CONFIG: config, ...(args.backup !== undefined ? { RESTORETEST_BACKUP: args.backup } : {}) },
+  });
+  return run.status ?? 1;
+}
+
+/** `restore <service> [--to P] [--keep]` (or tables alone, `--table`): the restored server, and how to connect to it. */
+async function restoreCommand(services: Service[], args: Args): Promise<number> {
+  const { service: name } = args;
+  if (!name) throw new Error("restore needs a service name");
+  const service = findService(services, name);
+  if (args.tables.length > 0) return await restoreTablesCommand(service, args);
+  const to = args.to === undefined ? undefined : parseRestorePoint(args.to);
+  const r = await restoreService(service, { to, log, poolSize: 1 });
+  try {
+    await r.db.query("SELECT 1");
+    const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+    log(
+      `OK restore ${service.name} ${r.chain.map((l) => l.id).join(" + ")} to ${to ? describePoint(to) : "the baseline's position"}: ${steps}; ` +
+        `RPO ${r.rpoSeconds} s (newest restorable point: ${r.restorable.source} at ${r.restorable.at.toISOString()})`,
+    );
+    // The backup's own flavour's client (mysql for a clone, an xtrabackup or a MySQL dump), from the service's toolchain.
+    const client = backupTool(r.backup.meta.tool, service.backup.toolchain, r.manifest.server.flavor).flavor.client;
+    const where = r.target.description.startsWith("local") ? "" : ` (on ${r.target.description})`;
+    // A line to paste into a shell: the toolchain and the workDir may hold blanks and quotes.
+    log(`connect: ${shellQuote(client)} ${shellQuote(`--defaults-file=${r.server.clientOptionFile ?? "?"}`)}${where}   (read-only, no network, production data; as the restore's own verifier account)`);
+    if (args.keep) {
+      log("kept: press Ctrl-C to destroy the restored server and every file of it");
+      // Ctrl-C drains the disposer list (the restored server is on it) and exits.
+      await new Promise(() => setInterval(() => undefined, 60_000));
+    }
+  } finally {
+    await r.destroy();
+  }
+  return 0;
+}
+
+/** `binlogs <service>`: the binlog copier, until Ctrl-C; with `--check`, the archive's continuity. */
+async function binlogsCommand(services: Service[], args: Args): Promise<number> {
+  const { service: name } = args;
+  if (!name) throw new Error("binlogs needs a service name");
+  const service = findService(services, name);
+  if (args.check) {
+    const check = await checkServiceArchive(service, log);
+    for (const problem of check.problems) log(`  ${problem}`);
+    log(`${check.ok ? "OK" : "FAIL"} binlog archive of ${service.name}: ${check.first ?? "empty"} … ${check.last ?? ""}`);
+    return check.ok ? 0 : 1;
+  }
+  const copy = await startBinlogCopy(service, { log });
+  // Runs until Ctrl-C (which drains the disposer list: mariadb-binlog and the lock) or an error it cannot retry.
+  await copy.done;
+  return 0;
 }
 
 main(process.argv.slice(2))

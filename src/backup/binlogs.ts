@@ -220,18 +220,42 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
     );
   }
   const store = resolve(service.backup.store);
-  const dir = binlogArchiveDir(store, service.name);
+  const release = await lockArchive(service, store, sandbox, log);
+  const { source, tool } = await openCopySource(service, log, release);
+  const copier = new BinlogCopier(service, store, source, tool, options.restartDelayMs ?? 1000, log);
+  mkdirSync(copier.dir, { recursive: true, mode: 0o700 });
+  const done = copier.copy(release);
+  // Callers await `done` (or stop()); an unhandled copy of the rejection must not crash the process.
+  done.catch(() => undefined);
+  const stop = () => copier.stop(done);
+  if (!sandbox) return { pid: () => copier.pid(), starts: () => copier.starts, stop, done };
+  // A sandbox source lives only as long as this copy: it gets its day of writes (sandbox `changes`) while it is
+  // copied, and the copy stops once the archive holds its newest event (the demo's archive).
+  const written = untilArchived(service, source, copier.dir, log);
+  const finished = written.finally(stop).then(() => done);
+  finished.catch(() => undefined);
+  return { pid: () => copier.pid(), starts: () => copier.starts, stop, done: finished };
+}
+
+/** The archive's copying lock, and a kept sandbox source's backup lock too; released together. */
+async function lockArchive(service: Service, store: string, sandbox: boolean, log: (line: string) => void): Promise<() => Promise<void>> {
   const releaseCopy = await acquireLock(binlogLockPath(store, service.name), `binlog copying of ${service.name}`, log);
   // A kept sandbox source is started here: no backup job or rejoin may start the same datadir meanwhile.
   const releaseSandbox = sandbox ? await acquireLock(backupLockPath(store, service.name), `binlog copying of ${service.name}`, log).catch(async (error: unknown) => {
     await releaseCopy();
     throw error;
   }) : undefined;
-  const release = async () => {
+  return async () => {
     await releaseSandbox?.();
     await releaseCopy();
   };
-  let source: Awaited<ReturnType<typeof openSource>>;
+}
+
+type CopySource = Awaited<ReturnType<typeof openSource>>;
+
+/** The source copied from and its backup tool (whose flavour names the binlog program); the locks let go if either fails. */
+async function openCopySource(service: Service, log: (line: string) => void, release: () => Promise<void>): Promise<{ source: CopySource; tool: BackupTool }> {
+  let source: CopySource;
   let tool: BackupTool;
   try {
     source = await openSource(service, log);
@@ -243,20 +267,94 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
     await release();
     throw error;
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  let child: ChildProcess | undefined;
-  let stopping = false;
-  let starts = 0;
-  let wake: (() => void) | undefined;
-  const baseDelay = options.restartDelayMs ?? 1000;
+  return { source, tool };
+}
 
-  const runOnce = (first: string): Promise<{ code: number | null; signal: string | null; stderr: string; ms: number }> =>
-    new Promise((done) => {
-      const args = [`--defaults-extra-file=${source.optionFile}`, "--read-from-remote-server", "--raw", "--stop-never", `--result-file=${dir}/`, first];
+/**
+ * One service's copying, as startBinlogCopy runs it: mariadb-binlog started from where the archive ends and restarted
+ * whenever it ends, closed files sealed as it goes, everything let go when it stops.
+ */
+class BinlogCopier {
+  readonly dir: string;
+  starts = 0;
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  // Closed files are sealed (compressed, encrypted) as the copier goes, and every file once it stops: at rest, the
+  // archive holds plain only the file being written.
+  private readonly encoding: Encoding;
+  private readonly keyFile: string | undefined;
+  private sealing: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly service: Service,
+    private readonly store: string,
+    private readonly source: CopySource,
+    private readonly tool: BackupTool,
+    private readonly baseDelay: number,
+    private readonly log: (line: string) => void,
+  ) {
+    this.dir = binlogArchiveDir(store, service.name);
+    this.encoding = encodingOf(service.backup);
+    this.keyFile = service.backup.encrypt?.keyFile;
+  }
+
+  pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Copies until stop() or an error it cannot retry; then seals every file, closes the source and lets the locks go. */
+  async copy(release: () => Promise<void>): Promise<void> {
+    const { service, store, dir, tool, log } = this;
+    const sealer = isPlain(this.encoding) ? undefined : setInterval(() => void this.seal(), 5000);
+    sealer?.unref();
+    try {
+      encodeScript(this.encoding);
+      let delay = this.baseDelay;
+      while (!this.stopping) {
+        const oldest = listBackups(store, service.name).complete[0]?.meta.position;
+        if (!oldest) {
+          throw new Error(`no backup of ${service.name} with a binlog position in ${store}: binlog copying starts at the oldest kept backup's position; take a backup first`);
+        }
+        await this.sealing;
+        await unsealNewest(dir, this.keyFile);
+        const ended = await this.runOnce(resumeFrom(listArchive(dir), oldest.file));
+        if (this.stopping) break;
+        log(
+          `${tool.flavor.binlog} ended (${ended.signal ? `killed by ${ended.signal}` : `exit code ${ended.code}`})` +
+            `${ended.stderr ? `: ${ended.stderr}` : ""}; resuming in ${(delay / 1000).toFixed(1)}s`,
+        );
+        await new Promise<void>((r) => {
+          this.wake = r;
+          setTimeout(r, delay).unref();
+        });
+        // A copier that ran a while was cut off, not refused: retry quickly again; one that keeps failing at once backs off.
+        delay = ended.ms > 10_000 ? this.baseDelay : Math.min(delay * 2, 30_000);
+      }
+    } finally {
+      if (sealer) clearInterval(sealer);
+      await this.seal(true);
+      await this.source.close();
+      await release();
+    }
+  }
+
+  async stop(done: Promise<void>): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    this.child?.kill("SIGTERM");
+    await done.catch(() => undefined);
+  }
+
+  /** One mariadb-binlog run from `first` until it ends: how it ended, its stderr's tail and how long it ran. */
+  private runOnce(first: string): Promise<{ code: number | null; signal: string | null; stderr: string; ms: number }> {
+    const { service, dir, tool, log } = this;
+    return new Promise((done) => {
+      const args = [`--defaults-extra-file=${this.source.optionFile}`, "--read-from-remote-server", "--raw", "--stop-never", `--result-file=${dir}/`, first];
       const started = performance.now();
       const proc = spawn(tool.flavor.binlog, args, { stdio: ["ignore", "ignore", "pipe"] });
-      child = proc;
-      starts++;
+      this.child = proc;
+      this.starts++;
       let stderr = "";
       proc.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
       const reaper = proc.pid === undefined ? undefined : spawnReaper(proc.pid);
@@ -268,83 +366,36 @@ export async function startBinlogCopy(service: Service, options: BinlogCopyOptio
       proc.once("close", (code, signal) => {
         reaper?.kill("SIGKILL");
         void dispose();
-        child = undefined;
+        this.child = undefined;
         done({ code, signal, stderr: maskSecrets(tail(stderr, 5)), ms: performance.now() - started });
       });
     });
+  }
 
-  // Closed files are sealed (compressed, encrypted) as the copier goes, and every file once it stops: at rest, the
-  // archive holds plain only the file being written.
-  const encoding = encodingOf(service.backup);
-  const keyFile = service.backup.encrypt?.keyFile;
-  let sealing: Promise<unknown> = Promise.resolve();
-  const seal = (all = false) =>
-    (sealing = sealing
+  /** The archive's closed files sealed (all of them with `all`), one sealing after another; a failure is said, not thrown. */
+  private seal(all = false): Promise<unknown> {
+    const { dir, encoding, log } = this;
+    return (this.sealing = this.sealing
       .then(() => sealArchive(dir, encoding, { all }))
       .then((names) => names.length && log(`sealed ${names.join(", ")} (${describeSealing(encoding)})`))
       .catch((error: unknown) => log(`sealing the archive's closed files failed, they stay plain for now: ${(error as Error).message}`)));
-  const sealer = isPlain(encoding) ? undefined : setInterval(() => void seal(), 5000);
-  sealer?.unref();
-  const done = (async () => {
-    try {
-      encodeScript(encoding);
-      let delay = baseDelay;
-      while (!stopping) {
-        const oldest = listBackups(store, service.name).complete[0]?.meta.position;
-        if (!oldest) {
-          throw new Error(`no backup of ${service.name} with a binlog position in ${store}: binlog copying starts at the oldest kept backup's position; take a backup first`);
-        }
-        await sealing;
-        await unsealNewest(dir, keyFile);
-        const ended = await runOnce(resumeFrom(listArchive(dir), oldest.file));
-        if (stopping) break;
-        log(
-          `${tool.flavor.binlog} ended (${ended.signal ? `killed by ${ended.signal}` : `exit code ${ended.code}`})` +
-            `${ended.stderr ? `: ${ended.stderr}` : ""}; resuming in ${(delay / 1000).toFixed(1)}s`,
-        );
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, delay).unref();
-        });
-        // A copier that ran a while was cut off, not refused: retry quickly again; one that keeps failing at once backs off.
-        delay = ended.ms > 10_000 ? baseDelay : Math.min(delay * 2, 30_000);
-      }
-    } finally {
-      if (sealer) clearInterval(sealer);
-      await seal(true);
-      await source.close();
-      await release();
-    }
-  })();
-  // Callers await `done` (or stop()); an unhandled copy of the rejection must not crash the process.
-  done.catch(() => undefined);
+  }
+}
 
-  const stop = async () => {
-    stopping = true;
-    wake?.();
-    child?.kill("SIGTERM");
-    await done.catch(() => undefined);
-  };
-  if (!sandbox) return { pid: () => child?.pid, starts: () => starts, stop, done };
-  // A sandbox source lives only as long as this copy: it gets its day of writes (sandbox `changes`) while it is
-  // copied, and the copy stops once the archive holds its newest event (the demo's archive).
-  const written = (async () => {
-    await source.applyChanges();
-    await source.db.query("FLUSH BINARY LOGS");
-    const head = await binlogPosition(source.db);
-    if (!head) throw new Error(`the sandbox source of ${service.name} has no binary log`);
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const newest = listArchive(dir).at(-1);
-      if (newest === head.file && readBinlogEvents(join(dir, newest)).completeBytes >= head.position) break;
-      if (Date.now() > deadline) throw new Error(`the archive did not reach the sandbox source's ${head.file}:${head.position} within 120 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    log(`the archive of ${service.name} holds the sandbox source's newest event (${head.file}:${head.position}); stopping`);
-  })();
-  const finished = written.finally(stop).then(() => done);
-  finished.catch(() => undefined);
-  return { pid: () => child?.pid, starts: () => starts, stop, done: finished };
+/** A sandbox source's day of writes applied, and the archive followed until it holds the source's newest event. */
+async function untilArchived(service: Service, source: CopySource, dir: string, log: (line: string) => void): Promise<void> {
+  await source.applyChanges();
+  await source.db.query("FLUSH BINARY LOGS");
+  const head = await binlogPosition(source.db);
+  if (!head) throw new Error(`the sandbox source of ${service.name} has no binary log`);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const newest = listArchive(dir).at(-1);
+    if (newest === head.file && readBinlogEvents(join(dir, newest)).completeBytes >= head.position) break;
+    if (Date.now() > deadline) throw new Error(`the archive did not reach the sandbox source's ${head.file}:${head.position} within 120 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log(`the archive of ${service.name} holds the sandbox source's newest event (${head.file}:${head.position}); stopping`);
 }
 
 /** The archive checked against the oldest kept backup and the server's binlogs (when the server can be asked). */

@@ -261,71 +261,13 @@ function cloneTool(toolchain?: string): PhysicalBackupTool {
     kind: "physical",
     flavor: mysqlFlavor,
     incremental: false,
-    backupCommand: ({ targetDir, optionFile }) => {
-      // Measured on MySQL 9.7: CLONE LOCAL DATA DIRECTORY refuses a path holding a backslash (ER_WRONG_VALUE "file
-      // path"), however it is quoted; blanks, #, quotes, ;, $, backticks and non-ASCII it takes.
-      if (targetDir.includes("\\")) {
-        throw new Error(`MySQL's CLONE refuses a directory whose path holds a backslash: ${targetDir} (backup.store): choose a store path without one, or tool: dump`);
-      }
-      const client = `${shellQuote(mysqlFlavor.client)} ${shellQuote(`--defaults-extra-file=${optionFile}`)} --batch --skip-column-names`;
-      const sql = (statement: string) => `${client} -e ${shellQuote(statement)}`;
-      const active = "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone' AND PLUGIN_STATUS = 'ACTIVE'";
-      const position =
-        "SELECT JSON_UNQUOTE(LOCAL->'$.binary_log_file'), LOCAL->'$.binary_log_position', " +
-        "REPLACE(REPLACE(JSON_UNQUOTE(LOCAL->'$.gtid_executed'), '\\n', ''), ' ', '') FROM performance_schema.log_status";
-      const target = targetDir.replace(/\\/g, "\\\\").replace(/'/g, "''");
-      return {
-        file: "bash",
-        args: [
-          "-c",
-          `set -o pipefail; if [ "$(${sql(active)})" != 1 ]; then echo "the clone plugin is not active on the source: run INSTALL PLUGIN clone SONAME 'mysql_clone.so' there (or add plugin-load-add=mysql_clone.so to its option file), and grant the backup user BACKUP_ADMIN" >&2; exit 3; fi` +
-            ` && position="$(${sql(position)})"` +
-            ` && ${sql(`CLONE LOCAL DATA DIRECTORY = '${target}'`)}` +
-            ` && printf '%s\\n' "$position" > ${shellQuote(join(targetDir, CLONE_BINLOG_INFO))}`,
-        ],
-      };
-    },
-    // Clone copies InnoDB data only: a table of any other engine would come back empty, found only by the nightly.
+    backupCommand: (options) => cloneCommand(mysqlFlavor, options),
+    // What the clone could not copy whole is refused before it starts (a table of another engine would come back
+    // empty, found only by the nightly).
     async preflight(db, databases, consistency) {
-      // Writes during the clone are found again only by their GTIDs (see above): without GTIDs, only a quiet source.
-      if (consistency !== "quiescent") {
-        const [mode] = await db.query<{ mode: string }>("SELECT @@GLOBAL.gtid_mode AS mode");
-        if (mode?.mode !== "ON") {
-          throw new Error(
-            `clone with backup.consistency ${consistency} needs gtid_mode=ON on the source (it is ${mode?.mode ?? "unknown"}): the copy's place in the binlog is known by its GTID set only. ` +
-              "Turn GTIDs on, or set backup.consistency: quiescent for a source nothing writes to during the backup",
-          );
-        }
-      }
-      // CLONE LOCAL writes a tablespace that lives outside the data directory (DATA DIRECTORY, a general tablespace's
-      // ADD DATAFILE '/…') back to its own absolute path, which on the source's host is the source's file: the clone
-      // stops with ERROR 1086 "File … already exists" (found by the generated-schema matrix). The whole instance is
-      // cloned, so any database's count.
-      const outside = await db.query<{ name: string; path: string }>(
-        `SELECT t.NAME AS name, d.PATH AS path FROM information_schema.INNODB_DATAFILES d
-           JOIN information_schema.INNODB_TABLESPACES t ON t.SPACE = d.SPACE
-          WHERE d.PATH LIKE '/%' ORDER BY t.NAME`,
-      );
-      if (outside.length > 0) {
-        const named = outside.slice(0, 20).map((r) => `${r.name.replace("/", ".")} (${r.path})`);
-        throw new Error(
-          `clone cannot copy ${outside.length} tablespace(s) outside the data directory on the source's own host (CLONE LOCAL writes them back to their own path, which exists): ${named.join(", ")}${outside.length > 20 ? ", …" : ""}. ` +
-            "Recreate them without DATA DIRECTORY (a rebuild keeps it), or back this service up with xtrabackup or dump",
-        );
-      }
-      if (databases.length === 0) return;
-      const rows = await db.query<{ db: string; name: string; engine: string }>(
-        `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
-          WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE <> 'InnoDB' AND TABLE_SCHEMA IN (${databases.map(() => "?").join(", ")})
-          ORDER BY TABLE_SCHEMA, TABLE_NAME`,
-        [...databases],
-      );
-      if (rows.length === 0) return;
-      const named = rows.slice(0, 20).map((r) => `${r.db}.${r.name} (${r.engine})`);
-      throw new Error(
-        `clone copies InnoDB data only: ${rows.length} table(s) of other engines would be restored empty: ${named.join(", ")}${rows.length > 20 ? ", …" : ""}. ` +
-          "Convert them to InnoDB (ALTER TABLE … ENGINE=InnoDB), or back this service up with xtrabackup or dump",
-      );
+      await requireGtidsUnlessQuiet(db, consistency);
+      await refuseOutsideTablespaces(db);
+      await refuseOtherEngines(db, databases);
     },
     versionCommand: () => ({ file: mysqlFlavor.client, args: ["--version"] }),
     readPosition(backupDir) {
@@ -334,6 +276,82 @@ function cloneTool(toolchain?: string): PhysicalBackupTool {
     },
     readCheckpoints: () => null,
   };
+}
+
+/** The clone itself, through the client: the plugin checked, the position read just before, the copy, the position written beside it. */
+function cloneCommand(mysqlFlavor: Flavor, { targetDir, optionFile }: BackupCommandOptions): CommandSpec {
+  // Measured on MySQL 9.7: CLONE LOCAL DATA DIRECTORY refuses a path holding a backslash (ER_WRONG_VALUE "file
+  // path"), however it is quoted; blanks, #, quotes, ;, $, backticks and non-ASCII it takes.
+  if (targetDir.includes("\\")) {
+    throw new Error(`MySQL's CLONE refuses a directory whose path holds a backslash: ${targetDir} (backup.store): choose a store path without one, or tool: dump`);
+  }
+  const client = `${shellQuote(mysqlFlavor.client)} ${shellQuote(`--defaults-extra-file=${optionFile}`)} --batch --skip-column-names`;
+  const sql = (statement: string) => `${client} -e ${shellQuote(statement)}`;
+  const active = "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone' AND PLUGIN_STATUS = 'ACTIVE'";
+  const position =
+    "SELECT JSON_UNQUOTE(LOCAL->'$.binary_log_file'), LOCAL->'$.binary_log_position', " +
+    "REPLACE(REPLACE(JSON_UNQUOTE(LOCAL->'$.gtid_executed'), '\\n', ''), ' ', '') FROM performance_schema.log_status";
+  const target = targetDir.replace(/\\/g, "\\\\").replace(/'/g, "''");
+  return {
+    file: "bash",
+    args: [
+      "-c",
+      `set -o pipefail; if [ "$(${sql(active)})" != 1 ]; then echo "the clone plugin is not active on the source: run INSTALL PLUGIN clone SONAME 'mysql_clone.so' there (or add plugin-load-add=mysql_clone.so to its option file), and grant the backup user BACKUP_ADMIN" >&2; exit 3; fi` +
+        ` && position="$(${sql(position)})"` +
+        ` && ${sql(`CLONE LOCAL DATA DIRECTORY = '${target}'`)}` +
+        ` && printf '%s\\n' "$position" > ${shellQuote(join(targetDir, CLONE_BINLOG_INFO))}`,
+    ],
+  };
+}
+
+/** Writes during the clone are found again only by their GTIDs (see cloneTool): without GTIDs, only a quiet source. */
+async function requireGtidsUnlessQuiet(db: Queryable, consistency: "quiescent" | "snapshot" | "pausedReplica"): Promise<void> {
+  if (consistency === "quiescent") return;
+  const [mode] = await db.query<{ mode: string }>("SELECT @@GLOBAL.gtid_mode AS mode");
+  if (mode?.mode !== "ON") {
+    throw new Error(
+      `clone with backup.consistency ${consistency} needs gtid_mode=ON on the source (it is ${mode?.mode ?? "unknown"}): the copy's place in the binlog is known by its GTID set only. ` +
+        "Turn GTIDs on, or set backup.consistency: quiescent for a source nothing writes to during the backup",
+    );
+  }
+}
+
+/**
+ * CLONE LOCAL writes a tablespace that lives outside the data directory (DATA DIRECTORY, a general tablespace's
+ * ADD DATAFILE '/…') back to its own absolute path, which on the source's host is the source's file: the clone
+ * stops with ERROR 1086 "File … already exists" (found by the generated-schema matrix). The whole instance is
+ * cloned, so any database's count.
+ */
+async function refuseOutsideTablespaces(db: Queryable): Promise<void> {
+  const outside = await db.query<{ name: string; path: string }>(
+    `SELECT t.NAME AS name, d.PATH AS path FROM information_schema.INNODB_DATAFILES d
+       JOIN information_schema.INNODB_TABLESPACES t ON t.SPACE = d.SPACE
+      WHERE d.PATH LIKE '/%' ORDER BY t.NAME`,
+  );
+  if (outside.length > 0) {
+    const named = outside.slice(0, 20).map((r) => `${r.name.replace("/", ".")} (${r.path})`);
+    throw new Error(
+      `clone cannot copy ${outside.length} tablespace(s) outside the data directory on the source's own host (CLONE LOCAL writes them back to their own path, which exists): ${named.join(", ")}${outside.length > 20 ? ", …" : ""}. ` +
+        "Recreate them without DATA DIRECTORY (a rebuild keeps it), or back this service up with xtrabackup or dump",
+    );
+  }
+}
+
+/** Clone copies InnoDB data only: a table of another engine in the backed-up databases would be restored empty. */
+async function refuseOtherEngines(db: Queryable, databases: readonly string[]): Promise<void> {
+  if (databases.length === 0) return;
+  const rows = await db.query<{ db: string; name: string; engine: string }>(
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
+      WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE <> 'InnoDB' AND TABLE_SCHEMA IN (${databases.map(() => "?").join(", ")})
+      ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+    [...databases],
+  );
+  if (rows.length === 0) return;
+  const named = rows.slice(0, 20).map((r) => `${r.db}.${r.name} (${r.engine})`);
+  throw new Error(
+    `clone copies InnoDB data only: ${rows.length} table(s) of other engines would be restored empty: ${named.join(", ")}${rows.length > 20 ? ", …" : ""}. ` +
+      "Convert them to InnoDB (ALTER TABLE … ENGINE=InnoDB), or back this service up with xtrabackup or dump",
+  );
 }
 
 export const DUMP_FILE = "dump.sql";

@@ -286,27 +286,7 @@ async function captureInSnapshot(
     } finally {
       await lock.query("UNLOCK TABLES");
     }
-    const inSnapshot = tChecks.filter((c) => !c.implicitCommit);
-    // Checks that would end a snapshot (CHECK TABLE) run after it, on the same session outside any transaction, while
-    // its tables are still open: their baseline value is informative only.
-    const afterwards = tChecks.filter((c) => c.implicitCommit);
-    const groups = snapshotGroups(transactional, snapshots.length).map((group, i) => ({ group, snapshot: snapshots[i] as Session }));
-    // The queries read beside the table captures, in their own snapshot at the same position.
-    const answering = async () => {
-      if (!queries || !querySnapshot || !placeholders) return;
-      answered = await captureAnswers(querySnapshot, db, queries.dialect, queries.list, placeholders, queries.digestKey);
-      await querySnapshot.query("COMMIT");
-    };
-    // Both run to their end before the sessions are released, whichever fails.
-    const settled = await Promise.allSettled([
-      answering(),
-      mapConcurrent(groups, concurrency, async ({ group, snapshot }) => {
-        merge(tableResults, await captureTableChecks([snapshot], group, inSnapshot, options, catalog));
-        await snapshot.query("COMMIT");
-        if (afterwards.length) merge(tableResults, await captureTableChecks([snapshot], group, afterwards, options, catalog));
-      }),
-    ]);
-    for (const result of settled) if (result.status === "rejected") throw result.reason;
+    answered = await captureSnapshotGroups(db, snapshots, transactional, { concurrency, tChecks, options, catalog, tableResults }, queries, querySnapshot, placeholders);
   } finally {
     for (const s of snapshots) s.release();
     querySnapshot?.release();
@@ -316,6 +296,45 @@ async function captureInSnapshot(
     ? { tables: plain.map((t) => `${t.database}.${t.table}`), capturedUnder: "FLUSH TABLES WITH READ LOCK at the snapshot's position" }
     : undefined;
   return { position, tableResults, dbResults, serverResults, nonTransactional, queries: placeholders ? { placeholders, answers: answered } : undefined };
+}
+
+/**
+ * The InnoDB tables read inside the snapshots (open at the position), one group per snapshot, each committed as soon
+ * as its tables are read; the team's queries beside them in their own snapshot. Their answers (none without queries).
+ */
+async function captureSnapshotGroups(
+  db: Db,
+  snapshots: readonly Session[],
+  transactional: CaptureTask[],
+  read: { concurrency: number; tChecks: TableCheck[]; options: CheckOptions; catalog: Catalog; tableResults: Results },
+  queries: QueriesToAnswer | undefined,
+  querySnapshot: Session | undefined,
+  placeholders: Record<string, string> | undefined,
+): Promise<NonNullable<Manifest["queries"]>["answers"]> {
+  const { concurrency, tChecks, options, catalog, tableResults } = read;
+  let answered: NonNullable<Manifest["queries"]>["answers"] = [];
+  const inSnapshot = tChecks.filter((c) => !c.implicitCommit);
+  // Checks that would end a snapshot (CHECK TABLE) run after it, on the same session outside any transaction, while
+  // its tables are still open: their baseline value is informative only.
+  const afterwards = tChecks.filter((c) => c.implicitCommit);
+  const groups = snapshotGroups(transactional, snapshots.length).map((group, i) => ({ group, snapshot: snapshots[i] as Session }));
+  // The queries read beside the table captures, in their own snapshot at the same position.
+  const answering = async () => {
+    if (!queries || !querySnapshot || !placeholders) return;
+    answered = await captureAnswers(querySnapshot, db, queries.dialect, queries.list, placeholders, queries.digestKey);
+    await querySnapshot.query("COMMIT");
+  };
+  // Both run to their end before the sessions are released, whichever fails.
+  const settled = await Promise.allSettled([
+    answering(),
+    mapConcurrent(groups, concurrency, async ({ group, snapshot }) => {
+      merge(tableResults, await captureTableChecks([snapshot], group, inSnapshot, options, catalog));
+      await snapshot.query("COMMIT");
+      if (afterwards.length) merge(tableResults, await captureTableChecks([snapshot], group, afterwards, options, catalog));
+    }),
+  ]);
+  for (const result of settled) if (result.status === "rejected") throw result.reason;
+  return answered;
 }
 
 function describe(p: { file: string; position: number } | null): string {

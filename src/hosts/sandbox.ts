@@ -222,74 +222,18 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
   mkdirSync(files.tmpdir, { recursive: true });
   if (spec.logBin) mkdirSync(join(spec.dir, "binlog"), { recursive: true });
   const tcp = spec.tcp && !spec.skipGrantTables && !spec.verifier;
-  const verifier = spec.verifier ? verifierFiles(spec.dir) : undefined;
-  if (spec.verifier && verifier) {
-    writeFileSync(verifier.initFile, verifierInitSql(spec.verifier), { mode: 0o600 });
-    writeFileSync(verifier.clientFile, clientOptions({ user: spec.verifier.user, password: spec.verifier.password, socket }), { mode: 0o600 });
-  }
+  const verifier = writeVerifierFiles(spec, socket);
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = tcp ? await freePort() : undefined;
-    const logStart = existsSync(errorLog) ? readFileSync(errorLog).length : 0;
-    const binary = (spec.flavor ?? MARIADB_FLAVOR.server).binary;
-    const child = spawn(binary, serverArgs(spec, port), { stdio: "ignore", detached: false });
-    const pid = child.pid;
-    if (pid === undefined) {
-      const error = await new Promise<Error | undefined>((r) => {
-        child.once("error", r);
-        setImmediate(() => r(undefined));
-      });
-      const missing = (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
-      throw new ServerStartError(
-        missing ? `${binary} is not installed on this machine (not found on PATH): a backup is restored by the server of its own flavour` : `could not spawn ${binary}: ${error?.message ?? "no pid"}`,
-      );
+    const running = await launch(spec, files, verifier, port);
+    if ("portTaken" in running) {
+      lastError = running.portTaken;
+      continue;
     }
-    const reaper = spawnReaper(pid, spec.dir);
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    let stopped: Promise<void> | undefined;
-    const stopAndRemove = registerDisposer(`${binary} pid ${pid} in ${spec.dir}`, async () => {
-      stopped ??= stopChild(child, exited);
-      await stopped;
-      reaper.kill("SIGKILL");
-    });
-    const logTail = (lines = 30) => (existsSync(errorLog) ? tail(readFileSync(errorLog).subarray(logStart).toString(), lines) : "");
-    try {
-      // A restored server is asked with its verifier account from the first try: one login proves both that it answers
-      // and that the grant tables it loaded accept the account its init file made (that login is the start's end).
-      await waitUntilAnswering(binary, socket, exited, spec.startTimeoutMs ?? 60_000, spec.verifier);
-    } catch (error) {
-      const refused = error instanceof LoginRefused;
-      const log = logTail(refused ? 60 : 30);
-      await stopAndRemove();
-      if (port !== undefined && /Address already in use/.test(log)) {
-        lastError = error as Error;
-        continue;
-      }
-      const trouble = privilegeTableTrouble(log) ?? (refused ? VERIFIER_REFUSED : undefined);
-      const message = refused ? `(${error.message})` : (error as Error).message;
-      throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${message}\nserver error log (last lines):\n${tail(log, 30)}`);
-    } finally {
-      if (verifier) rmSync(verifier.initFile, { force: true });
-    }
-    let user: string = SANDBOX_ROOT.user;
-    let password: string | undefined;
-    if (spec.verifier) {
-      ({ user, password } = spec.verifier);
-    } else if (!spec.skipGrantTables) {
-      // A random root password per sandbox: nothing else on this machine can log in to it.
-      password = randomBytes(18).toString("base64url");
-      registerSecret(password);
-      const db = await Db.connect({ socketPath: socket, user, password: "", poolSize: 1 });
-      try {
-        // Not in the binlog: binlogs are copied into the store, and the statement holds the password in clear.
-        await db.query("SET SESSION sql_log_bin = 0");
-        await db.query("ALTER USER 'root'@'localhost' IDENTIFIED BY ?", [password]);
-      } finally {
-        await db.close();
-      }
-    }
+    const { user, password } = await account(spec, socket);
     return {
-      pid,
+      pid: running.pid,
       socket,
       port,
       datadir: spec.datadir,
@@ -298,11 +242,99 @@ export async function startServer(spec: ServerSpec): Promise<StartedServer> {
       password,
       ...(spec.verifier && verifier ? { verifier: { user: spec.verifier.user, host: spec.verifier.host }, clientOptionFile: verifier.clientFile } : {}),
       connect: (options = {}) => Db.connect({ socketPath: socket, user, password, database: options.database, poolSize: options.poolSize }),
-      errorLogTail: logTail,
-      stop: stopAndRemove,
+      errorLogTail: running.logTail,
+      stop: running.stop,
     };
   }
   throw new ServerStartError(`could not find a free port for ${(spec.flavor ?? MARIADB_FLAVOR.server).binary}: ${lastError?.message}`);
+}
+
+/** A restored server's verifier: the init file that makes its account, and the client option file that logs in with it. */
+function writeVerifierFiles(spec: ServerSpec, socket: string): ReturnType<typeof verifierFiles> | undefined {
+  const verifier = spec.verifier ? verifierFiles(spec.dir) : undefined;
+  if (spec.verifier && verifier) {
+    writeFileSync(verifier.initFile, verifierInitSql(spec.verifier), { mode: 0o600 });
+    writeFileSync(verifier.clientFile, clientOptions({ user: spec.verifier.user, password: spec.verifier.password, socket }), { mode: 0o600 });
+  }
+  return verifier;
+}
+
+/** One try at starting the server: running and answering, or the port it was given taken meanwhile (try another). */
+async function launch(
+  spec: ServerSpec,
+  { socket, errorLog }: ReturnType<typeof serverFiles>,
+  verifier: ReturnType<typeof verifierFiles> | undefined,
+  port: number | undefined,
+): Promise<{ pid: number; stop: () => Promise<void>; logTail: (lines?: number) => string } | { portTaken: Error }> {
+  const logStart = existsSync(errorLog) ? readFileSync(errorLog).length : 0;
+  const binary = (spec.flavor ?? MARIADB_FLAVOR.server).binary;
+  const { child, pid } = await spawnServer(binary, spec, port);
+  const reaper = spawnReaper(pid, spec.dir);
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  let stopped: Promise<void> | undefined;
+  const stopAndRemove = registerDisposer(`${binary} pid ${pid} in ${spec.dir}`, async () => {
+    stopped ??= stopChild(child, exited);
+    await stopped;
+    reaper.kill("SIGKILL");
+  });
+  const logTail = (lines = 30) => (existsSync(errorLog) ? tail(readFileSync(errorLog).subarray(logStart).toString(), lines) : "");
+  try {
+    // A restored server is asked with its verifier account from the first try: one login proves both that it answers
+    // and that the grant tables it loaded accept the account its init file made (that login is the start's end).
+    await waitUntilAnswering(binary, socket, exited, spec.startTimeoutMs ?? 60_000, spec.verifier);
+  } catch (error) {
+    const refused = error instanceof LoginRefused;
+    const log = logTail(refused ? 60 : 30);
+    await stopAndRemove();
+    if (port !== undefined && /Address already in use/.test(log)) {
+      return { portTaken: error as Error };
+    }
+    const trouble = privilegeTableTrouble(log) ?? (refused ? VERIFIER_REFUSED : undefined);
+    const message = refused ? `(${error.message})` : (error as Error).message;
+    throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${message}\nserver error log (last lines):\n${tail(log, 30)}`);
+  } finally {
+    if (verifier) rmSync(verifier.initFile, { force: true });
+  }
+  return { pid, stop: stopAndRemove, logTail };
+}
+
+/** The server's process, or why it has none (a flavour's program not installed is named as such). */
+async function spawnServer(binary: string, spec: ServerSpec, port: number | undefined): Promise<{ child: ChildProcess; pid: number }> {
+  const child = spawn(binary, serverArgs(spec, port), { stdio: "ignore", detached: false });
+  const pid = child.pid;
+  if (pid === undefined) {
+    const error = await new Promise<Error | undefined>((r) => {
+      child.once("error", r);
+      setImmediate(() => r(undefined));
+    });
+    const missing = (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+    throw new ServerStartError(
+      missing ? `${binary} is not installed on this machine (not found on PATH): a backup is restored by the server of its own flavour` : `could not spawn ${binary}: ${error?.message ?? "no pid"}`,
+    );
+  }
+  return { child, pid };
+}
+
+/** Who logs in to a started server: its verifier, root without a password (grant tables skipped), or root with a fresh one. */
+async function account(spec: ServerSpec, socket: string): Promise<{ user: string; password: string | undefined }> {
+  let user: string = SANDBOX_ROOT.user;
+  let password: string | undefined;
+  if (spec.verifier) {
+    ({ user, password } = spec.verifier);
+  } else if (!spec.skipGrantTables) {
+    // A random root password per sandbox: nothing else on this machine can log in to it.
+    password = randomBytes(18).toString("base64url");
+    registerSecret(password);
+    const db = await Db.connect({ socketPath: socket, user, password: "", poolSize: 1 });
+    try {
+      // Not in the binlog: binlogs are copied into the store, and the statement holds the password in clear.
+      await db.query("SET SESSION sql_log_bin = 0");
+      await db.query("ALTER USER 'root'@'localhost' IDENTIFIED BY ?", [password]);
+    } finally {
+      await db.close();
+    }
+  }
+  return { user, password };
 }
 
 /** What a start says when the verifier's login is refused and the error log names no privilege table. */

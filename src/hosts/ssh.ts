@@ -20,6 +20,7 @@ import {
   VERIFIER_REFUSED,
   type ServerSpec,
   type StartedServer,
+  type VerifierAccount,
 } from "./sandbox.ts";
 import { SshConnection, SshError, type SshEndpoint, type Watchdog } from "./sshConnection.ts";
 import type { HostProvider, RestoredServerOptions, Target } from "./types.ts";
@@ -34,6 +35,8 @@ export interface SshProviderOptions {
   /** Limit for housekeeping commands (mkdir, listings, stop and remove). */
   commandTimeoutMs?: number;
 }
+
+type Connect = (options?: { database?: string; poolSize?: number; connectTimeoutMs?: number }) => Promise<Db>;
 
 /** Server binaries live in sbin directories, which a non-login SSH session's PATH often lacks. */
 const SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin";
@@ -218,15 +221,37 @@ class SshTarget implements Target {
       ...(flavor ? { flavor } : {}),
       extraArgs: [...(options.extraArgs ?? [])],
     };
+    const verifierPaths = verifierFiles(this.dir);
+    await this.writeVerifierFiles(verifier);
+    const pid = await this.launchServer(binary, spec);
+    if (!Number.isInteger(pid) || pid <= 0) return this.failStart(binary, `${binary} on ${this.conn.label} did not start: no pid recorded`);
+    const connect = this.connectAs(verifier);
+    await this.waitUntilAnswering(binary, spec.startTimeoutMs ?? 60_000, connect);
+    await this.runOnHost(`rm -f ${q(verifierPaths.initFile)}`, `rm ${verifierPaths.initFile}`);
+    this.server = await this.running(binary, pid, verifier, connect);
+    return this.server;
+  }
+
+  /** A command on the host, described as `ssh <host> <describe>`, within the housekeeping limit. */
+  private runOnHost(script: string, describe: string): Promise<CommandResult> {
+    return this.conn.run(script, `ssh ${this.conn.label} ${describe}`, { timeoutMs: this.timeoutMs });
+  }
+
+  /** The verifier's init file and client option file, on the host. */
+  private async writeVerifierFiles(verifier: VerifierAccount): Promise<void> {
     const files = serverFiles(this.dir);
     const verifierPaths = verifierFiles(this.dir);
     const label = this.conn.label;
-    const run = (script: string, describe: string) => this.conn.run(script, `ssh ${label} ${describe}`, { timeoutMs: this.timeoutMs });
     // Written through stdin, mode 0600: the verifier's password never appears on a command line on either host.
     const writeFile = (path: string, text: string) =>
       this.conn.run(`umask 077 && cat > ${q(path)}`, `ssh ${label} write ${path}`, { timeoutMs: this.timeoutMs, stdin: Readable.from([text]) });
     await writeFile(verifierPaths.initFile, verifierInitSql(verifier));
     await writeFile(verifierPaths.clientFile, clientOptions({ user: verifier.user, password: verifier.password, socket: files.socket }));
+  }
+
+  /** Starts the server in the background on the host; its pid as the wrapper recorded it (NaN or 0 when none was). */
+  private async launchServer(binary: string, spec: ServerSpec): Promise<number> {
+    const files = serverFiles(this.dir);
     // A wrapper shell waits for mariadbd: it reaps it the moment it exits (no zombie left to init) and records the exit code.
     // What the server prints before its error log is open (a missing datadir, a bad option) goes to server.out.
     // The program is the wrapper's $0: a toolchain path is one word whatever it holds.
@@ -236,25 +261,34 @@ class SshTarget implements Target {
       `mkdir -p ${q(files.tmpdir)} && cd ${q(this.dir)} && rm -f server.pid server.exit || exit 1; ` +
       `PATH="$PATH:${SBIN_PATH}" sh -c ${q(wrapper)} ${q(binary)} ${args.map(q).join(" ")} </dev/null >/dev/null 2>&1 & ` +
       `i=0; while [ ! -s server.pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; cat server.pid`;
-    const launched = await run(launch, `${describeCommand(binary, args)} &`);
-    const pid = Number(launched.stdout.trim());
-    const logTail = async (lines = 30) =>
-      (
-        await run(
-          `cd ${q(this.dir)} && for f in ${q(files.errorLog)} server.out; do if [ -s "$f" ]; then tail -n ${lines} "$f"; fi; done; true`,
-          `tail ${files.errorLog}`,
-        ).catch(() => ({ stdout: "" }))
-      ).stdout.trimEnd();
-    const fail = async (message: string): Promise<never> => {
-      const log = await logTail();
-      await run(stopServerScript(this.dir, 5), `stop ${binary} in ${this.dir}`).catch(() => undefined);
-      const trouble = message.includes("privilege") ? undefined : privilegeTableTrouble(log);
-      throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${message}\nserver error log (last lines):\n${log}`);
-    };
-    if (!Number.isInteger(pid) || pid <= 0) return fail(`${binary} on ${label} did not start: no pid recorded`);
-    const timeoutMs = spec.startTimeoutMs ?? 60_000;
-    const deadline = Date.now() + timeoutMs;
-    const connect = (options: { database?: string; poolSize?: number; connectTimeoutMs?: number } = {}) =>
+    const launched = await this.runOnHost(launch, `${describeCommand(binary, args)} &`);
+    return Number(launched.stdout.trim());
+  }
+
+  /** The last lines of the server's error log and of what it printed before the log was open; "" when unreadable. */
+  private async logTail(lines = 30): Promise<string> {
+    const files = serverFiles(this.dir);
+    return (
+      await this.runOnHost(
+        `cd ${q(this.dir)} && for f in ${q(files.errorLog)} server.out; do if [ -s "$f" ]; then tail -n ${lines} "$f"; fi; done; true`,
+        `tail ${files.errorLog}`,
+      ).catch(() => ({ stdout: "" }))
+    ).stdout.trimEnd();
+  }
+
+  /** A start that failed: the server stopped, and `message` thrown with the log's tail (and the grant tables' trouble, if any). */
+  private async failStart(binary: string, message: string): Promise<never> {
+    const log = await this.logTail();
+    await this.runOnHost(stopServerScript(this.dir, 5), `stop ${binary} in ${this.dir}`).catch(() => undefined);
+    const trouble = message.includes("privilege") ? undefined : privilegeTableTrouble(log);
+    throw new ServerStartError(`${trouble ? `${trouble}\n` : ""}${message}\nserver error log (last lines):\n${log}`);
+  }
+
+  /** Connections to the started server as the verifier, through the ssh connection to its socket. */
+  private connectAs(verifier: VerifierAccount): Connect {
+    const files = serverFiles(this.dir);
+    const label = this.conn.label;
+    return (options: { database?: string; poolSize?: number; connectTimeoutMs?: number } = {}) =>
       Db.connect({
         socketPath: files.socket,
         via: `ssh ${label}`,
@@ -265,8 +299,16 @@ class SshTarget implements Target {
         poolSize: options.poolSize,
         connectTimeoutMs: options.connectTimeoutMs,
       });
+  }
+
+  /** Until its socket appears and the verifier logs in; a server that exits, refuses the verifier or stays silent fails the start. */
+  private async waitUntilAnswering(binary: string, timeoutMs: number, connect: Connect): Promise<void> {
+    const files = serverFiles(this.dir);
+    const label = this.conn.label;
+    const fail = (message: string) => this.failStart(binary, message);
+    const deadline = Date.now() + timeoutMs;
     const polls = Math.max(1, Math.ceil(timeoutMs / 100));
-    const waited = await run(
+    const waited = await this.runOnHost(
       `cd ${q(this.dir)}; i=0; while [ $i -lt ${polls} ]; do ` +
         `if [ -e server.exit ]; then echo "exited $(cat server.exit)"; exit 0; fi; ` +
         `if [ -S ${q(files.socket)} ]; then echo ready; exit 0; fi; sleep 0.1; i=$((i+1)); done; echo waiting`,
@@ -284,21 +326,26 @@ class SshTarget implements Target {
         if (this.conn.closed) throw error;
         // It answers, but the account made at start is unknown: the grant tables did not load (the log says which).
         if (/Access denied/.test((error as Error).message)) {
-          const log = await logTail(60);
+          const log = await this.logTail(60);
           return fail(`${privilegeTableTrouble(log) ?? VERIFIER_REFUSED}\n(${(error as Error).message})`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
     }
     if (!answered) return fail(`${binary} on ${label} did not answer on ${files.socket} within ${Math.round(timeoutMs / 1000)}s`);
-    await run(`rm -f ${q(verifierPaths.initFile)}`, `rm ${verifierPaths.initFile}`);
-    let lastLog = await logTail();
+  }
+
+  /** The started server as the restore sees it; its log is read at start-up and at stop. */
+  private async running(binary: string, pid: number, verifier: VerifierAccount, connect: Connect): Promise<StartedServer> {
+    const files = serverFiles(this.dir);
+    const verifierPaths = verifierFiles(this.dir);
+    let lastLog = await this.logTail();
     const stop = async () => {
-      lastLog = (await logTail()) || lastLog;
-      await run(stopServerScript(this.dir, STOP_GRACE_S), `stop ${binary} pid ${pid}`);
+      lastLog = (await this.logTail()) || lastLog;
+      await this.runOnHost(stopServerScript(this.dir, STOP_GRACE_S), `stop ${binary} pid ${pid}`);
     };
     let stopped: Promise<void> | undefined;
-    this.server = {
+    return {
       pid,
       socket: files.socket,
       port: undefined,
@@ -313,7 +360,6 @@ class SshTarget implements Target {
       errorLogTail: (lines = 30) => tail(lastLog, lines),
       stop: () => (stopped ??= stop()),
     };
-    return this.server;
   }
 
   /** Stop the server, remove the directory, close the connection; over a new connection when the old one was lost. */

@@ -1,5 +1,5 @@
 // One SSH connection to a restore host: key auth, strict host-key checking, remote commands that fail like local ones, socket forwarding.
-import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync, type WriteStream } from "node:fs";
 import { Duplex, type Readable } from "node:stream";
 import ssh2 from "ssh2";
 import type { Client as SshClient, ClientChannel, ServerHostKeyAlgorithm } from "ssh2";
@@ -183,100 +183,10 @@ export class SshConnection {
 
   private async runOnce(script: string, describe: string, options: RemoteCommandOptions): Promise<CommandResult> {
     const started = performance.now();
-    const elapsed = () => performance.now() - started;
     // sshd runs each command as a session leader, so its pid is also its process group: printed first, to kill on timeout.
     // The marker sets it apart from anything the user's shell start-up files print before it.
     const channel = await this.exec(`echo "${PID_MARKER}$$"; ${script}`, describe);
-    // Into the file as it arrives, the channel paused while the file is behind: memory stays flat whatever the size.
-    const file = options.outputFile ? createWriteStream(options.outputFile, { mode: 0o600 }) : undefined;
-    let fileError: Error | undefined;
-    file?.on("error", (error) => {
-      fileError = error;
-      channel.close();
-    });
-    return new Promise<CommandResult>((resolve, reject) => {
-      const stdout: Buffer[] = [];
-      const keep = (chunk: Buffer) => {
-        if (!file) stdout.push(chunk);
-        else if (!file.write(chunk)) {
-          channel.pause();
-          file.once("drain", () => channel.resume());
-        }
-      };
-      let head = "";
-      let pid: number | undefined;
-      let stderr = "";
-      let timedOut = false;
-      let killing: Promise<void> | undefined;
-      const killGroup = () => {
-        if (pid === undefined || killing || this.closed) return;
-        const group = `-${pid}`;
-        killing = this.run(
-          `kill -TERM -- ${group} 2>/dev/null; i=0; while kill -0 -- ${group} 2>/dev/null && [ $i -lt ${KILL_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- ${group} 2>/dev/null; true`,
-          `kill process group ${pid}`,
-          { timeoutMs: 0 },
-        ).then(
-          () => undefined,
-          () => undefined,
-        );
-      };
-      const timer =
-        options.timeoutMs && options.timeoutMs > 0
-          ? setTimeout(() => {
-              timedOut = true;
-              killGroup();
-            }, options.timeoutMs)
-          : undefined;
-      channel.on("data", (chunk: Buffer) => {
-        if (pid === undefined) {
-          head += chunk.toString("latin1");
-          const found = new RegExp(`${PID_MARKER}(\\d+)\n`).exec(head);
-          if (!found) return;
-          pid = Number(found[1]);
-          const rest = Buffer.from(head.slice(found.index + found[0].length), "latin1");
-          if (rest.length > 0) keep(rest);
-          if (timedOut) killGroup();
-          return;
-        }
-        keep(chunk);
-      });
-      channel.stderr.on("data", (chunk: Buffer) => {
-        const text = chunk.toString();
-        options.onStderr?.(text);
-        stderr = (stderr + text).slice(-STDERR_KEEP);
-      });
-      // Write errors after the far end went away surface through "close" without an exit status.
-      channel.on("error", () => undefined);
-      // The exit status is read from "close", which ssh2 emits with it (code, or null and the signal named as Node
-      // names it, "SIGTERM"; nothing when none came). Not from "exit": ssh2 hands the channel over (CHANNEL_SUCCESS)
-      // in the middle of parsing a packet batch, a quick command's output, EOF and exit status can be in that same
-      // batch, and "exit" is then emitted before this function listens (about one quick command in five hundred).
-      channel.on("close", (code?: number | null, signal?: string) => {
-        const exit = code === undefined ? undefined : { code: code ?? undefined, signal: signal ?? undefined };
-        if (timer) clearTimeout(timer);
-        const written = file ? new Promise<void>((r) => file.end(() => r())) : Promise.resolve();
-        void Promise.all([killing, written]).then(() => {
-          const durationMs = elapsed();
-          if (!exit) {
-            const lost = this.lostError(`connection lost while running: ${describe} (after ${(durationMs / 1000).toFixed(1)}s)`);
-            reject(pid === undefined && !this.closed && !options.stdin && !timedOut ? new NeverStarted(lost) : lost);
-            return;
-          }
-          if (fileError) {
-            reject(new Error(`could not write the output of ${describe} to ${options.outputFile}: ${fileError.message}`));
-            return;
-          }
-          if (exit.code === 0 && !timedOut) {
-            resolve({ stdout: Buffer.concat(stdout).toString(), stderr, durationMs });
-            return;
-          }
-          reject(new CommandError(describe, exit.code, exit.signal, timedOut, maskSecrets(tail(stderr)), durationMs));
-        });
-      });
-      if (options.stdin) options.stdin.pipe(channel);
-      else if (options.inputFile) createReadStream(options.inputFile).pipe(channel);
-      else channel.end(options.input ?? "");
-    });
+    return new RemoteRun(this, channel, describe, options, started, (what) => this.lostError(what)).finished();
   }
 
   /**
@@ -343,6 +253,135 @@ export class SshConnection {
         else resolve(channel);
       });
     });
+  }
+}
+
+/**
+ * One command on its channel, as SshConnection.run starts it: its pid line read first, its output kept (or written to
+ * a file), its process group killed on timeout, and its end judged.
+ */
+class RemoteRun {
+  private readonly stdout: Buffer[] = [];
+  private head = "";
+  private pid: number | undefined;
+  private stderr = "";
+  private timedOut = false;
+  private killing: Promise<void> | undefined;
+  private readonly file: WriteStream | undefined;
+  private fileError: Error | undefined;
+
+  constructor(
+    private readonly conn: SshConnection,
+    private readonly channel: ClientChannel,
+    private readonly describe: string,
+    private readonly options: RemoteCommandOptions,
+    private readonly started: number,
+    private readonly lostError: (what: string) => SshError,
+  ) {
+    // Into the file as it arrives, the channel paused while the file is behind: memory stays flat whatever the size.
+    this.file = options.outputFile ? createWriteStream(options.outputFile, { mode: 0o600 }) : undefined;
+    this.file?.on("error", (error) => {
+      this.fileError = error;
+      channel.close();
+    });
+  }
+
+  /** Feeds the command its input and settles when the channel closes (after a kill in flight and the file's last write). */
+  finished(): Promise<CommandResult> {
+    const { channel, options, file } = this;
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer =
+        options.timeoutMs && options.timeoutMs > 0
+          ? setTimeout(() => {
+              this.timedOut = true;
+              this.killGroup();
+            }, options.timeoutMs)
+          : undefined;
+      channel.on("data", (chunk: Buffer) => this.read(chunk));
+      channel.stderr.on("data", (chunk: Buffer) => {
+        const text = chunk.toString();
+        options.onStderr?.(text);
+        this.stderr = (this.stderr + text).slice(-STDERR_KEEP);
+      });
+      // Write errors after the far end went away surface through "close" without an exit status.
+      channel.on("error", () => undefined);
+      // The exit status is read from "close", which ssh2 emits with it (code, or null and the signal named as Node
+      // names it, "SIGTERM"; nothing when none came). Not from "exit": ssh2 hands the channel over (CHANNEL_SUCCESS)
+      // in the middle of parsing a packet batch, a quick command's output, EOF and exit status can be in that same
+      // batch, and "exit" is then emitted before this function listens (about one quick command in five hundred).
+      channel.on("close", (code?: number | null, signal?: string) => {
+        const exit = code === undefined ? undefined : { code: code ?? undefined, signal: signal ?? undefined };
+        if (timer) clearTimeout(timer);
+        const written = file ? new Promise<void>((r) => file.end(() => r())) : Promise.resolve();
+        void Promise.all([this.killing, written]).then(() => {
+          try {
+            resolve(this.judge(exit));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
+      if (options.stdin) options.stdin.pipe(channel);
+      else if (options.inputFile) createReadStream(options.inputFile).pipe(channel);
+      else channel.end(options.input ?? "");
+    });
+  }
+
+  /** stdout: the pid line first (the process group a timeout kills), then the command's own output. */
+  private read(chunk: Buffer): void {
+    if (this.pid === undefined) {
+      this.head += chunk.toString("latin1");
+      const found = new RegExp(`${PID_MARKER}(\\d+)\n`).exec(this.head);
+      if (!found) return;
+      this.pid = Number(found[1]);
+      const rest = Buffer.from(this.head.slice(found.index + found[0].length), "latin1");
+      if (rest.length > 0) this.keep(rest);
+      if (this.timedOut) this.killGroup();
+      return;
+    }
+    this.keep(chunk);
+  }
+
+  private keep(chunk: Buffer): void {
+    const { file, channel } = this;
+    if (!file) this.stdout.push(chunk);
+    else if (!file.write(chunk)) {
+      channel.pause();
+      file.once("drain", () => channel.resume());
+    }
+  }
+
+  private killGroup(): void {
+    const { pid } = this;
+    if (pid === undefined || this.killing || this.conn.closed) return;
+    const group = `-${pid}`;
+    this.killing = this.conn
+      .run(
+        `kill -TERM -- ${group} 2>/dev/null; i=0; while kill -0 -- ${group} 2>/dev/null && [ $i -lt ${KILL_GRACE_S * 10} ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- ${group} 2>/dev/null; true`,
+        `kill process group ${pid}`,
+        { timeoutMs: 0 },
+      )
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+  }
+
+  /** The result, or why there is none: the connection lost (or the command never started), the file unwritten, a failed exit. */
+  private judge(exit: { code: number | undefined; signal: string | undefined } | undefined): CommandResult {
+    const { describe, options } = this;
+    const durationMs = performance.now() - this.started;
+    if (!exit) {
+      const lost = this.lostError(`connection lost while running: ${describe} (after ${(durationMs / 1000).toFixed(1)}s)`);
+      throw this.pid === undefined && !this.conn.closed && !options.stdin && !this.timedOut ? new NeverStarted(lost) : lost;
+    }
+    if (this.fileError) {
+      throw new Error(`could not write the output of ${describe} to ${options.outputFile}: ${this.fileError.message}`);
+    }
+    if (exit.code === 0 && !this.timedOut) {
+      return { stdout: Buffer.concat(this.stdout).toString(), stderr: this.stderr, durationMs };
+    }
+    throw new CommandError(describe, exit.code, exit.signal, this.timedOut, maskSecrets(tail(this.stderr)), durationMs);
   }
 }
 

@@ -113,17 +113,61 @@ function ownService(name: string): { service: Service } | { error: string } {
 export function defineRestoreSuite(serviceName: string): void {
   const own = ownService(serviceName);
   if ("error" in own) {
-    describe(serviceName, () => {
-      test("config", { meta: { classname: serviceName, service: serviceName } }, async () => {
-        await labels(serviceName);
-        await allure.label("check", "config");
-        throw new ConfigFailure(own.error);
-      });
-    });
+    defineConfigTest(serviceName, own.error);
     return;
   }
   const service = own.service;
   const located = locate(service);
+  const queries = serviceQueries(service);
+  const run = sharedRestore(service, queries);
+  const { restoreOnce, verified } = run;
+
+  const rejoin = service.rejoin ? new RejoinStage(service) : undefined;
+  // Every service with a binlog archive rolls its restore forward through it, after the table tests, before rejoin.
+  const archive = hasArchive(service) ? new ArchiveStage(service) : undefined;
+
+  const { tableDrill, tableDrillMaxSize } = service.verify;
+  const drill =
+    tableDrill > 0 && !("error" in located)
+      ? new DrillStage(service, drillTables(located.manifest, readDrillRecord(service), tableDrill, tableDrillMaxSize), tooBigToDrill(located.manifest, tableDrillMaxSize))
+      : undefined;
+
+  describe(service.name, () => {
+    endRun(run, rejoin, drill);
+    defineRestoreTest(service, located, run);
+    if ("error" in located) return;
+    defineStoreTest(service, run);
+    defineCheckTests(service, located.manifest, verified);
+
+    /** The archive stage's roll-forward, done or failed, before the stages after it (undefined without an archive). */
+    const rolledForward = async (ctx: TestContext): Promise<void> => {
+      if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
+    };
+    if (queries.length > 0) defineQueryTests(service, queries, verified);
+    // The drill compares with the baseline too: before the archive stage rolls the restore forward.
+    if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
+    if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
+    if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
+    // The older backups before the objectives: unproven age is measured after they are proven.
+    const { older } = service.verify;
+    if (older > 0 && !requestedBackup()) defineOlderTests(service, located.backup, older, queries);
+    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
+  });
+}
+
+/** A service whose entry cannot be read: its one test, `config`, says why. */
+function defineConfigTest(serviceName: string, error: string): void {
+  describe(serviceName, () => {
+    test("config", { meta: { classname: serviceName, service: serviceName } }, async () => {
+      await labels(serviceName);
+      await allure.label("check", "config");
+      throw new ConfigFailure(error);
+    });
+  });
+}
+
+/** The one restore of a service's run and its verification, started by whichever test asks first and shared by all. */
+function sharedRestore(service: Service, queries: readonly ServiceQuery[]) {
   let restored: Promise<Restored> | undefined;
   let verification: Promise<Verified> | undefined;
   /** Progress and the step record of the one restore, kept by whichever test starts it (normally `restore`). */
@@ -138,7 +182,6 @@ export function defineRestoreSuite(serviceName: string): void {
       storeCheck,
       ...(watch = new RestoreWatch(service.name, ctx.task)).restoreOptions(),
     }));
-  const queries = serviceQueries(service);
   const verifyOnce = (ctx: TestContext): Promise<Verified> =>
     (verification ??= restoreOnce(ctx).then((r) =>
       allure.step("capture restored state", () =>
@@ -159,122 +202,113 @@ export function defineRestoreSuite(serviceName: string): void {
       throw new Error("unreachable");
     }
   };
+  return { storeCheck, restoreOnce, verifyOnce, verified, restored: () => restored, watch: () => watch };
+}
 
-  const rejoin = service.rejoin ? new RejoinStage(service) : undefined;
-  // Every service with a binlog archive rolls its restore forward through it, after the table tests, before rejoin.
-  const archive = hasArchive(service) ? new ArchiveStage(service) : undefined;
+type SharedRestore = ReturnType<typeof sharedRestore>;
 
-  const { tableDrill, tableDrillMaxSize } = service.verify;
-  const drill =
-    tableDrill > 0 && !("error" in located)
-      ? new DrillStage(service, drillTables(located.manifest, readDrillRecord(service), tableDrill, tableDrillMaxSize), tooBigToDrill(located.manifest, tableDrillMaxSize))
-      : undefined;
-
-  describe(service.name, () => {
-    // vitest reads hook parameters as fixtures: the context must be an object pattern, and none is needed here.
-    // eslint-disable-next-line no-empty-pattern
-    afterAll(async ({}, suite) => {
-      const r = await restored?.catch(() => undefined);
-      try {
-        // Replication stopped and the source closed, and the drill server gone, before the restored server goes.
-        await rejoin?.close();
-        await drill?.close();
-        // Retention never deletes the newest chain that verified green: only a run where every test of it passed marks
-        // it (the tests of the other retained backups prove those, not this one).
-        const passed = passedTests(suite);
-        if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
-      } finally {
-        await r?.destroy();
-      }
-    });
-
-    test("restore", { meta: { classname: service.name, service: service.name } }, async (ctx) => {
-      await labels(service.name);
-      await allure.label("check", "restore");
-      if ("error" in located) throw new CheckFailure(maskSecrets(located.error.message));
-      const started = performance.now();
-      try {
-        const r = await restoreOnce(ctx);
-        const v = await verifyOnce(ctx);
-        // Excluded from Allure's history id: the backup changes every night, the test stays the same.
-        await allure.parameter("backup", r.backup.id, { excluded: true });
-        const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
-        ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
-        ctx.annotate(r.backup.id, "backup");
-        ctx.annotate(`${r.rpoSeconds} s: newest restorable point is the ${r.restorable.source} at ${r.restorable.at.toISOString()}`, "rpo");
-      } finally {
-        // For summary.json and the Allure environment, failed or not (src/report/summary.ts, allureEnvironment.ts).
-        ctx.task.meta.restore = await watch?.record(located.backup, located.manifest, await restored?.catch(() => undefined));
-      }
-    });
-
-    if ("error" in located) return;
-    describe("store", () => {
-      test("every stored file as written", { meta: { classname: `${service.name}.store`, service: service.name }, timeout: service.restore.timeout }, async (ctx) => {
-        await labels(service.name);
-        await allure.label("check", "store");
-        await allure.description(
-          "Every stored file of the restored chain has the size and SHA-256 its checksums.json recorded when the backup was written, hashed beside the restore from its transfer on (a stream as the transfer reads it); a missing, cut or changed file, and a file the list does not name, is red by its path, also where the restore itself survived it.",
-        );
-        await restoreOnce(ctx).catch(() => undefined);
-        const result = await storeCheck.result();
-        if (!result) {
-          ctx.skip("the restore failed before it read the store: see the restore test");
-          return;
-        }
-        const notes = result.notes.length ? `; ${result.notes.join("; ")}` : "";
-        ctx.annotate(`${result.files} stored file(s), ${formatSize(result.bytes)}, hashed beside the restore in ${formatDuration(result.durationMs)}${notes}`, "store");
-        if (result.problems.length > 0) throw new CheckFailure(maskSecrets(describeStoreProblems(result)));
-      });
-    });
-    // What is tested follows from the manifest (every object the catalog reported, with the checks coverage.ts gave it).
-    const plan = planTests(located.manifest, service.verify.checks);
-    const classname = (...parts: string[]) => ({ classname: [service.name, ...parts].join("."), service: service.name });
-    for (const name of plan.server) {
-      test(name, { meta: classname(name) }, async (ctx) => {
-        await labels(service.name, undefined, undefined, name);
-        await allure.description(check(name).description);
-        await report(serverFinding(await verified(ctx), name));
-      });
+/** After the service's tests: the stages' servers gone, the chain marked verified when every test passed, the restore destroyed. */
+function endRun(run: SharedRestore, rejoin: RejoinStage | undefined, drill: DrillStage | undefined): void {
+  // vitest reads hook parameters as fixtures: the context must be an object pattern, and none is needed here.
+  // eslint-disable-next-line no-empty-pattern
+  afterAll(async ({}, suite) => {
+    const r = await run.restored()?.catch(() => undefined);
+    try {
+      // Replication stopped and the source closed, and the drill server gone, before the restored server goes.
+      await rejoin?.close();
+      await drill?.close();
+      // Retention never deletes the newest chain that verified green: only a run where every test of it passed marks
+      // it (the tests of the other retained backups prove those, not this one).
+      const passed = passedTests(suite);
+      if (r && passed !== undefined) markVerified(r.backup.dir, { tests: passed, chain: r.chain.map((l) => l.id) });
+    } finally {
+      await r?.destroy();
     }
-    for (const database of plan.databases) {
-      // vitest fails a describe without tests ("No test found in suite"): only where checks apply.
-      if (database.checks.length) describe(database.name, () => {
-        for (const name of database.checks) {
-          test(name, { meta: classname(database.name) }, async (ctx) => {
-            await labels(service.name, database.name, undefined, name);
+  });
+}
+
+/** `restore`: the restore and the verification, timed, with the backup, its steps and the RPO. */
+function defineRestoreTest(service: Service, located: ReturnType<typeof locate>, run: SharedRestore): void {
+  test("restore", { meta: { classname: service.name, service: service.name } }, async (ctx) => {
+    await labels(service.name);
+    await allure.label("check", "restore");
+    if ("error" in located) throw new CheckFailure(maskSecrets(located.error.message));
+    const started = performance.now();
+    try {
+      const r = await run.restoreOnce(ctx);
+      const v = await run.verifyOnce(ctx);
+      // Excluded from Allure's history id: the backup changes every night, the test stays the same.
+      await allure.parameter("backup", r.backup.id, { excluded: true });
+      const steps = r.steps.map((s) => `${s.step} ${formatDuration(s.durationMs)}`).join(", ");
+      ctx.annotate(`${steps}, verify ${formatDuration(v.durationMs)}; total ${formatDuration(performance.now() - started)}`, "timings");
+      ctx.annotate(r.backup.id, "backup");
+      ctx.annotate(`${r.rpoSeconds} s: newest restorable point is the ${r.restorable.source} at ${r.restorable.at.toISOString()}`, "rpo");
+    } finally {
+      // For summary.json and the Allure environment, failed or not (src/report/summary.ts, allureEnvironment.ts).
+      ctx.task.meta.restore = await run.watch()?.record(located.backup, located.manifest, await run.restored()?.catch(() => undefined));
+    }
+  });
+}
+
+/** `store › every stored file as written`: the store check's hashing of the restored chain. */
+function defineStoreTest(service: Service, run: SharedRestore): void {
+  describe("store", () => {
+    test("every stored file as written", { meta: { classname: `${service.name}.store`, service: service.name }, timeout: service.restore.timeout }, async (ctx) => {
+      await labels(service.name);
+      await allure.label("check", "store");
+      await allure.description(
+        "Every stored file of the restored chain has the size and SHA-256 its checksums.json recorded when the backup was written, hashed beside the restore from its transfer on (a stream as the transfer reads it); a missing, cut or changed file, and a file the list does not name, is red by its path, also where the restore itself survived it.",
+      );
+      await run.restoreOnce(ctx).catch(() => undefined);
+      const result = await run.storeCheck.result();
+      if (!result) {
+        ctx.skip("the restore failed before it read the store: see the restore test");
+        return;
+      }
+      const notes = result.notes.length ? `; ${result.notes.join("; ")}` : "";
+      ctx.annotate(`${result.files} stored file(s), ${formatSize(result.bytes)}, hashed beside the restore in ${formatDuration(result.durationMs)}${notes}`, "store");
+      if (result.problems.length > 0) throw new CheckFailure(maskSecrets(describeStoreProblems(result)));
+    });
+  });
+}
+
+/**
+ * One test per server, database and table check. What is tested follows from the manifest (every object the catalog
+ * reported, with the checks coverage.ts gave it).
+ */
+function defineCheckTests(service: Service, manifest: Manifest, verified: (ctx: TestContext) => Promise<Verified>): void {
+  const plan = planTests(manifest, service.verify.checks);
+  const classname = (...parts: string[]) => ({ classname: [service.name, ...parts].join("."), service: service.name });
+  for (const name of plan.server) {
+    test(name, { meta: classname(name) }, async (ctx) => {
+      await labels(service.name, undefined, undefined, name);
+      await allure.description(check(name).description);
+      await report(serverFinding(await verified(ctx), name));
+    });
+  }
+  for (const database of plan.databases) {
+    // vitest fails a describe without tests ("No test found in suite"): only where checks apply.
+    if (database.checks.length) describe(database.name, () => {
+      for (const name of database.checks) {
+        test(name, { meta: classname(database.name) }, async (ctx) => {
+          await labels(service.name, database.name, undefined, name);
+          await allure.description(check(name).description);
+          await report(databaseFinding(await verified(ctx), database.name, name));
+        });
+      }
+    });
+    for (const table of database.tables.filter((t) => t.checks.length)) {
+      describe(`${database.name}.${table.name}`, () => {
+        for (const name of table.checks) {
+          test(name, { meta: classname(database.name, table.name) }, async (ctx) => {
+            await labels(service.name, database.name, table.name, name);
             await allure.description(check(name).description);
-            await report(databaseFinding(await verified(ctx), database.name, name));
+            await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, name));
           });
         }
       });
-      for (const table of database.tables.filter((t) => t.checks.length)) {
-        describe(`${database.name}.${table.name}`, () => {
-          for (const name of table.checks) {
-            test(name, { meta: classname(database.name, table.name) }, async (ctx) => {
-              await labels(service.name, database.name, table.name, name);
-              await allure.description(check(name).description);
-              await report(tableFinding(await verified(ctx), { database: database.name, table: table.name }, name));
-            });
-          }
-        });
-      }
     }
-
-    /** The archive stage's roll-forward, done or failed, before the stages after it (undefined without an archive). */
-    const rolledForward = async (ctx: TestContext): Promise<void> => {
-      if (archive) await archive.apply(await restoreOnce(ctx)).catch(() => undefined);
-    };
-    if (queries.length > 0) defineQueryTests(service, queries, verified);
-    // The drill compares with the baseline too: before the archive stage rolls the restore forward.
-    if (drill) defineDrillTests(service, drill, { restoreOnce, verified });
-    if (archive) defineArchiveTests(service, archive, { restoreOnce, verified });
-    if (rejoin && service.rejoin) defineRejoinTests(service, rejoin, { restoreOnce, verified, rolledForward });
-    // The older backups before the objectives: unproven age is measured after they are proven.
-    const { older } = service.verify;
-    if (older > 0 && !requestedBackup()) defineOlderTests(service, located.backup, older, queries);
-    defineObjectiveTests(service, located.backup, { restoreOnce, rejoin, rolledForward });
-  });
+  }
 }
 
 /**

@@ -459,31 +459,67 @@ interface Context {
 
 async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
   const started = performance.now();
-  const { target, into, log } = ctx;
   const facts = await readTable(ctx.source, p.table);
-  const temporary = qualifiedName(p.as.database, p.temporary);
-  const part = `${p.temporary}_part`;
-  const lock = deliveryLock(p.as.database, p.temporary);
-  const [got] = await target.query<{ got: number | null }>("SELECT GET_LOCK(?, 0) AS got", [lock]);
-  if (Number(got?.got) !== 1) throw new Error(`${p.as.database}.${p.temporary} is being delivered by another run into ${into.name}`);
-  let state: "importing" | "aborted" | "done" = "importing";
-  let filesDir: string | undefined;
-  const dropTemporary = async (on: Queryable) => {
-    await on.query(`DROP TABLE IF EXISTS ${temporary}, ${qualifiedName(p.as.database, part)}`);
-    if (filesDir) for (const f of readdirSync(filesDir).filter((f) => (TEMPORARY_FILE.exec(f)?.[1] ?? "") === p.temporary)) rmSync(join(filesDir, f), { force: true });
-  };
-  let dropping: Promise<void> | undefined;
-  const dropOnce = (on: Queryable) => (dropping ??= dropTemporary(on));
-  // Ctrl-C: the pool's other connection drops it (the session may be inside a statement); a RENAME not yet sent never is.
-  const onInterrupt = registerDisposer(`temporary table ${p.as.database}.${p.temporary} on ${into.name}`, async () => {
-    if (state !== "importing") return;
-    state = "aborted";
-    await dropOnce(ctx.db);
-  });
-  const checkpoint = () => {
-    if (state === "aborted") throw new Error(`delivery of ${tableLabel(p.table)} into ${into.name} interrupted`);
-  };
+  const delivery = new IntoDelivery(ctx, p);
+  await delivery.lock();
   try {
+    const { decided, logged, bytes } = await delivery.fill(facts);
+    await delivery.rename();
+    return {
+      table: p.table,
+      rows: facts.rows,
+      as: p.as,
+      method: decided.method,
+      ...(decided.why ? { why: decided.why } : {}),
+      ...(bytes !== undefined ? { bytes } : {}),
+      ...(await writesBinlog(ctx.target) ? { binlogged: logged } : {}),
+      durationMs: performance.now() - started,
+    };
+  } catch (error) {
+    await delivery.abandon();
+    throw error;
+  } finally {
+    await delivery.end();
+  }
+}
+
+/**
+ * One table's delivery into the target, as deliverOne's steps: the named lock, the temporary table created and filled
+ * (by its tablespace, or by its rows), the rename to its final name; `abandon` drops what a failed one left.
+ */
+class IntoDelivery {
+  private readonly temporary: string;
+  private readonly named: string;
+  private state: "importing" | "aborted" | "done" = "importing";
+  private filesDir: string | undefined;
+  private dropping: Promise<void> | undefined;
+  private onInterrupt: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly p: Planned,
+  ) {
+    this.temporary = qualifiedName(p.as.database, p.temporary);
+    this.named = deliveryLock(p.as.database, p.temporary);
+  }
+
+  /** The delivery's named lock on the target (another run delivering the same table is refused), and the Ctrl-C drop. */
+  async lock(): Promise<void> {
+    const { ctx, p } = this;
+    const [got] = await ctx.target.query<{ got: number | null }>("SELECT GET_LOCK(?, 0) AS got", [this.named]);
+    if (Number(got?.got) !== 1) throw new Error(`${p.as.database}.${p.temporary} is being delivered by another run into ${ctx.into.name}`);
+    // Ctrl-C: the pool's other connection drops it (the session may be inside a statement); a RENAME not yet sent never is.
+    this.onInterrupt = registerDisposer(`temporary table ${p.as.database}.${p.temporary} on ${ctx.into.name}`, async () => {
+      if (this.state !== "importing") return;
+      this.state = "aborted";
+      await this.dropOnce(ctx.db);
+    });
+  }
+
+  /** The temporary table created and filled: by tablespace where the method allows, by a dump of its rows otherwise or when that fails. */
+  async fill(facts: RestoredTable): Promise<{ decided: { method: DeliveryMethod; why?: string }; logged: boolean; bytes: number | undefined }> {
+    const { ctx, p } = this;
+    const { target, into, log } = ctx;
     let definition = targetDefinition(facts.create, p.table.table, p.as.database, p.temporary);
     log(`${tableLabel(p.table)} → ${tableLabel(p.as)} on ${into.name}: importing as ${p.as.database}.${p.temporary} (${facts.rows} row(s))`);
     const reach = await tablespaceReach(ctx, facts);
@@ -496,17 +532,17 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
       log(`${tableLabel(p.table)}: ${created.note}`);
       decided = { ...decided, why: decided.why ? `${decided.why}; ${created.note}` : created.note };
     }
-    filesDir = reach.reachable ? directoryHolding(reach.datadir, p.as.database, p.temporary) : undefined;
+    this.filesDir = reach.reachable ? directoryHolding(reach.datadir, p.as.database, p.temporary) : undefined;
     let bytes: number | undefined;
     if (decided.method !== "dump") {
       try {
-        if (!filesDir) throw new NotByTablespace(`no file of ${p.temporary} is in ${reach.reachable ? reach.datadir : "?"} as this host sees it`);
-        bytes = await importTablespaces(ctx, p, facts, filesDir, definition, checkpoint);
+        if (!this.filesDir) throw new NotByTablespace(`no file of ${p.temporary} is in ${reach.reachable ? reach.datadir : "?"} as this host sees it`);
+        bytes = await importTablespaces(ctx, p, facts, this.filesDir, definition, () => this.checkpoint());
       } catch (error) {
-        checkpoint();
+        this.checkpoint();
         const why = (error as Error).message.split("\n")[0] as string;
         log(`${tableLabel(p.table)}: not by tablespace (${why}): by a dump of its rows`);
-        await dropTemporary(target);
+        await this.dropTemporary(target);
         decided = { method: "dump", why };
         logged = true;
         bytes = undefined;
@@ -517,37 +553,52 @@ async function deliverOne(ctx: Context, p: Planned): Promise<DeliveredTable> {
       log(`${tableLabel(p.table)}: by a dump of its rows (${decided.why})`);
     }
     if (decided.method === "dump") await loadRows(ctx, p);
-    checkpoint();
+    return { decided, logged, bytes };
+  }
+
+  /** Atomic, and refused when the name was taken meanwhile: nothing is overwritten. */
+  async rename(): Promise<void> {
+    const { ctx, p } = this;
+    this.checkpoint();
     try {
-      // Atomic, and refused when the name was taken meanwhile: nothing is overwritten.
-      await target.query(`RENAME TABLE ${temporary} TO ${qualifiedName(p.as.database, p.as.table)}`);
+      await ctx.target.query(`RENAME TABLE ${this.temporary} TO ${qualifiedName(p.as.database, p.as.table)}`);
     } catch (error) {
-      if (/already exists/.test((error as Error).message)) throw new Error(`--into ${into.name}: ${tableLabel(p.as)} was created on ${into.name} while the table was imported: not overwritten; nothing delivered`);
+      if (/already exists/.test((error as Error).message)) throw new Error(`--into ${ctx.into.name}: ${tableLabel(p.as)} was created on ${ctx.into.name} while the table was imported: not overwritten; nothing delivered`);
       throw error;
     }
-    state = "done";
-    return {
-      table: p.table,
-      rows: facts.rows,
-      as: p.as,
-      method: decided.method,
-      ...(decided.why ? { why: decided.why } : {}),
-      ...(bytes !== undefined ? { bytes } : {}),
-      ...(await writesBinlog(target) ? { binlogged: logged } : {}),
-      durationMs: performance.now() - started,
-    };
-  } catch (error) {
-    if (state === "importing") {
-      state = "aborted";
-      await dropOnce(target).catch((dropError: unknown) => log(`could not drop ${p.as.database}.${p.temporary} on ${into.name}: ${(dropError as Error).message.split("\n")[0]}`));
+    this.state = "done";
+  }
+
+  /** A failed delivery still importing: its temporary table dropped (a failure to drop it is said, not thrown). */
+  async abandon(): Promise<void> {
+    const { ctx, p } = this;
+    if (this.state === "importing") {
+      this.state = "aborted";
+      await this.dropOnce(ctx.target).catch((dropError: unknown) => ctx.log(`could not drop ${p.as.database}.${p.temporary} on ${ctx.into.name}: ${(dropError as Error).message.split("\n")[0]}`));
     }
-    throw error;
-  } finally {
+  }
+
+  /** Whatever the end: the interrupt's drop finished, binary logging back on, the named lock released. */
+  async end(): Promise<void> {
     // An interrupt's DROP is on the pool: it must end before the pool does.
-    await dropping?.catch(() => undefined);
-    await onInterrupt();
-    await setBinlog(target, true).catch(() => undefined);
-    await target.query("SELECT RELEASE_LOCK(?)", [lock]).catch(() => undefined);
+    await this.dropping?.catch(() => undefined);
+    await this.onInterrupt?.();
+    await setBinlog(this.ctx.target, true).catch(() => undefined);
+    await this.ctx.target.query("SELECT RELEASE_LOCK(?)", [this.named]).catch(() => undefined);
+  }
+
+  private checkpoint(): void {
+    if (this.state === "aborted") throw new Error(`delivery of ${tableLabel(this.p.table)} into ${this.ctx.into.name} interrupted`);
+  }
+
+  private async dropTemporary(on: Queryable): Promise<void> {
+    const { p, filesDir } = this;
+    await on.query(`DROP TABLE IF EXISTS ${this.temporary}, ${qualifiedName(p.as.database, `${p.temporary}_part`)}`);
+    if (filesDir) for (const f of readdirSync(filesDir).filter((f) => (TEMPORARY_FILE.exec(f)?.[1] ?? "") === p.temporary)) rmSync(join(filesDir, f), { force: true });
+  }
+
+  private dropOnce(on: Queryable): Promise<void> {
+    return (this.dropping ??= this.dropTemporary(on));
   }
 }
 

@@ -16,7 +16,7 @@ const MAX_VALUE_BYTES = 4000;
  * dropped, one pair of matching quotes around it is removed, and `\\` `\"` `\'` `\n` `\t` `\r` `\b` `\s` are escapes.
  * So the value goes in double quotes with `\` and `"` escaped (a `#`, `'`, `;` or blank inside is then literal), and a
  * line break as `\n`. Proven by logging in with passwords of every printable character on both clients
- * (test/hosts/optionFile.test.ts).
+ * (test/server/optionFile.test.ts).
  */
 export function optionValue(value: string): string {
   if (value.includes("\0")) throw new Error("an option file value cannot hold a NUL character");

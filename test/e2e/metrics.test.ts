@@ -9,8 +9,8 @@ import { metricFamilies } from "../../src/report/serviceMetrics.ts";
 import { SummarySchema, type Summary } from "../../src/report/summary.ts";
 import { parseJUnit, type ParsedCase } from "../support/junit.ts";
 import { SMALL_SEED, testService, testServiceYaml, testStore } from "../support/services.ts";
-import { startPushgateway, type TestPushgateway } from "../metrics/gateway.ts";
-import { promtoolCheckMetrics } from "../metrics/promtool.ts";
+import { startPushgateway, type TestPushgateway } from "../report/gateway.ts";
+import { promtoolCheckMetrics } from "../report/promtool.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const store = testStore();

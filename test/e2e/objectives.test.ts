@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackupJob } from "../../src/backup/job.ts";
 import { parseJUnit } from "../support/junit.ts";
-import { promtoolCheckMetrics } from "../metrics/promtool.ts";
+import { promtoolCheckMetrics } from "../report/promtool.ts";
 import { testService, testServiceYaml, testStore } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

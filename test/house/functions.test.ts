@@ -8,19 +8,7 @@ import { describe, expect, it } from "vitest";
 const SRC = resolve(import.meta.dirname, "../../src");
 const LIMIT = 80;
 /** `file:function` → lines today: still longer than the limit, to be split into named steps. */
-const WAITING: Record<string, number> = {
-  "report/suite.ts:defineRestoreSuite": 166,
-  "backup/binlogs.ts:startBinlogCopy": 135,
-  "hosts/ssh.ts:startServer": 113,
-  "cli.ts:main": 108,
-  "report/suite.ts:(anonymous)": 105,
-  "hosts/sshConnection.ts:runOnce": 97,
-  "restore/into.ts:deliverOne": 93,
-  "hosts/sandbox.ts:startServer": 88,
-  "baseline/capture.ts:captureInSnapshot": 86,
-  "hosts/sshConnection.ts:(anonymous)": 83,
-  "backup/tool.ts:cloneTool": 81,
-};
+const WAITING: Record<string, number> = {};
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));

@@ -110,7 +110,7 @@ describe("fuzzing the parsers", () => {
   });
 
   it("refuses a manifest from a newer restoretest by name", () => {
-    const text = readFileSync(join(import.meta.dirname, "newer-manifest.json"), "utf8");
+    const text = readFileSync(join(import.meta.dirname, "fixtures", "newer-manifest.json"), "utf8");
     expect(() => parseManifest(text, "manifest.json")).toThrow(
       `manifest.json: manifest version ${MANIFEST_VERSION + 1} is newer than this restoretest understands (${MANIFEST_VERSION}); upgrade restoretest`,
     );
