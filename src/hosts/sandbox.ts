@@ -1,7 +1,7 @@
 // Local sandboxes: a throwaway directory and a `mariadbd` child process in it, always stopped by pid and removed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -49,8 +49,39 @@ export async function freePort(): Promise<number> {
 export async function installDatadir(datadir: string, flavor: ServerFlavor = MARIADB_FLAVOR.server): Promise<void> {
   // MySQL makes the datadir itself and refuses one that exists and is not empty; an empty one it accepts.
   mkdirSync(datadir, { recursive: true, mode: 0o700 });
+  const templates = process.env.RESTORETEST_DATADIR_TEMPLATES;
+  if (templates) return copyTemplate(datadir, flavor, templates);
   const command = flavor.initialize(datadir);
   await runCommand(command.file, command.args, { timeoutMs: 120_000 });
+}
+
+/**
+ * `RESTORETEST_DATADIR_TEMPLATES` (the self-tests set it, per run): each flavour's empty datadir is made once, in that
+ * directory, and copied for every later one. Made here: mariadb-install-db 2.2 s, mysqld --initialize 3.2 s; copied
+ * 0.3 s. MySQL's auto.cnf is left out of the copy, so every server still gets a server_uuid of its own.
+ */
+async function copyTemplate(datadir: string, flavor: ServerFlavor, templates: string): Promise<void> {
+  const probe = flavor.initialize("@DATADIR@");
+  const key = createHash("sha256").update(JSON.stringify([probe.file, probe.args])).digest("hex").slice(0, 16);
+  const template = join(templates, `${flavor.name}-${key}`);
+  if (!existsSync(template)) {
+    mkdirSync(templates, { recursive: true, mode: 0o700 });
+    // Made beside and renamed into place: a second process making the same template at once loses nothing.
+    const making = mkdtempSync(join(templates, `.making-${flavor.name}-`));
+    try {
+      const command = flavor.initialize(join(making, "datadir"));
+      await runCommand(command.file, command.args, { timeoutMs: 120_000 });
+      rmSync(join(making, "datadir", "auto.cnf"), { force: true });
+      try {
+        renameSync(join(making, "datadir"), template);
+      } catch (error) {
+        if (!existsSync(template)) throw error;
+      }
+    } finally {
+      rmSync(making, { recursive: true, force: true });
+    }
+  }
+  await runCommand("cp", ["-a", `${template}/.`, datadir]);
 }
 
 /**

@@ -17,6 +17,9 @@ import { MYSQL_SEED, mysqlToolchain } from "../support/mysql.ts";
 import { SMALL_SEED, sandboxServers } from "../support/services.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+// Every datadir here is made by the hostile toolchain's own install programs in the hostile paths, as in production:
+// not copied from the run's templates (test/support/workerRoot.ts), which would keep those paths from them.
+delete process.env.RESTORETEST_DATADIR_TEMPLATES;
 const PRINTABLE = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join("");
 
 /** Every printable character, a line break and non-ASCII (MariaDB and MySQL take any string as a password). */
