@@ -20,6 +20,9 @@ fi
 export TMPDIR="$RESTORETEST_TEST_ROOT" RESTORETEST_TEST_ROOT
 status=0
 # Two test files at a time on two cores: most of a test's time is a server starting, copying or syncing.
+# The longest files first (test/durations.json, from an earlier run: npx tsx scripts/test-durations.ts), so that no
+# long file starts last and runs alone at the end; on a fresh clone vitest has no durations of its own.
+export RESTORETEST_DURATIONS="${RESTORETEST_DURATIONS:-$PWD/test/durations.json}"
 RESTORETEST_REPORTS="$PWD/reports/self" npx vitest run --project restoretest --maxWorkers="${RESTORETEST_TEST_WORKERS:-2}" \
   --reporter=default --reporter=json --outputFile.json=reports/self-test.json "$@" || status=$?
 # A plain closing line any CI can read: "N passed, N failed, N skipped".
