@@ -6,6 +6,7 @@ import { shellQuote, type CommandSpec } from "../base/command.ts";
 import type { Checkpoints } from "../store/chain.ts";
 import { flavor, program, type Flavor } from "../server/flavor.ts";
 import type { Queryable } from "../db/connection.ts";
+import { qualifiedName } from "../db/quote.ts";
 
 export interface BackupCommandOptions {
   /** Empty directory the backup is written to. */
@@ -216,15 +217,38 @@ function physicalTool(spec: {
 
 /** MariaDB's mariadb-backup (mariabackup). Since 10.2 it needs no --apply-log-only between incrementals (10.11 refuses it). */
 function mariabackupTool(toolchain?: string): PreparedTool {
-  return physicalTool({
-    name: "mariabackup",
-    binary: program("mariadb-backup", toolchain),
-    flavor: flavor("mariadb", toolchain),
-    applyLogOnlyBetweenIncrementals: false,
-    binlogInfoFiles: ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"],
-    checkpointFiles: ["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
-    stream: { format: "mbstream", extractor: program("mbstream", toolchain) },
-  });
+  return {
+    ...physicalTool({
+      name: "mariabackup",
+      binary: program("mariadb-backup", toolchain),
+      flavor: flavor("mariadb", toolchain),
+      applyLogOnlyBetweenIncrementals: false,
+      binlogInfoFiles: ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"],
+      checkpointFiles: ["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
+      stream: { format: "mbstream", extractor: program("mbstream", toolchain) },
+    }),
+    preflight: (db) => refuseUnlockableNames(db),
+  };
+}
+
+/**
+ * mariadb-backup (10.11 and 11.8 alike, measured) runs BACKUP LOCK `db`.`table` for each table of another engine
+ * than InnoDB (Aria, MyISAM, CSV) without doubling a backtick in either name: the statement is a syntax error and the
+ * backup dies ("FATAL ERROR … failed to execute query BACKUP LOCK"), minutes in, its cause deep in its log. Refused
+ * before it starts, every such table named. It copies the whole server, so every schema is looked at.
+ */
+async function refuseUnlockableNames(db: Queryable): Promise<void> {
+  const rows = await db.query<{ db: string; name: string; engine: string }>(
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES
+      WHERE TABLE_TYPE = 'BASE TABLE' AND ENGINE <> 'InnoDB' AND (LOCATE('\`', TABLE_SCHEMA) > 0 OR LOCATE('\`', TABLE_NAME) > 0)
+      ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+  );
+  if (rows.length === 0) return;
+  const named = rows.slice(0, 20).map((r) => `${qualifiedName(r.db, r.name)} (${r.engine})`);
+  throw new Error(
+    `mariadb-backup cannot copy ${rows.length} table(s) whose name holds a backtick, of engines it locks one by one: ${named.join(", ")}${rows.length > 20 ? ", …" : ""}. ` +
+      "It runs BACKUP LOCK on each without escaping the backtick, and the statement fails. Rename them, convert them to InnoDB (ALTER TABLE … ENGINE=InnoDB), or back this service up with tool: dump",
+  );
 }
 
 /** Percona XtraBackup 8 for MySQL 8. */

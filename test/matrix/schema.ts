@@ -341,7 +341,11 @@ function genTable(g: Gen, caps: Capabilities, db: Database, tableNames: Names, c
   // MySQL's clone copies InnoDB only (the backup job refuses other engines, and says so): InnoDB there.
   const engine = g(() => fc.constantFrom<Table["engine"]>(...((mysql ? ["InnoDB"] : ["InnoDB", "InnoDB", "InnoDB", "MyISAM", "Aria"]) as Table["engine"][])));
   const innodb = engine === "InnoDB";
-  const name = forceName ?? tableNames.take(styled(pickStyle(g, caps), "t"));
+  // mariadb-backup cannot lock a non-InnoDB table whose name holds a backtick (BACKUP LOCK unescaped): the backup job
+  // refuses such a source up front, naming the table (test/backup/unlockableNames.test.ts), so it is no sound backup
+  // to prove. Such a name becomes a plain one, after the same draw: every other seed's schema stays as it was.
+  const drawn = pickStyle(g, caps);
+  const name = forceName ?? tableNames.take(styled(!mysql && !innodb && drawn === "backtick" ? "plain" : drawn, "t"));
   const columnNames = new Names(true);
   const pk = columnNames.take(styled(pickStyle(g, caps, ["plain", "nonAscii", "reserved", "space", "long64", "backtick"]), "id"));
   const n = columnNames.take(styled(pickStyle(g, caps, ["plain", "nonAscii", "reserved", "dash", "dot"]), "n"));
