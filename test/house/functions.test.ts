@@ -17,7 +17,6 @@ const WAITING: Record<string, number> = {
   "hosts/sshConnection.ts:runOnce": 97,
   "restore/into.ts:deliverOne": 93,
   "hosts/sandbox.ts:startServer": 88,
-  "baseline/capture.ts:captureInSnapshot": 86,
   "hosts/sshConnection.ts:(anonymous)": 83,
   "backup/tool.ts:cloneTool": 81,
 };
