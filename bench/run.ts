@@ -9,6 +9,8 @@
 //                                       alone: the cost of the nightly's store test; not in the default run)
 //      npm run bench -- --only report  (npm run report over (b)'s 40,000 tests with history: time and peak memory; also in b)
 //      npm run bench -- --only restore-b (the restore of (b), prepare + start against by hand, alone; also in b)
+//      npm run bench -- --only d       (data set (d), 20 GB × --scale, built once from a seed and cached: every stage
+//                                       against its floor, the datadir's read limit, hours per TB; bench/d.ts)
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -37,6 +39,7 @@ import { tableBench } from "./table.ts";
 import { reportBench } from "./report.ts";
 import { restoreOfB } from "./restoreB.ts";
 import { storeBench } from "./store.ts";
+import { dBench } from "./d.ts";
 import { ArchiveStage } from "../src/restore/rollForward.ts";
 import { readBinlogEvents, startBinlogCopy } from "../src/backup/binlogs.ts";
 import { listArchive } from "../src/store/archive.ts";
@@ -741,6 +744,10 @@ async function main(): Promise<void> {
     if (only.has("b") || only.has("report")) await reportBench(Array.from({ length: Math.round(10_000 * scale) }, (_, i) => `s${String(i).padStart(5, "0")}`), 3, { ms: 60_000, bytes: 2 * 2 ** 30 }, log);
     if (only.has("table")) await tableBench(scale, 3, log, record);
     if (only.has("archive")) await archiveBench(Math.max(5, Math.round(200 * scale)), 3);
+    if (only.has("d")) {
+      // Its own source server, on the cached datadir of (d); the stream line runs on it too.
+      await dBench({ scale, runs: 3, cores: CONCURRENCY, log, record, checkpoint, dropCaches, stream: (src) => streamBench(src, 3) });
+    }
     if (only.has("c")) {
       log("generating (c)…");
       const c = await oneBigTable(db, "bench_c", Math.round(20_000_000 * scale));
