@@ -11,7 +11,7 @@ import { mapConcurrent } from "../src/checks/capture.ts";
 import { DEFAULT_CHECK_OPTIONS } from "../src/checks/types.ts";
 import { parseServices } from "../src/config/load.ts";
 import type { Service } from "../src/config/schema.ts";
-import type { Db } from "../src/db/connection.ts";
+import { onOneConnection, type Db } from "../src/db/connection.ts";
 import { qualifiedName } from "../src/db/quote.ts";
 import { runCommand } from "../src/base/command.ts";
 import { createWorkDir, installDatadir, startServer, writeClientOptionFile, type StartedServer } from "../src/hosts/sandbox.ts";
@@ -36,7 +36,7 @@ export interface DContext {
   checkpoint: (db: Db) => Promise<void>;
   dropCaches: () => Promise<void>;
   /** The stream backup and restore against the same pipes by hand (run.ts streamBench), on (d)'s source. */
-  stream?: (src: { id: string; label: string; server: StartedServer; optionFile: string; db: Db; database: string }) => Promise<void>;
+  stream?: (src: { id: string; label: string; server: StartedServer; optionFile: string; db: Db; database: string; set: string }) => Promise<void>;
 }
 
 const SERVER_ARGS = ["--innodb-buffer-pool-size=4G", "--innodb-log-file-size=1G", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200", "--table-open-cache=4000"];
@@ -71,6 +71,7 @@ async function datadirOf(plan: DatasetD, ctx: DContext): Promise<string> {
     try {
       await buildD(db, plan, ctx.log);
       await ctx.checkpoint(db);
+      await reopenRoot(db);
     } finally {
       await db.close();
     }
@@ -79,6 +80,17 @@ async function datadirOf(plan: DatasetD, ctx: DContext): Promise<string> {
   }
   cache.commit();
   return cache.dir;
+}
+
+/**
+ * Leave root without a password, as a fresh datadir has it: every sandbox start on the cached datadir sets a random
+ * one (sandbox.ts), and the next start must be able to.
+ */
+async function reopenRoot(db: Db): Promise<void> {
+  await onOneConnection(db, async (session) => {
+    await session.query("SET SESSION sql_log_bin = 0");
+    await session.query("ALTER USER 'root'@'localhost' IDENTIFIED BY ''");
+  });
 }
 
 /** The datadir read sequentially from a cold page cache, every file of (d) once: the physical limit, bytes per ms. */
@@ -218,15 +230,16 @@ export async function dBench(ctx: DContext): Promise<void> {
     stages.push(await baselineStage(db, plan, bytes, ctx));
     // The backup the rest restores: its baseline holds the checks verify compares; the timing runs' backup goes first.
     await runCommand("rm", ["-rf", backupDir]);
-    const checked = serviceFor(server, store, `[${CHECKS.join(", ")}]`);
+    const checked = serviceFor(server, store, `${COVER.slice(0, -1)}, checksum, rowCount, integrity]`);
     const { dir, meta } = await runBackupJob(checked);
     stages.push(await restoreStage(checked, join(dir, "data"), bytes, ctx));
     stages.push(await verifyStage(checked, plan, bytes, ctx));
     stages.push(await tableStage(db, checked, meta.position, plan, bytes, ctx));
     // The stored backups go before the stream's own: three copies of (d) at most (the cache, a backup, a restore).
     await runCommand("rm", ["-rf", store]);
-    if (ctx.stream) await ctx.stream({ id: "d", label: `(d), ${gb(bytes)}`, server, optionFile, db, database: D_DATABASE });
+    if (ctx.stream) await ctx.stream({ id: "d", label: `(d), ${gb(bytes)}`, server, optionFile, db, database: D_DATABASE, set: "d" });
   } finally {
+    await reopenRoot(db);
     await db.close();
     await server.stop();
     await work.remove();
@@ -240,7 +253,7 @@ async function baselineStage(db: Db, plan: DatasetD, bytes: number, ctx: DContex
   let tool = new Runs();
   for (const concurrency of [1, ctx.cores]) {
     const runs = new Runs();
-    for (let i = 0; i < (concurrency === ctx.cores ? ctx.runs : 1); i++) {
+    for (let i = 0; i < ctx.runs; i++) {
       if (concurrency === ctx.cores) await floor.add(() => checksumAll(db, plan, concurrency));
       await runs.add(() => captureBaseline(db, { service: "bench-d", databases: [plan.database], checks: CHECKS, options: DEFAULT_CHECK_OPTIONS, concurrency, mode: "snapshot" }));
     }
@@ -273,7 +286,7 @@ async function verifyStage(checked: Service, plan: DatasetD, bytes: number, ctx:
   try {
     for (const concurrency of [1, ctx.cores]) {
       const runs = new Runs();
-      for (let i = 0; i < (concurrency === ctx.cores ? ctx.runs : 1); i++) {
+      for (let i = 0; i < ctx.runs; i++) {
         if (concurrency === ctx.cores) await floor.add(() => sqlFloor(restored.db, plan, concurrency));
         await runs.add(() => captureRestored(restored.db, restored.manifest, CHECKS, DEFAULT_CHECK_OPTIONS, concurrency), failedCheck);
       }

@@ -23,6 +23,8 @@ interface Part {
   rowBytes: number;
   /** Share of the data set's bytes. */
   share: number;
+  /** A derived table joined to every row (`@db`: the database). */
+  from?: string;
 }
 
 const BIG: Part = {
@@ -59,8 +61,10 @@ const BLOB_TABLES = 4;
 const BLOB: Part = {
   name: "blob",
   ddl: "id INT PRIMARY KEY, kind VARCHAR(16) NOT NULL, doc LONGBLOB NOT NULL",
-  // 64 KiB documents: a SHA-512 per KiB of the row's own seed, so zstd finds some, not all, repetition.
-  select: "n, ELT(1 + n % 3, 'pdf', 'png', 'json'), REPEAT(CONCAT(SHA2(CONCAT(@seed, 'd', n), 512), SHA2(CONCAT(@seed, 'D', n), 512), UNHEX(SHA2(CONCAT(@seed, 'x', n), 512))), 205)",
+  // 64 KiB documents, about half compressible: 32 KiB of AES under the row's own key (ECB over 16-byte blocks that all
+  // differ: as good as random, and seeded), then 32 KiB of the row's SHA-512 repeated.
+  select: "n, ELT(1 + n % 3, 'pdf', 'png', 'json'), CONCAT(AES_ENCRYPT(plain.p, SHA2(CONCAT(@seed, 'k', n), 256)), REPEAT(SHA2(CONCAT(@seed, 'D', n), 512), 256))",
+  from: "(SELECT GROUP_CONCAT(LPAD(seq, 16, '0') ORDER BY seq SEPARATOR '') AS p FROM @db.seq_1_to_2048) plain",
   rowBytes: 66_000,
   share: 0.15,
 };
@@ -71,7 +75,8 @@ async function fill(db: Db, database: string, table: string, part: Part, from: n
   for (let start = from; start <= to; start += batch) {
     const end = Math.min(to, start + batch - 1);
     const select = part.select.replaceAll("@seed", String(D_SEED));
-    await db.query(`INSERT INTO ${quoteIdent(database)}.${quoteIdent(table)} SELECT ${select} FROM (SELECT seq AS n FROM ${quoteIdent(database)}.seq_${start}_to_${end}) s`);
+    const join = part.from ? ` CROSS JOIN ${part.from.replaceAll("@db", quoteIdent(database))}` : "";
+    await db.query(`INSERT INTO ${quoteIdent(database)}.${quoteIdent(table)} SELECT ${select} FROM (SELECT seq AS n FROM ${quoteIdent(database)}.seq_${start}_to_${end}) s${join}`);
   }
 }
 

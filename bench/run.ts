@@ -520,6 +520,8 @@ interface StreamSource {
   optionFile: string;
   db: Db;
   database: string;
+  /** The results set its lines belong to (default stream): (d)'s belong to d, replaced by the next `--only d`. */
+  set?: string;
 }
 
 interface Timed {
@@ -540,8 +542,8 @@ async function alternate<K extends string>(runs: number, contenders: Record<K, (
 }
 
 /** restoretest against the same pipe by hand, rounds paired: recorded with its spread and verdict. */
-function against(id: string, measured: string, tool: readonly Timed[], hand: readonly Timed[], target: number): string {
-  const line = lineOf({ id, set: "stream", measured, tool: { ok: true, ms: tool.map((x) => x.ms) }, reference: { label: "the same pipe by hand", outcome: { ok: true, ms: hand.map((x) => x.ms) } }, ratioName: "restoretest / by hand", target: { op: "≤", value: target }, paired: true }, RUN);
+function against(id: string, measured: string, tool: readonly Timed[], hand: readonly Timed[], target: number, set = "stream"): string {
+  const line = lineOf({ id, set, measured, tool: { ok: true, ms: tool.map((x) => x.ms) }, reference: { label: "the same pipe by hand", outcome: { ok: true, ms: hand.map((x) => x.ms) } }, ratioName: "restoretest / by hand", target: { op: "≤", value: target }, paired: true }, RUN);
   recorded.push(line);
   return lineText(line);
 }
@@ -658,19 +660,19 @@ async function streamBench(src: StreamSource, runs: number): Promise<void> {
     log(`  backup time (restoretest: backup.json durationMs = mariadb-backup | zstd [| age] | SHA-256 | file)`);
     log(`    by hand: mariadb-backup --stream | zstd -T0 -3 > file        ${fmt(b.handZstd.ms)}   (runs: ${runsText(backups.handZstd)})`);
     log(`    restoretest stream + zstd                                    ${fmt(b.toolZstd.ms)}   (runs: ${runsText(backups.toolZstd)}; whole job with baseline ${fmt(b.toolZstd.steps.job ?? 0)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.zstd`, `stream backup + zstd, ${src.label}`, backups.toolZstd, backups.handZstd, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.zstd`, `stream backup + zstd, ${src.label}`, backups.toolZstd, backups.handZstd, 1.1, src.set)}`);
     log(`    by hand: … | zstd -T0 -3 | age -e > file                     ${fmt(b.handAge.ms)}   (runs: ${runsText(backups.handAge)})`);
     log(`    restoretest stream + zstd + age                              ${fmt(b.toolAge.ms)}   (runs: ${runsText(backups.toolAge)}; whole job with baseline ${fmt(b.toolAge.steps.job ?? 0)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.age`, `stream backup + zstd + age, ${src.label}`, backups.toolAge, backups.handAge, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.age`, `stream backup + zstd + age, ${src.label}`, backups.toolAge, backups.handAge, 1.1, src.set)}`);
     log(`    restoretest directory format                                 ${fmt(b.directory.ms)}   (runs: ${runsText(backups.directory)})`);
     log(`    stream + zstd / directory ${ratio(b.toolZstd.ms, b.directory.ms)};   stream + zstd + age / directory ${ratio(b.toolAge.ms, b.directory.ms)}`);
     log(`  restore time (transfer + prepare + start; restoretest: restored.steps; by hand reads restoretest's stored file)`);
     log(`    by hand: zstd -dc | mbstream -x, --prepare, start            ${fmt(r.handZstd.ms)}   (${stepsText(r.handZstd)}; runs: ${runsText(restores.handZstd)})`);
     log(`    restoretest stream + zstd                                    ${fmt(r.toolZstd.ms)}   (${stepsText(r.toolZstd)}; runs: ${runsText(restores.toolZstd)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.zstd`, `stream restore + zstd, ${src.label}`, restores.toolZstd, restores.handZstd, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.zstd`, `stream restore + zstd, ${src.label}`, restores.toolZstd, restores.handZstd, 1.1, src.set)}`);
     log(`    by hand: age -d | zstd -dc | mbstream -x, --prepare, start   ${fmt(r.handAge.ms)}   (${stepsText(r.handAge)}; runs: ${runsText(restores.handAge)})`);
     log(`    restoretest stream + zstd + age                              ${fmt(r.toolAge.ms)}   (${stepsText(r.toolAge)}; runs: ${runsText(restores.toolAge)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.age`, `stream restore + zstd + age, ${src.label}`, restores.toolAge, restores.handAge, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.age`, `stream restore + zstd + age, ${src.label}`, restores.toolAge, restores.handAge, 1.1, src.set)}`);
     log(`    restoretest directory format                                 ${fmt(r.directory.ms)}   (${stepsText(r.directory)}; runs: ${runsText(restores.directory)})`);
     log(`    stream + zstd / directory ${ratio(r.toolZstd.ms, r.directory.ms)};   stream + zstd + age / directory ${ratio(r.toolAge.ms, r.directory.ms)}`);
   } finally {
