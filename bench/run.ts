@@ -9,6 +9,8 @@
 //                                       hand, and the restore with the check against without: its cost; not in the default run)
 //      npm run bench -- --only report  (npm run report over (b)'s 40,000 tests with history: time and peak memory; also in b)
 //      npm run bench -- --only restore-b (the restore of (b), prepare + start against by hand, alone; also in b)
+//      npm run bench -- --only d       (data set (d), 20 GB × --scale, built once from a seed and cached: every stage
+//                                       against its floor, the datadir's read limit, hours per TB; bench/d.ts)
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -37,6 +39,7 @@ import { tableBench } from "./table.ts";
 import { reportBench } from "./report.ts";
 import { restoreOfB } from "./restoreB.ts";
 import { storeBench } from "./store.ts";
+import { dBench } from "./d.ts";
 import { ArchiveStage } from "../src/restore/rollForward.ts";
 import { readBinlogEvents, startBinlogCopy } from "../src/backup/binlogs.ts";
 import { listArchive } from "../src/store/archive.ts";
@@ -246,7 +249,15 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
   // The load's dirty pages and purge work would otherwise slow whichever contender runs first.
   await checkpoint(env.db);
   const forced = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1_000_000 };
-  let baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced });
+  // The backup job's own path: captureBaseline in a consistent snapshot (its default), at the bench's concurrency,
+  // the ranges spread over the snapshot sessions (src/checks/lanes.ts).
+  const atBackupTime = async () => {
+    const manifest = await captureBaseline(env.db, { service: "bench", databases: [ds.database], checks: ["checksum"], options: forced, concurrency: CONCURRENCY, mode: "snapshot" });
+    const value = manifest.databases[0]?.tables.find((x) => x.name === t.table)?.checks.checksum;
+    if (value === undefined) throw new Error(`no checksum of ${ds.database}.${t.table} in the baseline`);
+    return value as Awaited<ReturnType<typeof checksum.capture>>;
+  };
+  let baseline = await atBackupTime();
   const captureFailure = (c: Awaited<ReturnType<typeof checksum.capture>>) => (c.chunks === undefined ? "no range hashes were recorded" : undefined);
   // Plain CHECKSUM TABLE, the nightly path (what the verify phase runs for this table on a clean restore) and the
   // capture at backup time (CHECKSUM TABLE plus the per-range row hashes that later locate a difference), in turn, so
@@ -261,7 +272,7 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
       const finding = checksum.compare(baseline, c, t);
       return finding.ok ? undefined : `a clean table differs from its own baseline: ${finding.message}`;
     });
-    const atBackup = await measure(1, async () => (baseline = await checksum.capture(env.db, t, { sizeBytes: ds.bytes, options: forced })), captureFailure);
+    const atBackup = await measure(1, async () => (baseline = await atBackupTime()), captureFailure);
     for (const o of [nightly, atBackup]) if (!o.ok) failure = o.message;
     if (nightly.ok) nightlyRuns.push(nightly.ms[0] as number);
     if (atBackup.ok) atBackupRuns.push(atBackup.ms[0] as number);
@@ -279,7 +290,7 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
   log(`  CHECKSUM TABLE                                  ${formatSpread(spreadOf(plainRuns))}`);
   const base = { set: "c", reference: { label: "`CHECKSUM TABLE`", outcome: plain }, paired: true };
   record({ ...base, id: "c.nightly", measured: "verify, (c) one big table, clean restore", tool: outcome(nightlyRuns), ratioName: "nightly / CHECKSUM TABLE", target: { op: "≤", value: 1.5 }, readme: true });
-  record({ ...base, id: "c.baseline", measured: "baseline capture, (c) one big table (+ range hashes)", tool: outcome(atBackupRuns), ratioName: "at backup time / CHECKSUM TABLE", target: { op: "≤", value: 1.5 }, readme: true });
+  record({ ...base, id: "c.baseline", measured: `baseline capture, (c) one big table (+ range hashes), snapshot, concurrency ${CONCURRENCY}`, tool: outcome(atBackupRuns), ratioName: "at backup time / CHECKSUM TABLE", target: { op: "≤", value: 1.5 }, readme: true });
   log(`  locating one changed row                        ${fmt(locate)}   found in ${diverging} chunk(s) (target 1: ${verdict(diverging === 1)})`);
 }
 
@@ -509,6 +520,8 @@ interface StreamSource {
   optionFile: string;
   db: Db;
   database: string;
+  /** The results set its lines belong to (default stream): (d)'s belong to d, replaced by the next `--only d`. */
+  set?: string;
 }
 
 interface Timed {
@@ -529,8 +542,8 @@ async function alternate<K extends string>(runs: number, contenders: Record<K, (
 }
 
 /** restoretest against the same pipe by hand, rounds paired: recorded with its spread and verdict. */
-function against(id: string, measured: string, tool: readonly Timed[], hand: readonly Timed[], target: number): string {
-  const line = lineOf({ id, set: "stream", measured, tool: { ok: true, ms: tool.map((x) => x.ms) }, reference: { label: "the same pipe by hand", outcome: { ok: true, ms: hand.map((x) => x.ms) } }, ratioName: "restoretest / by hand", target: { op: "≤", value: target }, paired: true }, RUN);
+function against(id: string, measured: string, tool: readonly Timed[], hand: readonly Timed[], target: number, set = "stream"): string {
+  const line = lineOf({ id, set, measured, tool: { ok: true, ms: tool.map((x) => x.ms) }, reference: { label: "the same pipe by hand", outcome: { ok: true, ms: hand.map((x) => x.ms) } }, ratioName: "restoretest / by hand", target: { op: "≤", value: target }, paired: true }, RUN);
   recorded.push(line);
   return lineText(line);
 }
@@ -647,19 +660,19 @@ async function streamBench(src: StreamSource, runs: number): Promise<void> {
     log(`  backup time (restoretest: backup.json durationMs = mariadb-backup | zstd [| age] | SHA-256 | file)`);
     log(`    by hand: mariadb-backup --stream | zstd -T0 -3 > file        ${fmt(b.handZstd.ms)}   (runs: ${runsText(backups.handZstd)})`);
     log(`    restoretest stream + zstd                                    ${fmt(b.toolZstd.ms)}   (runs: ${runsText(backups.toolZstd)}; whole job with baseline ${fmt(b.toolZstd.steps.job ?? 0)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.zstd`, `stream backup + zstd, ${src.label}`, backups.toolZstd, backups.handZstd, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.zstd`, `stream backup + zstd, ${src.label}`, backups.toolZstd, backups.handZstd, 1.1, src.set)}`);
     log(`    by hand: … | zstd -T0 -3 | age -e > file                     ${fmt(b.handAge.ms)}   (runs: ${runsText(backups.handAge)})`);
     log(`    restoretest stream + zstd + age                              ${fmt(b.toolAge.ms)}   (runs: ${runsText(backups.toolAge)}; whole job with baseline ${fmt(b.toolAge.steps.job ?? 0)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.age`, `stream backup + zstd + age, ${src.label}`, backups.toolAge, backups.handAge, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.backup.age`, `stream backup + zstd + age, ${src.label}`, backups.toolAge, backups.handAge, 1.1, src.set)}`);
     log(`    restoretest directory format                                 ${fmt(b.directory.ms)}   (runs: ${runsText(backups.directory)})`);
     log(`    stream + zstd / directory ${ratio(b.toolZstd.ms, b.directory.ms)};   stream + zstd + age / directory ${ratio(b.toolAge.ms, b.directory.ms)}`);
     log(`  restore time (transfer + prepare + start; restoretest: restored.steps; by hand reads restoretest's stored file)`);
     log(`    by hand: zstd -dc | mbstream -x, --prepare, start            ${fmt(r.handZstd.ms)}   (${stepsText(r.handZstd)}; runs: ${runsText(restores.handZstd)})`);
     log(`    restoretest stream + zstd                                    ${fmt(r.toolZstd.ms)}   (${stepsText(r.toolZstd)}; runs: ${runsText(restores.toolZstd)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.zstd`, `stream restore + zstd, ${src.label}`, restores.toolZstd, restores.handZstd, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.zstd`, `stream restore + zstd, ${src.label}`, restores.toolZstd, restores.handZstd, 1.1, src.set)}`);
     log(`    by hand: age -d | zstd -dc | mbstream -x, --prepare, start   ${fmt(r.handAge.ms)}   (${stepsText(r.handAge)}; runs: ${runsText(restores.handAge)})`);
     log(`    restoretest stream + zstd + age                              ${fmt(r.toolAge.ms)}   (${stepsText(r.toolAge)}; runs: ${runsText(restores.toolAge)})`);
-    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.age`, `stream restore + zstd + age, ${src.label}`, restores.toolAge, restores.handAge, 1.1)}`);
+    log(`    restoretest / by hand     ${against(`stream.${src.id}.restore.age`, `stream restore + zstd + age, ${src.label}`, restores.toolAge, restores.handAge, 1.1, src.set)}`);
     log(`    restoretest directory format                                 ${fmt(r.directory.ms)}   (${stepsText(r.directory)}; runs: ${runsText(restores.directory)})`);
     log(`    stream + zstd / directory ${ratio(r.toolZstd.ms, r.directory.ms)};   stream + zstd + age / directory ${ratio(r.toolAge.ms, r.directory.ms)}`);
   } finally {
@@ -733,6 +746,10 @@ async function main(): Promise<void> {
     if (only.has("b") || only.has("report")) await reportBench(Array.from({ length: Math.round(10_000 * scale) }, (_, i) => `s${String(i).padStart(5, "0")}`), 3, { ms: 60_000, bytes: 2 * 2 ** 30 }, log);
     if (only.has("table")) await tableBench(scale, 3, log, record);
     if (only.has("archive")) await archiveBench(Math.max(5, Math.round(200 * scale)), 3);
+    if (only.has("d")) {
+      // Its own source server, on the cached datadir of (d); the stream line runs on it too.
+      await dBench({ scale, runs: 3, cores: CONCURRENCY, log, record, checkpoint, dropCaches, stream: (src) => streamBench(src, 3) });
+    }
     if (only.has("c")) {
       log("generating (c)…");
       const c = await oneBigTable(db, "bench_c", Math.round(20_000_000 * scale));

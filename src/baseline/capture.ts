@@ -1,6 +1,6 @@
 // Capturing a baseline manifest from a source server at one binlog position (quiescent, or inside a consistent snapshot).
 import { captureDatabaseChecks, captureServerChecks, captureTableChecks, tableKey, type Captured, type CaptureTask } from "../checks/capture.ts";
-import { mapConcurrent } from "../base/concurrent.ts";
+import { ReadLanes } from "../checks/lanes.ts";
 import { assertCovered, SYSTEM_SCHEMAS, tableChecksFor } from "../checks/coverage.ts";
 import { databaseChecks, serverChecks, tableChecks } from "../checks/index.ts";
 import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCheck } from "../checks/types.ts";
@@ -225,11 +225,42 @@ function snapshotGroups(tasks: readonly CaptureTask[], count: number): CaptureTa
 }
 
 /**
+ * Each group's InnoDB tables in its snapshot, `concurrency` groups at a time. A session whose group is done while
+ * no group waits keeps its snapshot open and reads the ranges of the big tables still being read (lanes.ts: every
+ * snapshot was opened at the one position) until the last group is done; then each commits. Checks that would end a
+ * snapshot (CHECK TABLE) run after it, on the same session outside any transaction, while its tables are still open:
+ * their baseline value is informative only.
+ */
+async function captureGroups(groups: { group: CaptureTask[]; snapshot: Session }[], concurrency: number, tChecks: TableCheck[], options: CheckOptions, catalog: Catalog): Promise<Results> {
+  const results: Results = new Map();
+  const inSnapshot = tChecks.filter((c) => !c.implicitCommit);
+  const afterwards = tChecks.filter((c) => c.implicitCommit);
+  const lanes = new ReadLanes();
+  let next = 0;
+  let unfinished = groups.length;
+  const worker = async () => {
+    while (next < groups.length) {
+      const { group, snapshot } = groups[next++] as (typeof groups)[number];
+      try {
+        merge(results, await captureTableChecks([snapshot], group, inSnapshot, options, catalog, lanes));
+      } finally {
+        if (--unfinished === 0) lanes.close();
+      }
+      if (next >= groups.length) await lanes.help(snapshot);
+      await snapshot.query("COMMIT");
+      if (afterwards.length) merge(results, await captureTableChecks([snapshot], group, afterwards, options, catalog));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
+  return results;
+}
+
+/**
  * Hold FLUSH TABLES WITH READ LOCK just long enough to open the snapshot transactions at one binlog position and to
  * capture the non-transactional tables (and the server-wide checks: grant tables are not InnoDB), then capture InnoDB
  * tables inside the snapshots while writes go on: at least one snapshot per session of `concurrency`, and enough that
- * none reads more than TABLES_PER_SNAPSHOT tables (up to MAX_SNAPSHOTS); each commits as soon as its tables are read.
- * The captures of one snapshot run on its one session: a batch of small tables is one more statement in it.
+ * none reads more than TABLES_PER_SNAPSHOT tables (up to MAX_SNAPSHOTS); each commits once its tables are read and no
+ * big table's ranges are left to help with (captureGroups). A batch of small tables is one more statement in its snapshot.
  */
 async function captureInSnapshot(
   db: Db,
@@ -313,10 +344,6 @@ async function captureSnapshotGroups(
 ): Promise<NonNullable<Manifest["queries"]>["answers"]> {
   const { concurrency, tChecks, options, catalog, tableResults } = read;
   let answered: NonNullable<Manifest["queries"]>["answers"] = [];
-  const inSnapshot = tChecks.filter((c) => !c.implicitCommit);
-  // Checks that would end a snapshot (CHECK TABLE) run after it, on the same session outside any transaction, while
-  // its tables are still open: their baseline value is informative only.
-  const afterwards = tChecks.filter((c) => c.implicitCommit);
   const groups = snapshotGroups(transactional, snapshots.length).map((group, i) => ({ group, snapshot: snapshots[i] as Session }));
   // The queries read beside the table captures, in their own snapshot at the same position.
   const answering = async () => {
@@ -327,11 +354,7 @@ async function captureSnapshotGroups(
   // Both run to their end before the sessions are released, whichever fails.
   const settled = await Promise.allSettled([
     answering(),
-    mapConcurrent(groups, concurrency, async ({ group, snapshot }) => {
-      merge(tableResults, await captureTableChecks([snapshot], group, inSnapshot, options, catalog));
-      await snapshot.query("COMMIT");
-      if (afterwards.length) merge(tableResults, await captureTableChecks([snapshot], group, afterwards, options, catalog));
-    }),
+    captureGroups(groups, concurrency, tChecks, options, catalog).then((results) => merge(tableResults, results)),
   ]);
   for (const result of settled) if (result.status === "rejected") throw result.reason;
   return answered;

@@ -1,7 +1,7 @@
 // Capturing checks over many tables at once: one worker per session, biggest tables first, small tables in batches.
 import { Catalog, StatementBatch } from "../db/batch.ts";
 import { errorMessage, type Queryable } from "../db/connection.ts";
-import { mapConcurrent } from "../base/concurrent.ts";
+import { ReadLanes } from "./lanes.ts";
 import type { CheckOptions, DatabaseCheck, ServerCaptureContext, ServerCheck, TableCaptureContext, TableCheck, TableRef, TableScan } from "./types.ts";
 
 export interface CaptureTask extends TableRef {
@@ -80,8 +80,8 @@ function tablePlan(t: CaptureTask, checks: readonly TableCheck[]) {
 /** Producers of a shared scan first, the rest in the given order. */
 const runOrder = (checks: readonly TableCheck[]) => [...checks].sort((a, b) => Number(b.scan === "produces") - Number(a.scan === "produces"));
 
-function contextFor(t: CaptureTask, check: TableCheck, options: CheckOptions, scan: TableScan | undefined): TableCaptureContext<unknown> {
-  return { sizeBytes: t.sizeBytes, engine: t.engine, type: t.type, options, baseline: t.baseline?.[check.name], scan };
+function contextFor(t: CaptureTask, check: TableCheck, options: CheckOptions, scan: TableScan | undefined, lanes?: ReadLanes): TableCaptureContext<unknown> {
+  return { sizeBytes: t.sizeBytes, engine: t.engine, type: t.type, options, baseline: t.baseline?.[check.name], scan, ...(lanes ? { lanes } : {}) };
 }
 
 /**
@@ -89,7 +89,9 @@ function contextFor(t: CaptureTask, check: TableCheck, options: CheckOptions, sc
  * Small tables go in batches (db/batch.ts): each check runs on every table of the batch side by side, so what they ask
  * reaches the server in one round trip; each table's values, and the failures, are exactly its own. `catalog`: the
  * catalog rows read for the batches, shared by calls that capture the same databases at one point (a snapshot's).
- * Results are keyed by tableKey() then check name; one table's failure never stops the others.
+ * Results are keyed by tableKey() then check name; one table's failure never stops the others. A session whose work is
+ * done helps the others with a big table's ranges (lanes.ts) until every session's is; with `lanes` given, the caller
+ * owns them instead: its sessions all see one state, and it closes them once that state may no longer be read.
  */
 export async function captureTableChecks(
   sessions: readonly Queryable[],
@@ -97,29 +99,46 @@ export async function captureTableChecks(
   checks: readonly TableCheck[],
   options: CheckOptions,
   catalog: Catalog = new Catalog(),
+  lanes?: ReadLanes,
 ): Promise<Map<string, Record<string, Captured>>> {
   const out = new Map<string, Record<string, Captured>>();
-  await mapConcurrent(workItems(tables, sessions.length), sessions.length, async (item, worker) => {
-    const session = sessions[worker] as Queryable;
-    const plans = item.tables.map((t) => ({ t, ...tablePlan(t, checks) }));
-    if (plans.length === 1) {
-      const [{ t, own, scan, row }] = plans as [(typeof plans)[number]];
-      for (const check of runOrder(own)) row[check.name] = await timed(() => check.capture(session, t, contextFor(t, check, options, scan)));
-    } else {
-      const batch = new StatementBatch(session, catalog);
-      for (const check of runOrder(checks)) {
-        const members = plans.filter((p) => p.own.includes(check));
-        if (members.length === 0) continue;
-        const started = performance.now();
-        const results = await Promise.all(members.map((p) => timed(() => check.capture(batch, p.t, contextFor(p.t, check, options, p.scan)))));
-        // The batch's time, shared among its tables: summed over tables it is the time the check took.
-        const share = (performance.now() - started) / members.length;
-        members.forEach((p, i) => (p.row[check.name] = { ...(results[i] as Captured), durationMs: share }));
+  const items = workItems(tables, sessions.length);
+  const shared = lanes ?? new ReadLanes();
+  let next = 0;
+  let working = sessions.length;
+  await Promise.all(
+    sessions.map(async (session) => {
+      while (next < items.length) {
+        const item = items[next++] as WorkItem;
+        for (const [key, row] of await captureItem(session, item, checks, options, catalog, shared)) out.set(key, row);
       }
-    }
-    for (const { t, own, row } of plans) out.set(tableKey(t), Object.fromEntries(own.map((c) => [c.name, row[c.name] as Captured])));
-  });
+      if (lanes) return;
+      if (--working === 0) shared.close();
+      else await shared.help(session);
+    }),
+  );
   return out;
+}
+
+/** One work item's checks on one session: a table alone (its ranges may go to the lanes), or a batch of small tables. */
+async function captureItem(session: Queryable, item: WorkItem, checks: readonly TableCheck[], options: CheckOptions, catalog: Catalog, lanes: ReadLanes) {
+  const plans = item.tables.map((t) => ({ t, ...tablePlan(t, checks) }));
+  if (plans.length === 1) {
+    const [{ t, own, scan, row }] = plans as [(typeof plans)[number]];
+    for (const check of runOrder(own)) row[check.name] = await timed(() => check.capture(session, t, contextFor(t, check, options, scan, lanes)));
+  } else {
+    const batch = new StatementBatch(session, catalog);
+    for (const check of runOrder(checks)) {
+      const members = plans.filter((p) => p.own.includes(check));
+      if (members.length === 0) continue;
+      const started = performance.now();
+      const results = await Promise.all(members.map((p) => timed(() => check.capture(batch, p.t, contextFor(p.t, check, options, p.scan)))));
+      // The batch's time, shared among its tables: summed over tables it is the time the check took.
+      const share = (performance.now() - started) / members.length;
+      members.forEach((p, i) => (p.row[check.name] = { ...(results[i] as Captured), durationMs: share }));
+    }
+  }
+  return plans.map(({ t, own, row }) => [tableKey(t), Object.fromEntries(own.map((c) => [c.name, row[c.name] as Captured]))] as const);
 }
 
 /** Every server-wide check, once. */

@@ -1,6 +1,7 @@
 // What a check is: capture a property of one table (or database), and compare the baseline's value with the restored one.
 import type { z } from "zod";
 import type { Queryable } from "../db/connection.ts";
+import type { ReadLanes } from "./lanes.ts";
 
 export interface TableRef {
   database: string;
@@ -51,6 +52,8 @@ export interface TableCaptureContext<T> {
   baseline?: T;
   /** Present when a check of this capture scans the table and another could use the count (see TableScan). */
   scan?: TableScan;
+  /** Other sessions that read the same state, free to take this table's independent reads (lanes.ts). */
+  lanes?: ReadLanes;
 }
 
 export interface TableCheck<T = unknown> {

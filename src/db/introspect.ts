@@ -206,6 +206,8 @@ export interface ColumnInfo {
   name: string;
   generated: boolean;
   nullable: boolean;
+  /** information_schema.COLUMNS.DATA_TYPE, lower case (int, bigint, varchar, …). */
+  dataType: string;
 }
 
 export async function listColumns(db: Queryable, database: string, table: string): Promise<ColumnInfo[]> {
@@ -213,13 +215,13 @@ export async function listColumns(db: Queryable, database: string, table: string
   const rows = (await catalogRows(
     db,
     "COLUMNS",
-    "COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS gen, IS_NULLABLE AS nullable",
+    "COLUMN_NAME AS name, COALESCE(GENERATION_EXPRESSION, '') <> '' AS gen, IS_NULLABLE AS nullable, DATA_TYPE AS type",
     database,
     table,
     "",
     "ORDINAL_POSITION",
-  )) as { name: string; gen: string | number; nullable: string }[];
-  return rows.map((r) => ({ name: r.name, generated: Number(r.gen) === 1, nullable: r.nullable === "YES" }));
+  )) as { name: string; gen: string | number; nullable: string; type: string }[];
+  return rows.map((r) => ({ name: r.name, generated: Number(r.gen) === 1, nullable: r.nullable === "YES", dataType: String(r.type).toLowerCase() }));
 }
 
 /** The primary key's columns in order (empty when the table has none). */

@@ -1,0 +1,116 @@
+// A big table's primary-key ranges read in parallel on the sessions that see the same state (src/checks/lanes.ts), cut
+// by arithmetic on a one-column integer key, and hashed by column where CHECKSUM TABLE decides: the same ranges and
+// values as one session reading them in turn, and a difference still localised to its one range.
+import { describe, expect, it } from "vitest";
+import { captureBaseline } from "../../src/baseline/capture.ts";
+import { ReadLanes } from "../../src/checks/lanes.ts";
+import { DEFAULT_CHECK_OPTIONS } from "../../src/checks/types.ts";
+import type { Queryable } from "../../src/db/connection.ts";
+import type { Manifest } from "../../src/store/manifest.ts";
+import { captureRestored, tableFinding } from "../../src/verify/verify.ts";
+import { useSandboxDb } from "../support/sandboxDb.ts";
+
+const sandbox = useSandboxDb("lanes", [
+  "CREATE TABLE s.dense (id INT PRIMARY KEY, a INT NOT NULL, b VARCHAR(20), c DATETIME NOT NULL, KEY ka (a)) ENGINE=InnoDB",
+  "INSERT INTO s.dense SELECT seq, seq % 97, IF(seq % 7 = 0, NULL, CONCAT('b', seq)), '2026-01-01' + INTERVAL seq SECOND FROM s.seq_1_to_10000",
+  // Keys three apart, starting far from 1: the arithmetic cut must follow the key's gaps.
+  "CREATE TABLE s.sparse (id BIGINT PRIMARY KEY, v DOUBLE) ENGINE=InnoDB",
+  "INSERT INTO s.sparse SELECT 5000000000 + seq * 3, seq / 7 FROM s.seq_1_to_6000",
+  "ANALYZE TABLE s.dense, s.sparse",
+]);
+
+const OPTIONS = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1000 };
+type Chunks = { key: string[]; list: { lower: string | null; upper: string | null; rows: number; crc: string }[]; hash?: string };
+
+function baseline(concurrency: number, mode: "quiescent" | "snapshot"): Promise<Manifest> {
+  return captureBaseline(sandbox.db, { service: "lanes", databases: ["s"], checks: ["checksum"], options: OPTIONS, concurrency, mode });
+}
+
+function chunksOf(manifest: Manifest, table: string): Chunks | undefined {
+  return (manifest.databases[0]?.tables.find((t) => t.name === table)?.checks.checksum as { chunks?: Chunks }).chunks;
+}
+
+async function finding(manifest: Manifest, table: string): Promise<string> {
+  const f = tableFinding(await captureRestored(sandbox.db, manifest, ["checksum"], OPTIONS, 2), { database: "s", table }, "checksum");
+  return f.ok ? "green" : f.message;
+}
+
+describe("read lanes", () => {
+  it("spreads one caller's jobs over a helping session, results in order", async () => {
+    const [own, helper] = [await sandbox.db.session(), await sandbox.db.session()];
+    try {
+      const ids = await Promise.all([own, helper].map(async (s) => Number((await s.query<{ id: number }>("SELECT CONNECTION_ID() AS id"))[0]?.id)));
+      const lanes = new ReadLanes();
+      const helping = lanes.help(helper);
+      const jobs = Array.from({ length: 12 }, (_, i) => async (s: Queryable) => (await s.query<{ i: number; id: number }>("SELECT ? AS i, CONNECTION_ID() AS id, SLEEP(0.02) AS z", [i]))[0]);
+      const results = await lanes.submit(jobs).finish(own);
+      lanes.close();
+      await helping;
+      expect(results.map((r) => Number(r?.i))).toEqual(Array.from({ length: 12 }, (_, i) => i));
+      // Both sessions read: the helper took jobs while the caller's session ran its own.
+      expect(new Set(results.map((r) => Number(r?.id)))).toEqual(new Set(ids));
+    } finally {
+      own.release();
+      helper.release();
+    }
+  });
+
+  it("a failed job fails the caller with the server's message, after every job has settled", async () => {
+    const session = await sandbox.db.session();
+    try {
+      const lanes = new ReadLanes();
+      const ran: number[] = [];
+      const jobs = [0, 1, 2].map((i) => async (s: Queryable) => {
+        await s.query(i === 1 ? "SELECT * FROM s.no_such_table" : "SELECT 1");
+        ran.push(i);
+      });
+      await expect(lanes.submit(jobs).finish(session)).rejects.toThrow(/no_such_table/);
+      expect(ran).toEqual([0, 2]);
+    } finally {
+      session.release();
+    }
+  });
+
+  it("a dense integer key is cut every chunkRows keys, as the row walk cuts it, and the values match one session's", async () => {
+    const parallel = await baseline(2, "snapshot");
+    const serial = await baseline(1, "quiescent");
+    const dense = chunksOf(parallel, "dense");
+    expect(dense?.hash).toBe("columns");
+    expect(dense?.list.length).toBe(11);
+    expect(dense?.list.slice(0, 2).map((c) => [c.lower, c.upper, c.rows])).toEqual([
+      [null, "[1000]", 1000],
+      ["[1000]", "[2000]", 1000],
+    ]);
+    // 10,000 rows, 1,000 a range: the last range is empty, as the walk leaves it.
+    expect(dense?.list.at(-1)).toMatchObject({ lower: "[10000]", upper: null, rows: 0, crc: "0" });
+    expect(chunksOf(serial, "dense")).toEqual(dense);
+    expect(chunksOf(serial, "sparse")).toEqual(chunksOf(parallel, "sparse"));
+  });
+
+  it("a key with gaps is cut by its average gap: ranges of about chunkRows rows", async () => {
+    const sparse = chunksOf(await baseline(2, "snapshot"), "sparse");
+    expect(sparse?.list.reduce((n, c) => n + c.rows, 0)).toBe(6000);
+    const full = sparse?.list.filter((c) => c.upper !== null) ?? [];
+    expect(full.length).toBeGreaterThanOrEqual(5);
+    // The gap comes from the server's row estimate: about chunkRows rows a range, never one range for all.
+    for (const c of full) {
+      expect(c.rows).toBeGreaterThanOrEqual(500);
+      expect(c.rows).toBeLessThanOrEqual(2000);
+    }
+  });
+
+  it("a changed row, a NULL made empty and a deleted row are each localised to their one range", async () => {
+    const manifest = await baseline(2, "snapshot");
+    expect(await finding(manifest, "dense")).toBe("green");
+    await sandbox.db.query("UPDATE s.dense SET c = c + INTERVAL 1 SECOND WHERE id = 4321");
+    expect(await finding(manifest, "dense")).toBe(
+      "table data differs from the baseline in 1 of 11 primary-key ranges of s.dense:\n  id in (4000, 5000]: same row count, content differs",
+    );
+    await sandbox.db.query("UPDATE s.dense SET c = c - INTERVAL 1 SECOND WHERE id = 4321");
+    await sandbox.db.query("UPDATE s.dense SET b = '' WHERE id = 7007");
+    expect(await finding(manifest, "dense")).toMatch(/1 of 11 primary-key ranges of s\.dense:\n {2}id in \(7000, 8000\]: same row count, content differs$/);
+    await sandbox.db.query("UPDATE s.dense SET b = NULL WHERE id = 7007");
+    await sandbox.db.query("DELETE FROM s.sparse WHERE id = 5000000000 + 2500 * 3");
+    expect(await finding(manifest, "sparse")).toMatch(/1 of \d+ primary-key ranges of s\.sparse:\n {2}id in \(\d+, \d+\]: 999 rows, baseline 1000$/);
+  });
+});
