@@ -70,7 +70,11 @@ async function copyTemplate(datadir: string, flavor: ServerFlavor, templates: st
     const making = mkdtempSync(join(templates, `.making-${flavor.name}-`));
     try {
       const command = flavor.initialize(join(making, "datadir"));
-      await runCommand(command.file, command.args, { timeoutMs: 120_000 });
+      // Its bootstrap server's temporary tables in a directory of its own: in the shared temp dir one was found
+      // deleted under it ("Error on delete of '…/#sql-temptable-….MAI'") while two were being made at once.
+      const tmp = join(making, "tmp");
+      mkdirSync(tmp);
+      await runCommand(command.file, command.args, { timeoutMs: 120_000, env: { TMPDIR: tmp } });
       rmSync(join(making, "datadir", "auto.cnf"), { force: true });
       try {
         renameSync(join(making, "datadir"), template);

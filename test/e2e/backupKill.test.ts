@@ -63,14 +63,21 @@ async function backupJob(config: string, when?: RegExp, signal: NodeJS.Signals =
 const list = async (config: string) => String((await execa(CLI, ["list", "--config", config], { cwd: ROOT, all: true })).all);
 
 /** The one unfinished backup of the store, its owner record and proof its owner is dead. */
-function leftOver(store: string, output: string): { dir: string; pid: number } {
+async function leftOver(store: string, output: string): Promise<{ dir: string; pid: number }> {
   const { incomplete } = listBackups(store, "shop");
   expect(incomplete.map((b) => b.reason), output).toEqual(["no backup.json (backup unfinished or interrupted)"]);
   const dir = join(store, "shop", incomplete[0]?.id as string);
   const owner = readOwner(dir);
   if (!("owner" in owner)) throw new Error(`no ${OWNER_FILE} in ${dir}`);
+  await gone(owner.owner.pid);
   expect(processStat(owner.owner.pid)?.state ?? "gone").toMatch(/^(gone|Z)$/);
   return { dir, pid: owner.owner.pid };
+}
+
+/** A SIGKILLed process ends a moment after its group's leader is reaped: seen still running ("R") at load average 7. */
+async function gone(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !/^(gone|Z)$/.test(processStat(pid)?.state ?? "gone")) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** The line the next job (or sweep) prints for a dead job's unfinished backup. */
@@ -99,7 +106,7 @@ describe("a backup job killed with its whole process group (directory backups)",
     s = setUp();
     const killed = await backupJob(s.config, /backing up with mariabackup into/);
     expect(killed.signalled, killed.output).toBe(true);
-    atCopy = leftOver(s.store, killed.output);
+    atCopy = await leftOver(s.store, killed.output);
     expect(await list(s.config)).toContain(`${basename(atCopy.dir)}  INCOMPLETE: no backup.json`);
   }, 120_000);
 
@@ -108,7 +115,7 @@ describe("a backup job killed with its whole process group (directory backups)",
     expect(killed.signalled, killed.output).toBe(true);
     expect(killed.output).toMatch(sweptLine(atCopy));
     expect(existsSync(atCopy.dir)).toBe(false);
-    atBaseline = leftOver(s.store, killed.output);
+    atBaseline = await leftOver(s.store, killed.output);
     expect(existsSync(join(atBaseline.dir, "data", "xtrabackup_checkpoints")), readdirSync(atBaseline.dir).join(", ")).toBe(true);
   }, 120_000);
 
@@ -135,7 +142,7 @@ describe("a backup job killed with its whole process group (stream backups)", ()
     const { store, config } = setUp("      format: stream\n      compress: zstd\n");
     const killed = await backupJob(config, /as a stream into/);
     expect(killed.signalled, killed.output).toBe(true);
-    const left = leftOver(store, killed.output);
+    const left = await leftOver(store, killed.output);
     const next = await backupJob(config);
     expect(next.exitCode, next.output).toBe(0);
     expect(next.output).toMatch(sweptLine(left));
@@ -150,7 +157,7 @@ describe("a backup job killed with its whole process group (MySQL 9.7, clone)", 
     const { store, config } = setUp("", (path) => mysqlServiceYaml(path));
     const killed = await backupJob(config, /backing up with clone into/);
     expect(killed.signalled, killed.output).toBe(true);
-    const left = leftOver(store, killed.output);
+    const left = await leftOver(store, killed.output);
     const next = await backupJob(config);
     expect(next.exitCode, next.output).toBe(0);
     expect(next.output).toMatch(sweptLine(left));
