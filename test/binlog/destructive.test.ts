@@ -170,8 +170,12 @@ function eventTypes(bytes: Buffer, from: number, to: number): number[] {
 function expectTransactionStart(found: DestructiveEvent | undefined, mark: Mark | undefined): DestructiveEvent {
   expect(found).toBeDefined();
   const event = found as DestructiveEvent;
-  expect({ file: event.file, position: event.position }).toEqual(mark);
+  expect(event.file).toBe(mark?.file);
   const bytes = readFileSync(join(closedDir, event.file));
+  // Where the binlog stood before the statement, or past a binlog checkpoint event (161) MariaDB's background thread
+  // wrote after a rotation in between (seen: 530 marked, 573 found, with two suites running side by side).
+  expect(event.position).toBeGreaterThanOrEqual(mark?.position as number);
+  expect(eventTypes(bytes, mark?.position as number, event.position).filter((type) => type !== 161)).toEqual([]);
   expect(bytes.readUInt8(event.position + 4)).toBe(162);
   const cut = join(work, "cut");
   writeFileSync(cut, bytes.subarray(0, event.position));
