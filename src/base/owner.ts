@@ -55,11 +55,20 @@ export function judgeOwner(owner: Owner, here: Machine, stat: (pid: number) => P
   if (owner.pidNamespace && here.pidNamespace && owner.pidNamespace !== here.pidNamespace) {
     return { state: "elsewhere", reason: `made in another pid namespace (${owner.pidNamespace})` };
   }
-  const now = stat(owner.pid);
-  if (!now) return { state: "gone", reason: `process ${owner.pid} no longer exists` };
-  if (now.state === "Z" || now.state === "X") return { state: "gone", reason: `process ${owner.pid} has exited` };
-  if (now.startTicks !== owner.startTicks) {
-    return { state: "gone", reason: `pid ${owner.pid} now belongs to another process (started at tick ${now.startTicks}, the owner at ${owner.startTicks})` };
+  return judgePid(owner.pid, owner.startTicks, stat);
+}
+
+/**
+ * Is `pid`, started at `startTicks` (when known), still running on this machine? An exited process nobody has reaped
+ * yet (a zombie: kill(pid, 0) still succeeds on it, and an init that does not reap keeps it for ever) is gone, and so
+ * is a pid that now belongs to another process. Owner records and lock holders are judged alike by it.
+ */
+export function judgePid(pid: number, startTicks: number | undefined, stat: (pid: number) => ProcessStat | undefined = processStat): { state: "alive" } | { state: "gone"; reason: string } {
+  const now = stat(pid);
+  if (!now) return { state: "gone", reason: `process ${pid} no longer exists` };
+  if (now.state === "Z" || now.state === "X") return { state: "gone", reason: `process ${pid} has exited` };
+  if (startTicks !== undefined && now.startTicks !== startTicks) {
+    return { state: "gone", reason: `pid ${pid} now belongs to another process (started at tick ${now.startTicks}, the owner at ${startTicks})` };
   }
   return { state: "alive" };
 }

@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { registerDisposer } from "../base/disposers.ts";
-import { processStat } from "../base/owner.ts";
+import { judgePid, processStat } from "../base/owner.ts";
 
 export interface LockHolder {
   pid: number;
@@ -22,15 +22,9 @@ export function lockState(holder: LockHolder | undefined, here: { host: string; 
   return here.alive(holder.pid, holder.startTicks) ? "held" : "stale";
 }
 
-/**
- * Is `pid` (started at `startTicks`, when the holder recorded it) still running here? Judged as owner records are
- * (base/owner.ts): an exited process that nobody has reaped yet (a zombie: kill(pid, 0) still succeeds on it, and an
- * init that does not reap, as in some containers, keeps it for ever) is gone, and so is a pid now another process's.
- */
+/** Is the holder `pid` (started at `startTicks`, when it recorded it) still running here? As owner records are judged. */
 export function processAlive(pid: number, startTicks?: number): boolean {
-  const stat = processStat(pid);
-  if (!stat || stat.state === "Z" || stat.state === "X") return false;
-  return startTicks === undefined || stat.startTicks === startTicks;
+  return judgePid(pid, startTicks).state === "alive";
 }
 
 export class LockHeldError extends Error {

@@ -137,17 +137,22 @@ describe("a backup job killed with its whole process group (directory backups)",
   }, 120_000);
 });
 
+/** The killed job left its unfinished backup; the next job of the service sweeps it, naming it, and ends green. */
+async function nextJobSweeps(store: string, config: string, killed: { signalled: boolean; output: string }): Promise<void> {
+  expect(killed.signalled, killed.output).toBe(true);
+  const left = await leftOver(store, killed.output);
+  const next = await backupJob(config);
+  expect(next.exitCode, next.output).toBe(0);
+  expect(next.output).toMatch(sweptLine(left));
+  expect(existsSync(left.dir)).toBe(false);
+  await clean(store, config);
+}
+
 describe("a backup job killed with its whole process group (stream backups)", () => {
   it("at stream encoding (zstd): leaves an unfinished backup; the next job removes it and list shows none", async () => {
     const { store, config } = setUp("      format: stream\n      compress: zstd\n");
     const killed = await backupJob(config, /as a stream into/);
-    expect(killed.signalled, killed.output).toBe(true);
-    const left = await leftOver(store, killed.output);
-    const next = await backupJob(config);
-    expect(next.exitCode, next.output).toBe(0);
-    expect(next.output).toMatch(sweptLine(left));
-    expect(existsSync(left.dir)).toBe(false);
-    await clean(store, config);
+    await nextJobSweeps(store, config, killed);
   }, 180_000);
 });
 
@@ -156,12 +161,6 @@ describe("a backup job killed with its whole process group (MySQL 9.7, clone)", 
     // The clone is written by the source server itself (CLONE LOCAL DATA DIRECTORY), not by a child of the job.
     const { store, config } = setUp("", (path) => mysqlServiceYaml(path));
     const killed = await backupJob(config, /backing up with clone into/);
-    expect(killed.signalled, killed.output).toBe(true);
-    const left = await leftOver(store, killed.output);
-    const next = await backupJob(config);
-    expect(next.exitCode, next.output).toBe(0);
-    expect(next.output).toMatch(sweptLine(left));
-    expect(existsSync(left.dir)).toBe(false);
-    await clean(store, config);
+    await nextJobSweeps(store, config, killed);
   }, 240_000);
 });
