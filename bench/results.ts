@@ -29,6 +29,11 @@ const LineSchema = z.object({
   failure: z.string().optional(),
   /** Shown in the README's performance table too (the headline lines). */
   readme: z.boolean().optional(),
+  /**
+   * A stage of data set (d): the bytes it read or moved, the datadir's sequential read limit of that run (bytes per
+   * ms), and its median (ms) at each concurrency measured: the terabyte projection (projectionTable).
+   */
+  volume: z.object({ bytes: z.number(), readLimit: z.number(), byConcurrency: z.record(z.string(), z.number()) }).optional(),
   /** The run that measured it: when and on how many cores. */
   at: z.string(),
   cores: z.number().int(),
@@ -53,6 +58,7 @@ export interface LineInput {
   readme?: boolean;
   /** Rounds run alternately: the ratio's spread is each round's own (stats.ratioOf). */
   paired?: boolean;
+  volume?: BenchLine["volume"];
 }
 
 /** A measured line: its spreads, ratio and verdict, or FAIL with the first failure's message. */
@@ -78,6 +84,7 @@ export function lineOf(input: LineInput, run: { at: string; cores: number; args:
     verdict,
     ...(failure !== undefined ? { failure } : {}),
     ...(input.readme ? { readme: true } : {}),
+    ...(input.volume ? { volume: input.volume } : {}),
     ...run,
   };
 }
@@ -121,6 +128,28 @@ export function performanceTable(results: BenchResults): string {
   return ["| measured | restoretest | against | ratio | value (spread; target): verdict | runs | run |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
 
+const HOUR = 3_600_000;
+
+/**
+ * docs/performance.md's terabyte projection: each stage of (d) that moves the data at the rate it was measured at, as
+ * hours per terabyte at every concurrency measured (backup and restore have none: one stream of files), beside the
+ * GB/s it reached and the share of the datadir's sequential read limit that is. A projection, not a measurement: it
+ * assumes a stage's time grows with the bytes, which (d)'s runs at two sizes can confirm (docs/performance.md).
+ */
+export function projectionTable(results: BenchResults): string {
+  const rows = results.lines
+    .filter((l) => l.volume && l.tool)
+    .map((l) => {
+      const v = l.volume as NonNullable<BenchLine["volume"]>;
+      const rate = v.bytes / (l.tool as Spread).median;
+      const perTb = (ms: number) => `${(((ms / v.bytes) * 1e12) / HOUR).toFixed(2)} h`;
+      const at = (c: string) => (v.byConcurrency[c] === undefined ? "–" : perTb(v.byConcurrency[c] as number));
+      const one = Object.keys(v.byConcurrency).length ? at("1") : perTb((l.tool as Spread).median);
+      return `| ${l.measured} | ${(v.bytes / 1e9).toFixed(2)} GB | ${(rate / 1e6).toFixed(2)} GB/s | ${((rate / v.readLimit) * 100).toFixed(0)}% of ${(v.readLimit / 1e6).toFixed(2)} GB/s | ${one} | ${Object.keys(v.byConcurrency).length ? at("2") : "–"} | \`${l.args}\`, ${l.at.slice(0, 10)} |`;
+    });
+  return ["| stage | bytes | reached | of the read limit | per TB, concurrency 1 | per TB, concurrency 2 | run |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
+}
+
 /** `markdown` with the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` replaced by `table`. */
 export function replaceGenerated(markdown: string, name: string, table: string): string {
   const open = `<!-- bench:${name} -->`;
@@ -134,4 +163,5 @@ export function replaceGenerated(markdown: string, name: string, table: string):
 export const GENERATED = [
   { file: "README.md", name: "readme", table: readmeTable },
   { file: "docs/performance.md", name: "lines", table: performanceTable },
+  { file: "docs/performance.md", name: "projection", table: projectionTable },
 ] as const;

@@ -32,19 +32,24 @@ const Schema = z.strictObject({
       key: z.array(z.string()),
       list: z.array(Chunk),
       /**
-       * How a range's `crc` is computed. `columns`: CRC32 of each column's BIT_XOR over the range (an integer column's
-       * own value, any other's CRC32), with each nullable column's non-NULL count: about half the cost of a per-row
-       * hash, and enough where the ranges only locate a difference a whole-table value (CHECKSUM TABLE, the row sum)
-       * decides. Absent: the NULL-safe row hash's BIT_XOR (rowText), where the ranges decide (generated columns).
+       * How a range's `crc` is computed.
+       * - `sum`: the SUM of each row's CRC32 over its NULL-safe text (rowText), as the row sum of a MyISAM table: the
+       *   ranges decide, and the table's whole value is theirs (`checksum` null). A big table's baseline since issue 30:
+       *   one read of its rows instead of two, spread over the snapshot sessions. SUM, not BIT_XOR: CRC32 is linear,
+       *   so the same change to two rows of equal length cancels out in an XOR of their CRCs, never in a sum.
+       * - `columns`: CRC32 of each column's BIT_XOR over the range (an integer column's own value, any other's CRC32),
+       *   with each nullable column's non-NULL count: ranges that only locate a difference a whole-table value
+       *   (CHECKSUM TABLE, the row sum) decides. Baselines taken before issue 30.
+       * - absent: the row hash's BIT_XOR, where the ranges decided (generated columns) before issue 30.
        */
-      hash: z.literal("columns").optional(),
+      hash: z.enum(["columns", "sum"]).optional(),
     })
     .optional(),
 });
 type Value = z.infer<typeof Schema>;
 type RowSumValue = z.infer<typeof RowSum>;
 type ChunkValue = z.infer<typeof Chunk>;
-type RangeHash = "row" | "columns";
+type RangeHash = "row" | "columns" | "sum";
 type Range = { lower: string | null; upper: string | null };
 
 /** Engines whose whole-table value is the row sum (see Schema.rowSum). */
@@ -173,7 +178,12 @@ function columnsHash(columns: readonly ColumnInfo[]): string {
  */
 async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: readonly Range[], hash: RangeHash, lanes?: ReadLanes): Promise<Submitted<ChunkValue>> {
   const columns = await listColumns(db, t.database, t.table);
-  const crc = hash === "columns" ? columnsHash(columns) : `COALESCE(BIT_XOR(CRC32(${await rowText(db, t, columns)})), 0)`;
+  const crc =
+    hash === "columns"
+      ? columnsHash(columns)
+      : hash === "sum"
+        ? `COALESCE(SUM(CRC32(${await rowText(db, t, columns)})), 0)`
+        : `COALESCE(BIT_XOR(CRC32(${await rowText(db, t, columns)})), 0)`;
   const jobs = bounds.map(({ lower, upper }) => async (session: Queryable): Promise<ChunkValue> => {
     const conditions: { sql: string; params: unknown[] }[] = [];
     if (lower) conditions.push(after(key, JSON.parse(lower) as unknown[]));
@@ -189,9 +199,14 @@ async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: r
   return (db.unbatched ? new ReadLanes() : (lanes ?? new ReadLanes())).submit(jobs);
 }
 
-/** Every range's COUNT(*) and hash, sequentially or spread over the lanes (submitRanges). */
-async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds: readonly Range[], hash: RangeHash, lanes?: ReadLanes): Promise<ChunkValue[]> {
-  return (await submitRanges(db, t, key, bounds, hash, lanes)).finish(db);
+/**
+ * Every range's COUNT(*) and hash, sequentially or spread over the lanes (submitRanges). Ranges that cover the table
+ * and decide (`sum`) read every row once: their counts are the scan's, for the checks that need the row count.
+ */
+async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds: readonly Range[], hash: RangeHash, context: TableCaptureContext<unknown>): Promise<ChunkValue[]> {
+  const list = await (await submitRanges(db, t, key, bounds, hash, context.lanes)).finish(db);
+  if (hash === "sum" && context.scan) context.scan.rows = list.reduce((n, c) => n + c.rows, 0);
+  return list;
 }
 
 /**
@@ -236,7 +251,9 @@ async function captureBaseline(db: Queryable, t: TableRef, context: TableCapture
   const chunked = big && key.length > 0;
   const bounds = chunked ? await chunkBoundaries(db, t, key, columns, context.options.chunkRows) : [null, null];
   const ranges = bounds.slice(1).map((upper, i) => ({ lower: bounds[i] ?? null, upper }));
-  if (generated) return { checksum: null, chunks: { key, list: await chunkChecksums(db, t, key, ranges, "row", context.lanes) } };
+  // The ranges decide where their rows are the table's (not a system-versioned table's history, which only the whole
+  // table's value reads): one read of every row, spread over the lanes, instead of a CHECKSUM TABLE and then the ranges.
+  if (generated || (chunked && context.type !== "SYSTEM VERSIONED")) return { checksum: null, chunks: { key, list: await chunkChecksums(db, t, key, ranges, "sum", context), hash: "sum" } };
   // Where a whole-table value decides, the ranges only locate: the cheaper column hash.
   const submitted = chunked ? await submitRanges(db, t, key, ranges, "columns", context.lanes) : undefined;
   const rowSumEngine = ROW_SUM_ENGINES.has(context.engine ?? "");
@@ -256,7 +273,7 @@ export const checksum: TableCheck<Value> = {
     // The baseline's ranges, measured the baseline's way, to locate a difference (or to decide, for generated columns).
     const measure = async () => {
       if (!planned) return undefined;
-      return { ...planned, list: await chunkChecksums(db, t, planned.key, planned.list, planned.hash ?? "row", context.lanes) };
+      return { ...planned, list: await chunkChecksums(db, t, planned.key, planned.list, planned.hash ?? "row", context) };
     };
     if (context.baseline?.rowSum) {
       // The baseline's way: the row sum; the per-range pass runs only to locate a difference.

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { GENERATED, lineOf, lineText, mergeResults, readResults, replaceGenerated, type BenchLine } from "../../bench/results.ts";
+import { GENERATED, lineOf, lineText, mergeResults, projectionTable, readResults, replaceGenerated, type BenchLine } from "../../bench/results.ts";
 import { formatRatio, measure, ratioOf, spreadOf, verdictOf } from "../../bench/stats.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -98,6 +98,22 @@ describe("the results file and the docs", () => {
   it("replaceGenerated rewrites only between its markers, and refuses a page without them", () => {
     expect(replaceGenerated("x\n<!-- bench:t -->\nold\n<!-- /bench:t -->\ny", "t", "new")).toBe("x\n<!-- bench:t -->\nnew\n<!-- /bench:t -->\ny");
     expect(() => replaceGenerated("no markers", "t", "new")).toThrow(/no <!-- bench:t -->/);
+  });
+  it("projects a (d) stage to a terabyte from its measured rate, at each concurrency it was measured at", () => {
+    const ok = { ok: true as const, ms: [1000, 1000, 1000] };
+    // 20 GB in 10 s alone and 6 s on two sessions: 2 GB/s; 1 TB at those rates is 500 s and 300 s.
+    const stage = lineOf(
+      { id: "d.verify", set: "d", measured: "verify of (d)", tool: { ok: true, ms: [6000, 6000, 6000] }, reference: { label: "floor", outcome: ok }, ratioName: "r", target: { op: "≤", value: 1.15 }, volume: { bytes: 20e9, readLimit: 4e6, byConcurrency: { "1": 10_000, "2": 6000 } } },
+      RUN,
+    );
+    const backup = lineOf({ id: "d.backup", set: "d", measured: "backup of (d)", tool: { ok: true, ms: [40_000, 40_000, 40_000] }, reference: { label: "by hand", outcome: ok }, ratioName: "r", target: { op: "≤", value: 1.1 }, volume: { bytes: 20e9, readLimit: 4e6, byConcurrency: {} } }, RUN);
+    const plain = lineOf({ id: "a.x", set: "a", measured: "no volume", tool: ok, reference: { label: "floor", outcome: ok }, ratioName: "r", target: { op: "≤", value: 1 } }, RUN);
+    const rows = projectionTable({ version: 1, lines: [stage, backup, plain] }).split("\n").slice(2);
+    expect(rows).toEqual([
+      "| verify of (d) | 20.00 GB | 3.33 GB/s | 83% of 4.00 GB/s | 0.14 h | 0.08 h | `--only a`, 2026-12-06 |",
+      // One stream of files: no concurrency to vary, the measured time is the projection.
+      "| backup of (d) | 20.00 GB | 0.50 GB/s | 13% of 4.00 GB/s | 0.56 h | – | `--only a`, 2026-12-06 |",
+    ]);
   });
   it("README.md's and docs/performance.md's tables are what the generator makes of bench/results.json", () => {
     const results = readResults();

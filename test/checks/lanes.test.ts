@@ -1,6 +1,7 @@
 // A big table's primary-key ranges read in parallel on the sessions that see the same state (src/checks/lanes.ts), cut
-// by arithmetic on a one-column integer key, and hashed by column where CHECKSUM TABLE decides: the same ranges and
-// values as one session reading them in turn, and a difference still localised to its one range.
+// by arithmetic on a one-column integer key, each the sum of its rows' hashes: the ranges decide (no CHECKSUM TABLE
+// besides), with the same ranges and values as one session reading them in turn, and a difference still localised to
+// its one range. A system-versioned table, whose history only the whole-table value reads, keeps CHECKSUM TABLE.
 import { describe, expect, it } from "vitest";
 import { captureBaseline } from "../../src/baseline/capture.ts";
 import { ReadLanes } from "../../src/checks/lanes.ts";
@@ -16,19 +17,24 @@ const sandbox = useSandboxDb("lanes", [
   // Keys three apart, starting far from 1: the arithmetic cut must follow the key's gaps.
   "CREATE TABLE s.sparse (id BIGINT PRIMARY KEY, v DOUBLE) ENGINE=InnoDB",
   "INSERT INTO s.sparse SELECT 5000000000 + seq * 3, seq / 7 FROM s.seq_1_to_6000",
-  "ANALYZE TABLE s.dense, s.sparse",
+  "CREATE TABLE s.versioned (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB WITH SYSTEM VERSIONING",
+  "INSERT INTO s.versioned SELECT seq, seq FROM s.seq_1_to_3000",
+  "ANALYZE TABLE s.dense, s.sparse, s.versioned",
 ]);
 
 const OPTIONS = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1000 };
 type Chunks = { key: string[]; list: { lower: string | null; upper: string | null; rows: number; crc: string }[]; hash?: string };
+type Stored = { checksum: string | null; chunks?: Chunks };
 
 function baseline(concurrency: number, mode: "quiescent" | "snapshot"): Promise<Manifest> {
   return captureBaseline(sandbox.db, { service: "lanes", databases: ["s"], checks: ["checksum"], options: OPTIONS, concurrency, mode });
 }
 
-function chunksOf(manifest: Manifest, table: string): Chunks | undefined {
-  return (manifest.databases[0]?.tables.find((t) => t.name === table)?.checks.checksum as { chunks?: Chunks }).chunks;
+function storedOf(manifest: Manifest, table: string): Stored {
+  return manifest.databases[0]?.tables.find((t) => t.name === table)?.checks.checksum as Stored;
 }
+
+const chunksOf = (manifest: Manifest, table: string): Chunks | undefined => storedOf(manifest, table).chunks;
 
 async function finding(manifest: Manifest, table: string): Promise<string> {
   const f = tableFinding(await captureRestored(sandbox.db, manifest, ["checksum"], OPTIONS, 2), { database: "s", table }, "checksum");
@@ -75,7 +81,9 @@ describe("read lanes", () => {
     const parallel = await baseline(2, "snapshot");
     const serial = await baseline(1, "quiescent");
     const dense = chunksOf(parallel, "dense");
-    expect(dense?.hash).toBe("columns");
+    expect(dense?.hash).toBe("sum");
+    // The ranges decide: no CHECKSUM TABLE read the table a second time.
+    expect(storedOf(parallel, "dense").checksum).toBeNull();
     expect(dense?.list.length).toBe(11);
     expect(dense?.list.slice(0, 2).map((c) => [c.lower, c.upper, c.rows])).toEqual([
       [null, "[1000]", 1000],
@@ -112,5 +120,36 @@ describe("read lanes", () => {
     await sandbox.db.query("UPDATE s.dense SET b = NULL WHERE id = 7007");
     await sandbox.db.query("DELETE FROM s.sparse WHERE id = 5000000000 + 2500 * 3");
     expect(await finding(manifest, "sparse")).toMatch(/1 of \d+ primary-key ranges of s\.sparse:\n {2}id in \(\d+, \d+\]: 999 rows, baseline 1000$/);
+    await sandbox.db.query("INSERT INTO s.sparse VALUES (5000000000 + 2500 * 3, 2500 / 7)");
+    expect(await finding(manifest, "sparse")).toBe("green");
+  });
+
+  it("the same change to two rows of one range, and two values swapped between rows, are red: a sum of row hashes", async () => {
+    const manifest = await baseline(2, "snapshot");
+    // Rows 4103 and 4104 have texts of equal length: the same one-character change XORs their CRC32s alike, so an
+    // XOR of row hashes (and a column's BIT_XOR) would not change; the sum does.
+    const xorOf = async () => (await sandbox.db.query<{ x: string }>("SELECT BIT_XOR(CRC32(CONCAT_WS('#', id, a, b, c))) AS x FROM s.dense WHERE id IN (4103, 4104)"))[0]?.x;
+    const before = await xorOf();
+    await sandbox.db.query("UPDATE s.dense SET b = CONCAT('c', SUBSTRING(b, 2)) WHERE id IN (4103, 4104)");
+    expect(await xorOf()).toBe(before);
+    expect(await finding(manifest, "dense")).toBe(
+      "table data differs from the baseline in 1 of 11 primary-key ranges of s.dense:\n  id in (4000, 5000]: same row count, content differs",
+    );
+    await sandbox.db.query("UPDATE s.dense SET b = CONCAT('b', SUBSTRING(b, 2)) WHERE id IN (4103, 4104)");
+    // a of 6001 is 84, of 6002 is 85: swapped, every column's sum and XOR stay the same.
+    await sandbox.db.query("UPDATE s.dense SET a = IF(id = 6001, 85, 84) WHERE id IN (6001, 6002)");
+    expect(await finding(manifest, "dense")).toMatch(/1 of 11 primary-key ranges of s\.dense:\n {2}id in \(6000, 7000\]: same row count, content differs$/);
+    await sandbox.db.query("UPDATE s.dense SET a = id % 97 WHERE id IN (6001, 6002)");
+    expect(await finding(manifest, "dense")).toBe("green");
+  });
+
+  it("a system-versioned table keeps CHECKSUM TABLE, which reads its history, and ranges that locate", async () => {
+    const manifest = await baseline(2, "snapshot");
+    const stored = storedOf(manifest, "versioned");
+    expect(stored.checksum).toMatch(/^\d+$/);
+    expect(stored.chunks?.hash).toBe("columns");
+    expect(await finding(manifest, "versioned")).toBe("green");
+    await sandbox.db.query("UPDATE s.versioned SET v = v + 1 WHERE id = 1500");
+    expect(await finding(manifest, "versioned")).toBe("table data differs from the baseline in 1 of 4 primary-key ranges of s.versioned:\n  id in (1000, 2000]: same row count, content differs");
   });
 });
