@@ -220,6 +220,12 @@ export async function dBench(ctx: DContext): Promise<void> {
   const optionFile = writeClientOptionFile(join(work.path, "client.cnf"), { user: server.user, password: server.password, socket: server.socket });
   const db = await server.connect({ poolSize: ctx.cores + 2 });
   const stages: Stage[] = [];
+  // Each stage takes minutes at 20 GB: say when one is done, with its medians, so a long run shows where it is.
+  const done = (s: Stage) => {
+    stages.push(s);
+    const med = (o: Outcome) => (o.ok ? fmtMs(mid(o.ms)) : `FAIL: ${o.message}`);
+    ctx.log(`  ${s.id} done at ${new Date().toISOString().slice(11, 19)}: restoretest ${med(s.tool)}, ${s.reference.label} ${med(s.reference.outcome)}`);
+  };
   try {
     ctx.log(`(d): ${plan.tables.length} tables, ${gb(bytes)} on disk, ${ctx.runs} runs of each contender, alternately`);
     const store = join(work.path, "store");
@@ -241,15 +247,15 @@ export async function dBench(ctx: DContext): Promise<void> {
         }, undefined, (ms) => ms);
       for (const run of i % 2 ? [byTool, byHand] : [byHand, byTool]) await run();
     }
-    stages.push({ id: "backup", measured: `backup of (d), ${gb(bytes)}`, tool: tool.outcome, reference: { label: "mariadb-backup by hand", outcome: hand.outcome }, target: 1.1, bytes });
-    stages.push(await baselineStage(db, plan, bytes, ctx));
+    done({ id: "backup", measured: `backup of (d), ${gb(bytes)}`, tool: tool.outcome, reference: { label: "mariadb-backup by hand", outcome: hand.outcome }, target: 1.1, bytes });
+    done(await baselineStage(db, plan, bytes, ctx));
     // The backup the rest restores: its baseline holds the checks verify compares; the timing runs' backup goes first.
     await runCommand("rm", ["-rf", backupDir]);
     const checked = serviceFor(server, store, `${COVER.slice(0, -1)}, checksum, rowCount, integrity]`);
     const { dir, meta } = await runBackupJob(checked);
-    stages.push(await restoreStage(checked, join(dir, "data"), bytes, ctx));
-    stages.push(await verifyStage(checked, plan, bytes, ctx));
-    stages.push(await tableStage(db, checked, meta.position, plan, bytes, ctx));
+    done(await restoreStage(checked, join(dir, "data"), bytes, ctx));
+    done(await verifyStage(checked, plan, bytes, ctx));
+    done(await tableStage(db, checked, meta.position, plan, bytes, ctx));
     // The stored backups go before the stream's own: three copies of (d) at most (the cache, a backup, a restore).
     await runCommand("rm", ["-rf", store]);
     if (ctx.stream) await ctx.stream({ id: "d", label: `(d), ${gb(bytes)}`, server, optionFile, db, database: D_DATABASE, set: "d", only: { pipe: "age", volume: { bytes, readLimit: limit } } });
