@@ -138,10 +138,29 @@ async function boundaries(db: Queryable, t: TableRef, key: string[], rows: numbe
   return bounds;
 }
 
-/** One row's text over every stored column, NULL-safe (as pt-table-checksum does): what the row hashes hash. */
-async function rowText(db: Queryable, t: TableRef, known?: readonly ColumnInfo[]): Promise<string> {
+/** Character types whose bytes the `sum` row text takes as they are stored (no conversion, so no collation mix). */
+const CHARACTER_TYPES = new Set(["char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"]);
+
+/**
+ * A column as the `sum` hash's row text takes it: the same on any server and in any session. A character column by
+ * its stored bytes (CONCAT_WS over two character sets neither of which is Unicode, latin1 and cp1251, is an error,
+ * and a conversion would hash other bytes than those stored); a TIMESTAMP by its seconds since the epoch (its text is
+ * in the session's time zone, which the restore host may not share).
+ */
+function stableText(c: ColumnInfo): string {
+  const col = quoteIdent(c.name);
+  if (c.dataType === "timestamp") return `UNIX_TIMESTAMP(${col})`;
+  return CHARACTER_TYPES.has(c.dataType) ? `CAST(${col} AS BINARY)` : col;
+}
+
+/**
+ * One row's text over every stored column, NULL-safe (as pt-table-checksum does): what the row hashes hash. `stable`
+ * (the `sum` hash): each column by stableText; without it, as baselines before issue 30 were taken (the row sum of a
+ * MyISAM table, the `row` ranges), so that they still compare.
+ */
+async function rowText(db: Queryable, t: TableRef, known?: readonly ColumnInfo[], stable = false): Promise<string> {
   const stored = (known ?? (await listColumns(db, t.database, t.table))).filter((c) => !c.generated);
-  const columns = stored.map((c) => quoteIdent(c.name));
+  const columns = stored.map((c) => (stable ? stableText(c) : quoteIdent(c.name)));
   // CONCAT_WS skips NULLs, so a bitmask of the nullable columns' NULLs keeps (NULL, 'a') apart from ('a', NULL);
   // NOT NULL columns need no marker, which keeps the per-row cost near CHECKSUM TABLE's.
   const nullable = stored.filter((c) => c.nullable).map((c, i) => `(ISNULL(${quoteIdent(c.name)}) << ${i % 63})`);
@@ -182,7 +201,7 @@ async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: r
     hash === "columns"
       ? columnsHash(columns)
       : hash === "sum"
-        ? `COALESCE(SUM(CRC32(${await rowText(db, t, columns)})), 0)`
+        ? `COALESCE(SUM(CRC32(${await rowText(db, t, columns, true)})), 0)`
         : `COALESCE(BIT_XOR(CRC32(${await rowText(db, t, columns)})), 0)`;
   const jobs = bounds.map(({ lower, upper }) => async (session: Queryable): Promise<ChunkValue> => {
     const conditions: { sql: string; params: unknown[] }[] = [];

@@ -19,7 +19,11 @@ const sandbox = useSandboxDb("lanes", [
   "INSERT INTO s.sparse SELECT 5000000000 + seq * 3, seq / 7 FROM s.seq_1_to_6000",
   "CREATE TABLE s.versioned (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB WITH SYSTEM VERSIONING",
   "INSERT INTO s.versioned SELECT seq, seq FROM s.seq_1_to_3000",
-  "ANALYZE TABLE s.dense, s.sparse, s.versioned",
+  // Two character sets neither of which is Unicode (CONCAT_WS of their text is an error), and a TIMESTAMP (its text
+  // is in the session's time zone).
+  "CREATE TABLE s.mixed (id INT PRIMARY KEY, a VARCHAR(10) CHARACTER SET latin1, b VARCHAR(10) CHARACTER SET cp1251, ts TIMESTAMP(3) NULL) ENGINE=InnoDB",
+  "INSERT INTO s.mixed SELECT seq, CONCAT('é', seq), CONCAT(CONVERT(0xE6 USING cp1251), seq), FROM_UNIXTIME(1774740000 + seq * 7.125) FROM s.seq_1_to_3000",
+  "ANALYZE TABLE s.dense, s.sparse, s.versioned, s.mixed",
 ]);
 
 const OPTIONS = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1000 };
@@ -141,6 +145,33 @@ describe("read lanes", () => {
     expect(await finding(manifest, "dense")).toMatch(/1 of 11 primary-key ranges of s\.dense:\n {2}id in \(6000, 7000\]: same row count, content differs$/);
     await sandbox.db.query("UPDATE s.dense SET a = id % 97 WHERE id IN (6001, 6002)");
     expect(await finding(manifest, "dense")).toBe("green");
+  });
+
+  it("hashes character columns by their stored bytes and a TIMESTAMP by its epoch: any character sets, any session time zone", async () => {
+    const manifest = await baseline(2, "snapshot");
+    expect(chunksOf(manifest, "mixed")?.list.length).toBe(4);
+    // The restore host in another time zone: new sessions, another zone, the same rows.
+    await sandbox.db.query("SET GLOBAL time_zone = '+05:00'");
+    const elsewhere = await sandbox.server.connect({ poolSize: 2 });
+    try {
+      expect((await elsewhere.query<{ z: string }>("SELECT @@time_zone AS z"))[0]?.z).toBe("+05:00");
+      const found = async () => {
+        const f = tableFinding(await captureRestored(elsewhere, manifest, ["checksum"], OPTIONS, 2), { database: "s", table: "mixed" }, "checksum");
+        return f.ok ? "green" : f.message;
+      };
+      expect(await found()).toBe("green");
+      // One byte of one cp1251 value (ж → з), and one millisecond of one TIMESTAMP: each red in its range.
+      await elsewhere.query("UPDATE s.mixed SET b = CONCAT(CONVERT(0xE7 USING cp1251), id) WHERE id = 1234");
+      expect(await found()).toBe("table data differs from the baseline in 1 of 4 primary-key ranges of s.mixed:\n  id in (1000, 2000]: same row count, content differs");
+      await elsewhere.query("UPDATE s.mixed SET b = CONCAT(CONVERT(0xE6 USING cp1251), id) WHERE id = 1234");
+      await elsewhere.query("UPDATE s.mixed SET ts = ts + INTERVAL 0.001 SECOND WHERE id = 2345");
+      expect(await found()).toMatch(/1 of 4 primary-key ranges of s\.mixed:\n {2}id in \(2000, 3000\]: same row count, content differs$/);
+      await elsewhere.query("UPDATE s.mixed SET ts = ts - INTERVAL 0.001 SECOND WHERE id = 2345");
+      expect(await found()).toBe("green");
+    } finally {
+      await elsewhere.close();
+      await sandbox.db.query("SET GLOBAL time_zone = SYSTEM");
+    }
   });
 
   it("a system-versioned table keeps CHECKSUM TABLE, which reads its history, and ranges that locate", async () => {
