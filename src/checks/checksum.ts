@@ -16,7 +16,12 @@ const Chunk = z.strictObject({
   crc: z.string(),
 });
 
-const RowSum = z.strictObject({ rows: z.number().int().nonnegative(), sum: z.string() });
+const RowSum = z.strictObject({
+  rows: z.number().int().nonnegative(),
+  sum: z.string(),
+  /** `stable`: the row text of stableText (issue 30); absent: the plain text, as row sums before it were taken. */
+  text: z.literal("stable").optional(),
+});
 
 const Schema = z.strictObject({
   /** CHECKSUM TABLE of the whole table; null where it cannot be trusted (generated columns) or is not taken (rowSum). */
@@ -168,11 +173,11 @@ async function rowText(db: Queryable, t: TableRef, known?: readonly ColumnInfo[]
 }
 
 /** The whole table's row sum; its count also serves the checks that need the row count. */
-async function rowSum(db: Queryable, t: TableRef, context: TableCaptureContext<unknown>): Promise<RowSumValue> {
+async function rowSum(db: Queryable, t: TableRef, context: TableCaptureContext<unknown>, stable: boolean): Promise<RowSumValue> {
   const [row] = await db.query<{ n: string | number; s: string | number | null }>(
-    `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${await rowText(db, t)})), 0) AS s FROM ${rowSource(t.database, t.table, context.type)}`,
+    `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${await rowText(db, t, undefined, stable)})), 0) AS s FROM ${rowSource(t.database, t.table, context.type)}`,
   );
-  const value = { rows: Number(row?.n ?? 0), sum: String(row?.s ?? 0) };
+  const value: RowSumValue = { rows: Number(row?.n ?? 0), sum: String(row?.s ?? 0), ...(stable ? { text: "stable" as const } : {}) };
   if (context.scan) context.scan.rows = value.rows;
   return value;
 }
@@ -276,7 +281,7 @@ async function captureBaseline(db: Queryable, t: TableRef, context: TableCapture
   // Where a whole-table value decides, the ranges only locate: the cheaper column hash.
   const submitted = chunked ? await submitRanges(db, t, key, ranges, "columns", context.lanes) : undefined;
   const rowSumEngine = ROW_SUM_ENGINES.has(context.engine ?? "");
-  const whole = rowSumEngine ? { checksum: null, rowSum: await rowSum(db, t, context) } : { checksum: await wholeChecksum(db, t, context) };
+  const whole = rowSumEngine ? { checksum: null, rowSum: await rowSum(db, t, context, true) } : { checksum: await wholeChecksum(db, t, context) };
   if (!submitted) return whole;
   return { ...whole, chunks: { key, list: await submitted.finish(db), hash: "columns" } };
 }
@@ -296,7 +301,7 @@ export const checksum: TableCheck<Value> = {
     };
     if (context.baseline?.rowSum) {
       // The baseline's way: the row sum; the per-range pass runs only to locate a difference.
-      const sum = await rowSum(db, t, context);
+      const sum = await rowSum(db, t, context, context.baseline.rowSum.text === "stable");
       if (sameSum(sum, context.baseline.rowSum) || !planned) return { checksum: null, rowSum: sum };
       return { checksum: null, rowSum: sum, chunks: await measure() };
     }

@@ -25,6 +25,11 @@ const TABLES = [
   // A live checksum: CHECKSUM TABLE answers from the header the server keeps up to date, not from the data file.
   "CREATE TABLE s.live (id INT PRIMARY KEY, v CHAR(20) NOT NULL) ENGINE=MyISAM CHECKSUM=1",
   "INSERT INTO s.live SELECT seq, CONCAT('live-', seq) FROM s.seq_1_to_2000",
+  // Two character sets neither of which is Unicode, and a TIMESTAMP: the row text must take neither through a conversion.
+  "CREATE TABLE s.mixed (id INT PRIMARY KEY, a VARCHAR(10) CHARACTER SET latin1, b VARCHAR(10) CHARACTER SET cp1251, ts TIMESTAMP NULL) ENGINE=MyISAM",
+  "INSERT INTO s.mixed SELECT seq, CONCAT('é', seq), CONCAT(CONVERT(0xE6 USING cp1251), seq), FROM_UNIXTIME(1774740000 + seq * 7) FROM s.seq_1_to_500",
+  "CREATE TABLE s.stamped (id INT PRIMARY KEY, ts TIMESTAMP NULL) ENGINE=MyISAM",
+  "INSERT INTO s.stamped SELECT seq, FROM_UNIXTIME(1774740000 + seq * 7) FROM s.seq_1_to_500",
   "CREATE TABLE s.inno (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
   "INSERT INTO s.inno SELECT seq, seq FROM s.seq_1_to_1000",
 ];
@@ -63,12 +68,43 @@ async function withChange(table: string, change: string[], fn: () => Promise<voi
 describe("the row sum of MyISAM and Aria tables", () => {
   it("replaces CHECKSUM TABLE in the baseline for MyISAM and Aria only, and a clean copy is green", async () => {
     const manifest = await baseline();
-    for (const table of ["fixed", "dyn", "dup", "aria", "live"]) {
+    for (const table of ["fixed", "dyn", "dup", "aria", "live", "mixed"]) {
       expect(stored(manifest, table), table).toMatchObject({ checksum: null, rowSum: { rows: expect.any(Number), sum: expect.stringMatching(/^\d+$/) } });
     }
     expect(stored(manifest, "fixed")).toMatchObject({ rowSum: { rows: 3000 } });
     expect(stored(manifest, "inno")).toEqual({ checksum: expect.stringMatching(/^\d+$/) });
     for (const table of ["fixed", "dyn", "dup", "aria", "live", "inno"]) expect(await checksumFinding(manifest, table), table).toBe("green");
+  });
+
+  it("takes character columns by their stored bytes and a TIMESTAMP by its epoch; a row sum taken before that still compares", async () => {
+    const manifest = await baseline();
+    expect(stored(manifest, "mixed")).toMatchObject({ checksum: null, rowSum: { rows: 500, text: "stable" } });
+    // Verified from sessions in another time zone, as on a restore host elsewhere.
+    await sandbox.db.query("SET GLOBAL time_zone = '+05:00'");
+    const elsewhere = await sandbox.server.connect({ poolSize: 2 });
+    try {
+      const finding = async (m: Manifest, table: string) => {
+        const f = tableFinding(await captureRestored(elsewhere, m, CHECKS, DEFAULT_CHECK_OPTIONS, 2), { database: "s", table }, "checksum");
+        return f.ok ? "green" : f.message;
+      };
+      expect(await finding(manifest, "mixed")).toBe("green");
+      await elsewhere.query("UPDATE s.mixed SET b = CONCAT(CONVERT(0xE7 USING cp1251), id) WHERE id = 250");
+      expect(await finding(manifest, "mixed")).toMatch(/^table data differs from the baseline: s\.mixed has 500 rows with row sum \d+, baseline 500 rows with row sum \d+$/);
+      await elsewhere.query("UPDATE s.mixed SET b = CONCAT(CONVERT(0xE6 USING cp1251), id) WHERE id = 250");
+      // A baseline written before (no text marker) is measured with the text it was taken with: here a TIMESTAMP's
+      // text in this session's zone, which the stable text (its epoch) would not match.
+      const old = structuredClone(manifest);
+      const stamped = old.databases[0]?.tables.find((t) => t.name === "stamped")?.checks.checksum as { rowSum: { rows: number; sum: string; text?: string } };
+      const plain = String((await elsewhere.query<{ s: string }>("SELECT SUM(CRC32(CONCAT_WS('#', id, ts, (ISNULL(ts) << 0)))) AS s FROM s.stamped"))[0]?.s);
+      expect(plain).not.toBe(stamped.rowSum.sum);
+      delete stamped.rowSum.text;
+      stamped.rowSum.sum = plain;
+      expect(await finding(old, "stamped")).toBe("green");
+      expect(await finding(manifest, "stamped")).toBe("green");
+    } finally {
+      await elsewhere.close();
+      await sandbox.db.query("SET GLOBAL time_zone = SYSTEM");
+    }
   });
 
   it("a changed row is red, naming the counts and sums, never the row", async () => {
