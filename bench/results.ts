@@ -141,13 +141,14 @@ export function projectionTable(results: BenchResults): string {
     .filter((l) => l.volume && l.tool)
     .map((l) => {
       const v = l.volume as NonNullable<BenchLine["volume"]>;
-      const rate = v.bytes / (l.tool as Spread).median;
+      const median = (l.tool as Spread).median;
+      const rate = v.bytes / median;
       const perTb = (ms: number) => `${(((ms / v.bytes) * 1e12) / HOUR).toFixed(2)} h`;
-      const at = (c: string) => (v.byConcurrency[c] === undefined ? "–" : perTb(v.byConcurrency[c] as number));
-      const one = Object.keys(v.byConcurrency).length ? at("1") : perTb((l.tool as Spread).median);
-      return `| ${l.measured} | ${(v.bytes / 1e9).toFixed(2)} GB | ${(rate / 1e6).toFixed(2)} GB/s | ${((rate / v.readLimit) * 100).toFixed(0)}% of ${(v.readLimit / 1e6).toFixed(2)} GB/s | ${one} | ${Object.keys(v.byConcurrency).length ? at("2") : "–"} | \`${l.args}\`, ${l.at.slice(0, 10)} |`;
+      const one = v.byConcurrency["1"];
+      const alone = one === undefined ? "– (one stream of files)" : `${perTb(one)} (one run)`;
+      return `| ${l.measured} | ${(v.bytes / 1e9).toFixed(2)} GB | ${(rate / 1e6).toFixed(2)} GB/s | ${((rate / v.readLimit) * 100).toFixed(0)}% of ${(v.readLimit / 1e6).toFixed(2)} GB/s | ${perTb(median)} | ${alone} | \`${l.args}\`, ${l.at.slice(0, 10)}, ${l.cores} cores |`;
     });
-  return ["| stage | bytes | reached | of the read limit | per TB, concurrency 1 | per TB, concurrency 2 | run |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
+  return ["| stage | bytes | reached | of the read limit | per TB, as run | per TB, concurrency 1 | run |", "| --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
 
 /** `markdown` with the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` replaced by `table`. */

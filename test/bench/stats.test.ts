@@ -110,9 +110,9 @@ describe("the results file and the docs", () => {
     const plain = lineOf({ id: "a.x", set: "a", measured: "no volume", tool: ok, reference: { label: "floor", outcome: ok }, ratioName: "r", target: { op: "≤", value: 1 } }, RUN);
     const rows = projectionTable({ version: 1, lines: [stage, backup, plain] }).split("\n").slice(2);
     expect(rows).toEqual([
-      "| verify of (d) | 20.00 GB | 3.33 GB/s | 83% of 4.00 GB/s | 0.14 h | 0.08 h | `--only a`, 2026-12-06 |",
+      "| verify of (d) | 20.00 GB | 3.33 GB/s | 83% of 4.00 GB/s | 0.08 h | 0.14 h (one run) | `--only a`, 2026-12-06, 2 cores |",
       // One stream of files: no concurrency to vary, the measured time is the projection.
-      "| backup of (d) | 20.00 GB | 0.50 GB/s | 13% of 4.00 GB/s | 0.56 h | – | `--only a`, 2026-12-06 |",
+      "| backup of (d) | 20.00 GB | 0.50 GB/s | 13% of 4.00 GB/s | 0.56 h | – (one stream of files) | `--only a`, 2026-12-06, 2 cores |",
     ]);
   });
   it("README.md's and docs/performance.md's tables are what the generator makes of bench/results.json", () => {
