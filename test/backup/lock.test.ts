@@ -30,7 +30,7 @@ describe("backup lock", () => {
   it("judges a holder that has exited but is not reaped (a zombie), or whose pid another process now has, as gone", async () => {
     // sh starts `sleep 1` and becomes `sleep 8`, which never reaps it: a zombie once it exits, as an orphan stays
     // under an init that does not reap. The child outlives the exec by a second: a `sleep 0` could end before sh
-    // reaches its exec, and sh then reaped it (seen once with two suites side by side).
+    // reaches its exec, and sh then reaped it (seen once, in a fresh clone's run of the suite).
     const parent = spawn("sh", ["-c", "sleep 1 & echo $!; exec sleep 8"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
       const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()))));
