@@ -200,8 +200,11 @@ function columnsHash(columns: readonly ColumnInfo[]): string {
  * COUNT(*) and the hash of each primary-key range, one job per range: queued on `lanes` (helpers start on them at
  * once), the rest run on the caller's session when it calls finish(). Without lanes, all run on that session.
  */
-async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: readonly Range[], hash: RangeHash, lanes?: ReadLanes): Promise<Submitted<ChunkValue>> {
+async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: readonly Range[], hash: RangeHash, lanes?: ReadLanes, type?: string): Promise<Submitted<ChunkValue>> {
   const columns = await listColumns(db, t.database, t.table);
+  // The `sum` ranges decide, so they read every row the table has: a system-versioned table's history too, as its
+  // row count does (rowSource). The older hashes read the current rows, as their baselines were taken.
+  const from = hash === "sum" ? rowSource(t.database, t.table, type) : qualifiedName(t.database, t.table);
   const crc =
     hash === "columns"
       ? columnsHash(columns)
@@ -214,7 +217,7 @@ async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: r
     if (upper) conditions.push(notAfter(key, JSON.parse(upper) as unknown[]));
     const where = conditions.length ? conditions.map((c) => c.sql).join(" AND ") : "1";
     const [row] = await session.query<{ n: string | number; crc: string | number | null }>(
-      `SELECT COUNT(*) AS n, ${crc} AS crc FROM ${qualifiedName(t.database, t.table)} WHERE ${where}`,
+      `SELECT COUNT(*) AS n, ${crc} AS crc FROM ${from} WHERE ${where}`,
       conditions.flatMap((c) => c.params),
     );
     return { lower, upper, rows: Number(row?.n ?? 0), crc: String(row?.crc ?? 0) };
@@ -228,7 +231,7 @@ async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: r
  * and decide (`sum`) read every row once: their counts are the scan's, for the checks that need the row count.
  */
 async function chunkChecksums(db: Queryable, t: TableRef, key: string[], bounds: readonly Range[], hash: RangeHash, context: TableCaptureContext<unknown>): Promise<ChunkValue[]> {
-  const list = await (await submitRanges(db, t, key, bounds, hash, context.lanes)).finish(db);
+  const list = await (await submitRanges(db, t, key, bounds, hash, context.lanes, context.type)).finish(db);
   if (hash === "sum" && context.scan) context.scan.rows = list.reduce((n, c) => n + c.rows, 0);
   return list;
 }
