@@ -146,13 +146,12 @@ interface Stage {
   paired?: boolean;
 }
 
-/** (d)'s lines go to docs/performance.md only: the README, a front page, has no line to spare (test/docs/docs.test.ts). */
+/** (d)'s lines go to docs/performance.md; the baseline's, the replica's cost, to the README's table too. */
 function report(stages: Stage[], limit: number, ctx: DContext): void {
   ctx.log(`\n(d) stages against their floors; the datadir's sequential read limit ${(limit / 1e6).toFixed(2)} GB/s`);
   for (const s of stages) {
     // The table stage restores one small table: its bytes are not the data set's, so it has no place in the projection.
     const volume = s.id === "table" ? undefined : { bytes: s.bytes, readLimit: limit, byConcurrency: Object.fromEntries(Object.entries(s.byConcurrency ?? {}).map(([c, ms]) => [String(c), ms])) };
-    // The baseline's line is (d)'s one line in the README: the replica's cost, which the issue bounds.
     ctx.record({ id: `d.${s.id}`, set: "d", measured: s.measured, tool: s.tool, reference: s.reference, ratioName: `restoretest / ${s.reference.label}`, target: { op: "≤", value: s.target }, paired: s.paired ?? true, volume, readme: s.id === "baseline" });
     if (!s.tool.ok || !s.reference.outcome.ok) continue;
     ctx.log(`    restoretest ${fmtMs(mid(s.tool.ms))} (${s.tool.ms.map(fmtMs).join(", ")}); ${s.reference.label} ${fmtMs(mid(s.reference.outcome.ms))} (${s.reference.outcome.ms.map(fmtMs).join(", ")})`);
@@ -287,6 +286,9 @@ export async function dBench(ctx: DContext): Promise<void> {
  */
 const roundsAt = (concurrency: number, ctx: DContext) => (concurrency === ctx.cores ? ctx.runs : 1);
 
+/** A concurrency's point for the projection: its median, or its one run (roundsAt). */
+const pointOf = (ms: readonly number[]) => (ms.length === 1 ? (ms[0] as number) : mid(ms));
+
 async function baselineStage(db: Db, plan: DatasetD, bytes: number, ctx: DContext): Promise<Stage> {
   const byConcurrency: Record<number, number> = {};
   const floor = new Runs();
@@ -299,7 +301,7 @@ async function baselineStage(db: Db, plan: DatasetD, bytes: number, ctx: DContex
       // after the snapshots, and definition and rowCount (from the checksum's scan) read none.
       await runs.add(() => captureBaseline(db, { service: "bench-d", databases: [plan.database], checks: ["checksum"], options: DEFAULT_CHECK_OPTIONS, concurrency, mode: "snapshot" }));
     }
-    if (runs.failure === undefined) byConcurrency[concurrency] = runs.ms.length === 1 ? (runs.ms[0] as number) : mid(runs.ms);
+    if (runs.failure === undefined) byConcurrency[concurrency] = pointOf(runs.ms);
     tool = runs;
   }
   return { id: "baseline", measured: `baseline capture of (d), ${gb(bytes)} (checksum: the tables ≥ 256 MiB as primary-key range sums), snapshot, concurrency ${ctx.cores}`, tool: tool.outcome, reference: { label: `CHECKSUM TABLE of every table at concurrency ${ctx.cores}`, outcome: floor.outcome }, target: 1.5, bytes, byConcurrency };
@@ -336,7 +338,7 @@ async function verifyStage(checked: Service, plan: DatasetD, bytes: number, ctx:
         if (concurrency === ctx.cores) await floor.add(() => sqlFloor(restored.db, plan, concurrency));
         await runs.add(() => captureRestored(restored.db, restored.manifest, CHECKS, DEFAULT_CHECK_OPTIONS, concurrency), failedCheck);
       }
-      if (runs.failure === undefined) byConcurrency[concurrency] = runs.ms.length === 1 ? (runs.ms[0] as number) : mid(runs.ms);
+      if (runs.failure === undefined) byConcurrency[concurrency] = pointOf(runs.ms);
       tool = runs;
     }
   } finally {

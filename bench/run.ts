@@ -251,16 +251,15 @@ async function chunkBench(env: Env, ds: Dataset, runs: number): Promise<void> {
   const forced = { ...DEFAULT_CHECK_OPTIONS, chunkMinBytes: 0, chunkRows: 1_000_000 };
   // The backup job's own path: captureBaseline in a consistent snapshot (its default), at the bench's concurrency,
   // the ranges spread over the snapshot sessions (src/checks/lanes.ts).
-  let manifest = await captureBaseline(env.db, { service: "bench", databases: [ds.database], checks: ["checksum"], options: forced, concurrency: CONCURRENCY, mode: "snapshot" });
+  const capture = () => captureBaseline(env.db, { service: "bench", databases: [ds.database], checks: ["checksum"], options: forced, concurrency: CONCURRENCY, mode: "snapshot" });
+  // The newest baseline: what the nightly and the locating run below compare against.
+  let manifest = await capture();
   const valueOf = (m: typeof manifest) => {
     const value = m.databases[0]?.tables.find((x) => x.name === t.table)?.checks.checksum;
     if (value === undefined) throw new Error(`no checksum of ${ds.database}.${t.table} in the baseline`);
     return value as Awaited<ReturnType<typeof checksum.capture>>;
   };
-  const atBackupTime = async () => {
-    manifest = await captureBaseline(env.db, { service: "bench", databases: [ds.database], checks: ["checksum"], options: forced, concurrency: CONCURRENCY, mode: "snapshot" });
-    return valueOf(manifest);
-  };
+  const atBackupTime = async () => valueOf((manifest = await capture()));
   let baseline = valueOf(manifest);
   const captureFailure = (c: Awaited<ReturnType<typeof checksum.capture>>) => (c.chunks === undefined ? "no range hashes were recorded" : undefined);
   // Plain CHECKSUM TABLE, the nightly path (what the verify phase runs for this table on a clean restore) and the

@@ -196,6 +196,13 @@ function columnsHash(columns: readonly ColumnInfo[]): string {
   return `IF(COUNT(*) = 0, 0, CRC32(CONCAT_WS(',', ${parts.join(", ")})))`;
 }
 
+/** A range's hash as `hash` names it (Schema.chunks.hash): the column hash, or the SUM or BIT_XOR of row hashes. */
+async function rangeHash(db: Queryable, t: TableRef, columns: readonly ColumnInfo[], hash: RangeHash): Promise<string> {
+  if (hash === "columns") return columnsHash(columns);
+  const text = await rowText(db, t, columns, hash === "sum");
+  return hash === "sum" ? `COALESCE(SUM(CRC32(${text})), 0)` : `COALESCE(BIT_XOR(CRC32(${text})), 0)`;
+}
+
 /**
  * COUNT(*) and the hash of each primary-key range, one job per range: queued on `lanes` (helpers start on them at
  * once), the rest run on the caller's session when it calls finish(). Without lanes, all run on that session.
@@ -205,12 +212,7 @@ async function submitRanges(db: Queryable, t: TableRef, key: string[], bounds: r
   // The `sum` ranges decide, so they read every row the table has: a system-versioned table's history too, as its
   // row count does (rowSource). The older hashes read the current rows, as their baselines were taken.
   const from = hash === "sum" ? rowSource(t.database, t.table, type) : qualifiedName(t.database, t.table);
-  const crc =
-    hash === "columns"
-      ? columnsHash(columns)
-      : hash === "sum"
-        ? `COALESCE(SUM(CRC32(${await rowText(db, t, columns, true)})), 0)`
-        : `COALESCE(BIT_XOR(CRC32(${await rowText(db, t, columns)})), 0)`;
+  const crc = await rangeHash(db, t, columns, hash);
   const jobs = bounds.map(({ lower, upper }) => async (session: Queryable): Promise<ChunkValue> => {
     const conditions: { sql: string; params: unknown[] }[] = [];
     if (lower) conditions.push(after(key, JSON.parse(lower) as unknown[]));
